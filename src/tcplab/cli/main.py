@@ -1,0 +1,53 @@
+"""Entry point: assembles the subcommand groups and renders expected errors in one line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tcplab.cli import descriptor as descriptor_cli
+from tcplab.cli import quickstart as quickstart_cli
+from tcplab.cli import registry as registry_cli
+from tcplab.cli._console import err_console
+from tcplab.errors import TcplabError, UsageError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tcplab",
+    help="Honest experiments on the Tool Capability Protocol (TCP).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(descriptor_cli.app, name="descriptor")
+app.add_typer(registry_cli.app, name="registry")
+quickstart_cli.register(app)
+
+
+def main() -> None:
+    """Run the CLI; expected errors print one line and exit 1 (usage errors exit 2)."""
+    try:
+        rc = app(standalone_mode=False)
+    except TcplabError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        problems = getattr(exc, "problems", ())
+        for problem in problems:
+            err_console.print(f"  - {problem}", highlight=False, soft_wrap=True)
+        sys.exit(2 if isinstance(exc, UsageError) else 1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)
