@@ -26,24 +26,39 @@ from tcplab.errors import DecodeError, UsageError
 
 __all__ = ["app", "decode_report"]
 
-app = typer.Typer(help="Encode, decode and validate 24-byte TCP v2 descriptors.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Encode, decode and validate 24-byte TCP v2 descriptors.", no_args_is_help=True
+)
 
 
 @app.command("encode")
 def encode_cmd(
     command: Annotated[str, typer.Option("--command", help="Command string, e.g. 'git'.")],
-    risk: Annotated[str, typer.Option("--risk", help="SAFE|LOW_RISK|MEDIUM_RISK|HIGH_RISK|CRITICAL")],
+    risk: Annotated[
+        str, typer.Option("--risk", help="SAFE|LOW_RISK|MEDIUM_RISK|HIGH_RISK|CRITICAL")
+    ],
     capability: Annotated[
         list[str] | None, typer.Option("--capability", help="Capability flag (repeatable).")
     ] = None,
-    exec_ms: Annotated[int, typer.Option("--exec-ms", help="Execution-time estimate, ms (0 = unknown).")] = 0,
-    memory_mb: Annotated[int, typer.Option("--memory-mb", help="Memory estimate, MB (0 = unknown).")] = 0,
-    output_kb: Annotated[int, typer.Option("--output-kb", help="Output-size estimate, KB (0 = unknown).")] = 0,
+    exec_ms: Annotated[
+        int, typer.Option("--exec-ms", help="Execution-time estimate, ms (0 = unknown).")
+    ] = 0,
+    memory_mb: Annotated[
+        int, typer.Option("--memory-mb", help="Memory estimate, MB (0 = unknown).")
+    ] = 0,
+    output_kb: Annotated[
+        int, typer.Option("--output-kb", help="Output-size estimate, KB (0 = unknown).")
+    ] = 0,
 ) -> None:
     """Print the 48-character lowercase hex of a new descriptor."""
-    raw = encode(command, risk, capability or [], exec_time_ms=exec_ms, memory_mb=memory_mb,
-                 output_kb=output_kb)
+    raw = encode(
+        command,
+        risk,
+        capability or [],
+        exec_time_ms=exec_ms,
+        memory_mb=memory_mb,
+        output_kb=output_kb,
+    )
     sys.stdout.write(raw.hex() + "\n")
 
 
@@ -54,22 +69,44 @@ def decode_report(text: str) -> dict[str, Any]:
     must not trust their bits); ``raw_risk_level`` shows what the bits would have said.
     """
     nulls: dict[str, Any] = dict.fromkeys(
-        ("version", "command_hash", "exec_time_ms", "memory_mb", "output_kb",
-         "command_length", "checksum", "flags", "vendor_bits", "raw_risk_level"))
+        (
+            "version",
+            "command_hash",
+            "exec_time_ms",
+            "memory_mb",
+            "output_kb",
+            "command_length",
+            "checksum",
+            "flags",
+            "vendor_bits",
+            "raw_risk_level",
+        )
+    )
     try:
         raw = parse_hex(text)
     except DecodeError as exc:
-        return {"valid": False, "errors": list(exc.reasons), **nulls,
-                "risk_level": RiskLevel.UNKNOWN.name, "capabilities": [],
-                "decision": Decision.REQUIRE_APPROVAL.value, "warnings": []}
+        return {
+            "valid": False,
+            "errors": list(exc.reasons),
+            **nulls,
+            "risk_level": RiskLevel.UNKNOWN.name,
+            "capabilities": [],
+            "decision": Decision.REQUIRE_APPROVAL.value,
+            "warnings": [],
+        }
     desc = unpack(raw)
     report = desc.to_json_dict()
     reasons = [r.name for r in validate(raw)]
     report["warnings"] = lint(desc)
     report["raw_risk_level"] = desc.risk_level.name
     if reasons:
-        report.update(valid=False, errors=reasons, risk_level=RiskLevel.UNKNOWN.name,
-                      decision=Decision.REQUIRE_APPROVAL.value, warnings=[])
+        report.update(
+            valid=False,
+            errors=reasons,
+            risk_level=RiskLevel.UNKNOWN.name,
+            decision=Decision.REQUIRE_APPROVAL.value,
+            warnings=[],
+        )
     return report
 
 
@@ -138,8 +175,10 @@ def validate_cmd(
     out = sys.stdout
     chunk: list[str] = []
     for i, r in enumerate(reasons.tolist()):
-        chunk.append(f'{{"line": {i + 1}, "valid": {"true" if r == 0 else "false"}, '
-                     f'"reason": {_REASON_JSON[r]}}}\n')
+        chunk.append(
+            f'{{"line": {i + 1}, "valid": {"true" if r == 0 else "false"}, '
+            f'"reason": {_REASON_JSON[r]}}}\n'
+        )
         if len(chunk) >= 65536:
             out.write("".join(chunk))
             chunk.clear()

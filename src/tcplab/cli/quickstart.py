@@ -62,8 +62,10 @@ def register(app: typer.Typer) -> None:
             entries.append((row["command"], encode(row["command"], row["risk_level"], caps)))
         path = settings.registry_dir / "sample.tcpdb"
         n = write_registry(path, entries)
-        console.print(f"Built a sample registry of {n} TCP descriptors (24 bytes each): {path}\n",
-                      highlight=False)
+        console.print(
+            f"Built a sample registry of {n} TCP descriptors (24 bytes each): {path}\n",
+            highlight=False,
+        )
         table = Table(title="What an agent decides before running each tool")
         for col in ("tool", "risk level", "capabilities", "decision", "cold ns", "cached ns"):
             table.add_column(col, justify="right" if col.endswith("ns") else "left")
@@ -74,12 +76,18 @@ def register(app: typer.Typer) -> None:
                 caps = reg.lookup(tool).capabilities if tool in reg else []
                 cold = _per_call_ns(lambda t, r=reg: decide_cold(r, t), tool, 20_000)
                 cached = _per_call_ns(cache.decide, tool)
-                table.add_row(tool, level.name, ", ".join(caps) or "-", decision.value,
-                              f"{cold:,.0f}", f"{cached:,.0f}")
+                table.add_row(
+                    tool,
+                    level.name,
+                    ", ".join(caps) or "-",
+                    decision.value,
+                    f"{cold:,.0f}",
+                    f"{cached:,.0f}",
+                )
         console.print(table)
         console.print(
-            "cold = look up the 24 bytes in the memory-mapped registry, validate, decode, apply the "
-            "policy;\ncached = one hash-map probe into decisions verified when the registry was "
+            "cold = look up the 24 bytes in the memory-mapped registry, validate, decode, "
+            "apply the policy;\ncached = one hash-map probe into decisions verified when the registry was "
             "loaded.\nTimes are means over batches of calls on this machine (this run), not a "
             "benchmark:\nsee `make bench` for ratios against baselines. Tools not in the registry "
             "are UNKNOWN and need approval (fail closed).",

@@ -52,8 +52,10 @@ def lookup_cmd(
 
 
 @app.command("info")
-def info_cmd(registry: Annotated[Path, typer.Argument(help="Registry file.")],
-             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def info_cmd(
+    registry: Annotated[Path, typer.Argument(help="Registry file.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Show a registry's header facts (the whole-file checksum is verified on open)."""
     with Registry(registry) as reg:
         info = reg.info()

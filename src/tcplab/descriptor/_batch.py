@@ -93,7 +93,7 @@ def _numba_kernel() -> Any:
     except ImportError:  # pragma: no cover - numba is a core dependency
         return None
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)  # type: ignore[misc]
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def kernel(rows: Any, tables: Any, base: int, reasons: Any) -> None:
         n = rows.shape[0]
         for r in range(n):

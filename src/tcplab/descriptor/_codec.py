@@ -241,7 +241,6 @@ def lint(desc: Descriptor) -> list[str]:
     return warnings
 
 
-
 def parse_hex(text: str) -> bytes:
     """Parse a hex descriptor (surrounding whitespace ignored, either case).
 

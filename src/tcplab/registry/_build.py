@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 from tcplab.descriptor import (
+    FORMAT_VERSION,
+    MAGIC,
     Decision,
     RiskLevel,
     command_hash,
@@ -46,8 +49,9 @@ def check_rows(rows: Iterable[tuple[int, str, str]]) -> tuple[list[tuple[str, by
             problems.append(f"line {line}: empty command")
             continue
         if command in seen:
-            problems.append(f"line {line}: duplicate command {command!r} (first on line "
-                            f"{seen[command]})")
+            problems.append(
+                f"line {line}: duplicate command {command!r} (first on line {seen[command]})"
+            )
             continue
         seen[command] = line
         try:
@@ -132,15 +136,26 @@ def export_csv(registry: Registry, out: io.TextIOBase | None = None) -> str:
     return text
 
 
-def decide_cold(registry: Registry, command: str) -> tuple[RiskLevel, Decision]:
-    """Cold path: look up the 24 bytes, validate and decode them, apply the policy.
+_VALID_HEAD = MAGIC + FORMAT_VERSION.to_bytes(2, "big")
+_LEVEL_OF_RISK_BITS = [
+    RiskLevel.UNKNOWN if bits == 0 else RiskLevel(bits.bit_length() - 1) for bits in range(32)
+]
 
-    Unknown commands and invalid descriptors decode as UNKNOWN → REQUIRE_APPROVAL (fail closed).
+
+def decide_cold(registry: Registry, command: str) -> tuple[RiskLevel, Decision]:
+    """Cold path: look up the 24 bytes, validate them, decode the risk, apply the policy.
+
+    Validation is the full structural check (magic, version, CRC); decoding reads the risk bits
+    (highest wins). Unknown commands and invalid descriptors are UNKNOWN → REQUIRE_APPROVAL.
     """
     raw = registry.get_bytes(command)
-    if raw is None or validate(raw):
+    if (
+        raw is None
+        or raw[:6] != _VALID_HEAD
+        or (raw[22] << 8 | raw[23]) != zlib.crc32(raw[:22]) & 0xFFFF
+    ):
         return RiskLevel.UNKNOWN, Decision.REQUIRE_APPROVAL
-    level = unpack(raw).risk_level
+    level = _LEVEL_OF_RISK_BITS[raw[13] & 0x1F]
     return level, decide(level)
 
 

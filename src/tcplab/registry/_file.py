@@ -34,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+import numpy.typing as npt
 
 from tcplab.descriptor import DESCRIPTOR_SIZE, FORMAT_VERSION, Descriptor, unpack
 from tcplab.errors import CommandNotFoundError, RegistryFormatError, UsageError
@@ -45,6 +46,8 @@ REGISTRY_FORMAT_VERSION = 1
 _HEADER = struct.Struct("<8sHHIQQQQQII")
 _HEADER_SIZE = 64
 _CRC_OFFSET = 56
+_U32 = struct.Struct("<I")
+_U64X2 = struct.Struct("<QQ")
 assert _HEADER.size == _HEADER_SIZE
 
 
@@ -81,7 +84,6 @@ def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, by
     desc_off = _HEADER_SIZE
     names_off_off = desc_off + n * DESCRIPTOR_SIZE
     slots_off = names_off_off + (n + 1) * 8
-    blob_off = slots_off + slots_n * 4
     name_offsets = np.zeros(n + 1, dtype="<u8")
     pos = 0
     for i, (name, _d) in enumerate(items):
@@ -105,8 +107,17 @@ def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, by
     )
     size = _HEADER_SIZE + len(body)
     head = _HEADER.pack(
-        REGISTRY_MAGIC, REGISTRY_FORMAT_VERSION, FORMAT_VERSION, 0, n,
-        desc_off, names_off_off, slots_off, slots_n, 0, 0,
+        REGISTRY_MAGIC,
+        REGISTRY_FORMAT_VERSION,
+        FORMAT_VERSION,
+        0,
+        n,
+        desc_off,
+        names_off_off,
+        slots_off,
+        slots_n,
+        0,
+        0,
     )
     crc = zlib.crc32(body, zlib.crc32(head[:_CRC_OFFSET]))
     head = head[:_CRC_OFFSET] + struct.pack("<II", crc, 0)
@@ -178,21 +189,23 @@ class Registry:
             d_off != _HEADER_SIZE
             or no_off != d_off + n * DESCRIPTOR_SIZE
             or s_off != no_off + (n + 1) * 8
-            or s_n < 8 or s_n & (s_n - 1)
+            or s_n < 8
+            or s_n & (s_n - 1)
             or size < expected_min
         ):
             raise self._bad(f"truncated or inconsistent tables ({size} bytes for {n} entries)")
         actual = zlib.crc32(memoryview(mm)[_HEADER_SIZE:], zlib.crc32(mm[:_CRC_OFFSET]))
         if actual != crc:
             raise self._bad(f"checksum mismatch (stored {crc:08x}, computed {actual:08x})")
-        self._n = n
+        self._n: int = int(n)
         self._names = np.frombuffer(mm, dtype="<u8", count=n + 1, offset=no_off)
         self._slots = np.frombuffer(mm, dtype="<u4", count=s_n, offset=s_off)
         self._blob = no_off + (n + 1) * 8 + s_n * 4
         if int(self._names[n]) != size - self._blob:
             raise self._bad("name table does not match the file size")
         self._mask = s_n - 1
-        self._slot_list = self._slots.tolist() if n < 4096 else None
+        self._no_off = no_off
+        self._s_off = s_off
 
     def __enter__(self) -> Registry:
         return self
@@ -224,17 +237,16 @@ class Registry:
     def index_of(self, command: str) -> int:
         """Entry index of ``command`` or -1 (O(1) expected: one hash probe sequence)."""
         name = command.encode("utf-8")
-        mm, names, blob, mask = self._mm, self._names, self._blob, self._mask
-        slots = self._slot_list if self._slot_list is not None else self._slots
+        mm, mask, blob = self._mm, self._mask, self._blob
+        s_off, no_off = self._s_off, self._no_off
         h = zlib.crc32(name) & mask
         while True:
-            idx = int(slots[h])
+            (idx,) = _U32.unpack_from(mm, s_off + 4 * h)
             if idx == 0:
                 return -1
-            i = idx - 1
-            a = blob + int(names[i])
-            if mm[a : blob + int(names[i + 1])] == name:
-                return i
+            a, b = _U64X2.unpack_from(mm, no_off + 8 * (idx - 1))
+            if mm[blob + a : blob + b] == name:
+                return int(idx) - 1
             h = (h + 1) & mask
 
     def get_bytes(self, command: str) -> bytes | None:
@@ -261,11 +273,15 @@ class Registry:
         for i in range(self._n):
             yield self.name_at(i), self.bytes_at(i)
 
-    def descriptor_array(self) -> np.ndarray:  # type: ignore[type-arg]
+    def descriptor_array(self) -> npt.NDArray[np.uint8]:
         """All descriptors as an ``N×24`` uint8 array (a copy, safe after close)."""
-        return np.frombuffer(
-            self._mm, dtype=np.uint8, count=self._n * DESCRIPTOR_SIZE, offset=_HEADER_SIZE
-        ).reshape(self._n, DESCRIPTOR_SIZE).copy()
+        return (
+            np.frombuffer(
+                self._mm, dtype=np.uint8, count=self._n * DESCRIPTOR_SIZE, offset=_HEADER_SIZE
+            )
+            .reshape(self._n, DESCRIPTOR_SIZE)
+            .copy()
+        )
 
     def info(self) -> dict[str, object]:
         """Summary for ``tcplab registry info``."""
