@@ -103,3 +103,23 @@ def test_batch_equals_scalar_on_every_row(junk: list[bytes], good: list[tuple]) 
         code = int(expected[0]) if expected else 0
         assert int(fast.reasons[i]) == code == int(slow.reasons[i])
         assert bool(fast.valid[i]) == (not expected) == bool(slow.valid[i])
+
+
+def test_batch_handles_unaligned_and_strided_input() -> None:
+    rows = b"".join(encode(f"t{i}", "SAFE") for i in range(100))
+    buf = np.frombuffer(b"\x00" + rows, dtype=np.uint8)[1:].reshape(-1, 24)  # odd address
+    assert validate_batch(buf).valid.all()
+    strided = np.frombuffer(rows * 2, dtype=np.uint8).reshape(-1, 24)[::2]
+    assert validate_batch(strided).valid.all()
+
+
+def test_batch_rejects_wrong_shapes_with_usage_error() -> None:
+    import pytest
+
+    from tcplab.errors import UsageError
+
+    for bad in (np.zeros((3, 23), np.uint8), np.zeros(24, np.uint8), np.zeros((2, 24), np.int16)):
+        with pytest.raises(UsageError, match="N×24 uint8"):
+            validate_batch(bad)
+    with pytest.raises(UsageError):
+        validate_batch([[0] * 24])  # type: ignore[arg-type]

@@ -86,10 +86,11 @@ def register(app: typer.Typer) -> None:
                 )
         console.print(table)
         console.print(
-            "cold = look up the 24 bytes in the memory-mapped registry, validate, decode, "
-            "apply the policy;\ncached = one hash-map probe into decisions verified when the registry was "
-            "loaded.\nTimes are means over batches of calls on this machine (this run), not a "
-            "benchmark:\nsee `make bench` for ratios against baselines. Tools not in the registry "
-            "are UNKNOWN and need approval (fail closed).",
+            "cold = look up the 24 bytes in the memory-mapped registry, validate, decode,\n"
+            "       apply the policy;\n"
+            "cached = one hash-map probe into decisions verified when the registry was loaded.\n"
+            "Times are means over batches of calls in this run on this machine, not a benchmark;\n"
+            "`make bench` gives ratios against baselines. Tools not in the registry are UNKNOWN\n"
+            "and need approval (fail closed).",
             highlight=False,
         )

@@ -28,6 +28,7 @@ __all__ = [
     "ManIndex",
     "ManPage",
     "ManPageError",
+    "groff_path",
     "load_source",
     "man_roots",
     "render_source",
@@ -138,7 +139,7 @@ def _decompress(data: bytes) -> bytes:
         return gzip.decompress(data)
     if data[:3] == b"BZh":
         return bz2.decompress(data)
-    if data[:6] == b"\xfd7zXZ\x00" or data[:1] == b"\x5d":
+    if data[:6] == b"\xfd7zXZ\x00":
         return lzma.decompress(data)
     if data[:4] == b"\x28\xb5\x2f\xfd":
         raise ManPageError("man page could not be read: zstd compression is not supported")
@@ -238,7 +239,9 @@ def render_source(source: bytes, groff: str, timeout: float = 60.0) -> str:
             input=source, capture_output=True, timeout=timeout, env=env, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
-        raise ManPageError(f"man page could not be rendered: groff timed out ({timeout:g}s)") from exc
+        raise ManPageError(
+            f"man page could not be rendered: groff timed out ({timeout:g}s)"
+        ) from exc
     except OSError as exc:
         raise ManPageError(f"man page could not be rendered: {exc}") from exc
     text = clean_text(done.stdout.decode("utf-8", "replace"))

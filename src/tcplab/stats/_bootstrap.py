@@ -81,21 +81,27 @@ def resample_counts(n_clusters: int, n_resamples: int, seed: int) -> IntArray:
 
 
 def bca_levels(
-    estimate: float, replicates: FloatArray, jackknife: FloatArray, confidence: float
+    estimate: float,
+    replicates: FloatArray,
+    jackknife: FloatArray | Sequence[FloatArray],
+    confidence: float,
 ) -> tuple[float, float]:
     """The adjusted quantile levels of the BCa interval.
 
     ``z0 = Phi^-1(p)`` with ``p`` the share of replicates below the estimate (replicates
     equal to it count one half; ``p`` is clipped into ``[0.5/B, 1 - 0.5/B]``);
     ``a = sum(d**3) / (6 * sum(d**2) ** 1.5)`` with ``d = mean(jackknife) - jackknife``
-    (``a = 0`` when every jackknife value is equal); the levels are
+    (``a = 0`` when every jackknife value is equal; with several independently resampled
+    samples, the sums run over every sample's jackknife, each centred on its own mean); the
+    levels are
     ``Phi(z0 + (z0 + z) / (1 - a (z0 + z)))`` for ``z = Phi^-1(alpha/2), Phi^-1(1 - alpha/2)``.
     """
     b = replicates.size
     below = float(np.sum(replicates < estimate)) + 0.5 * float(np.sum(replicates == estimate))
     p = min(max(below / b, 0.5 / b), 1.0 - 0.5 / b)
     z0 = _NORMAL.inv_cdf(p)
-    d = float(np.mean(jackknife)) - jackknife
+    jacks = [jackknife] if isinstance(jackknife, np.ndarray) else list(jackknife)
+    d = np.concatenate([float(np.mean(j)) - j for j in jacks])
     denom = float(np.sum(d**2)) ** 1.5
     accel = float(np.sum(d**3)) / (6.0 * denom) if denom > 0 else 0.0
     alpha = 1.0 - confidence
@@ -112,7 +118,7 @@ def bca_levels(
 def interval_from_replicates(
     estimate: float,
     replicates: FloatArray,
-    jackknife: FloatArray | None,
+    jackknife: FloatArray | Sequence[FloatArray] | None,
     *,
     method: Method,
     confidence: float,
