@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import compare, save, time_loop
 
+from _harness import compare, save, time_loop
 from tcplab.descriptor import RiskLevel, encode, validate_batch
 from tcplab.registry import DecisionCache, Registry, decide_cold, write_registry
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is a folder of scripts, not a package
 
-import bench_descriptor  # noqa: E402
-from _harness import report  # noqa: E402
+import bench_descriptor
+from _harness import report
 
 SUITES = [bench_descriptor]
 

@@ -10,10 +10,11 @@ the previous corpus already holds a rendering of the identical source (reuse). O
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -67,14 +68,8 @@ def _load(work: _Work) -> bytes | None:
     except ManPageError as exc:
         work.error = str(exc)
         return None
-    work.source_sha = sha256_text("") if not source else _sha(source)
+    work.source_sha = hashlib.sha256(source).hexdigest()
     return source
-
-
-def _sha(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def _default_workers() -> int:
@@ -85,16 +80,18 @@ def _default_workers() -> int:
 
 
 class _Ticker:
-    """Counts finished tools and forwards them to the caller's progress callback."""
+    """Counts finished tools (each once) and reports them to the progress callback."""
 
     def __init__(self, total: int, progress: Progress | None) -> None:
-        self.total, self.done, self._progress = total, 0, progress
-        self.tick(0)
+        self.total, self._done, self._progress = total, set[int](), progress
+        if progress is not None:
+            progress(0, total)
 
-    def tick(self, n: int = 1) -> None:
-        self.done += n
-        if self._progress is not None:
-            self._progress(self.done, self.total)
+    def finish(self, works: Iterable[_Work]) -> None:
+        before = len(self._done)
+        self._done.update(id(w) for w in works)
+        if self._progress is not None and len(self._done) != before:
+            self._progress(len(self._done), self.total)
 
 
 def _render_all(
@@ -119,7 +116,7 @@ def _render_all(
         if sha in reusable:
             for work in group:
                 work.text, work.doc_source, work.reused = reusable[sha], "man", True
-            ticker.tick(len(group))
+            ticker.finish(group)
         else:
             futures[pool.submit(render_source, sources[sha], groff)] = sha
     for future in as_completed(futures):
@@ -132,7 +129,7 @@ def _render_all(
         else:
             for work in group:
                 work.text, work.doc_source = text, "man"
-        ticker.tick(len(group))
+        ticker.finish(group)
     return len(futures)
 
 
@@ -146,7 +143,7 @@ def _run_help(works: list[_Work], pool: ThreadPoolExecutor, ticker: _Ticker) -> 
             work.text, work.doc_source = text, "help"
         elif work.error is None:
             work.error = why
-        ticker.tick()
+        ticker.finish([work])
 
 
 def _row(work: _Work, package: str | None, base: ToolDoc) -> ToolDoc:
@@ -216,16 +213,16 @@ def scan_tools(
     with ThreadPoolExecutor(max_workers=workers or _default_workers()) as pool:
         with_page = [w for w in works if w.page is not None]
         sources: dict[str, bytes] = {}
+        ticker.finish(w for w in works if w.page is None and not allow_help)
         for work, source in zip(with_page, pool.map(_load, with_page), strict=True):
             if source is not None and work.source_sha is not None:
                 sources[work.source_sha] = source
-            elif work.source_sha is None:
-                ticker.tick()  # unreadable page: done
+            else:
+                ticker.finish([work])  # unreadable page
         n_rendered = _render_all(with_page, sources, previous, pool, ticker)
-        wants_help = [w for w in works if not w.text and w.tool.error is None]
-        if allow_help and wants_help:
-            _run_help(wants_help, pool, ticker)
-        ticker.tick(len(works) - ticker.done)
+        if allow_help:
+            _run_help([w for w in works if not w.text and w.tool.error is None], pool, ticker)
+        ticker.finish(works)
     rows = tuple(_row(w, owners.get(w.tool.path), base) for w in works)
     return ScanResult(
         rows=rows,
