@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,20 @@ def isolated_home(
 def in_ci() -> bool:
     """True when running under CI, where a missing component fails instead of skipping."""
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+TCPLAB = Path(sys.executable).with_name("tcplab")
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def tcplab() -> Runner:
+    """``tcplab(*args, input=None)`` → CompletedProcess with text stdout/stderr."""
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(TCPLAB), *args], input=input, capture_output=True, text=True, timeout=300
+        )
+
+    return run

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tcplab.descriptor import encode
 
-from .conftest import Runner
+from ..conftest import Runner
 
 
 def test_encode_prints_48_lowercase_hex(tcplab: Runner) -> None:

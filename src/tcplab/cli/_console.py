@@ -10,8 +10,8 @@ from rich.console import Console
 
 __all__ = ["console", "emit_json", "err_console"]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def emit_json(obj: Any) -> None:

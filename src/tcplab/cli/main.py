@@ -6,7 +6,9 @@ import sys
 
 import typer
 
+from tcplab.cli import corpus as corpus_cli
 from tcplab.cli import descriptor as descriptor_cli
+from tcplab.cli import labels as labels_cli
 from tcplab.cli import quickstart as quickstart_cli
 from tcplab.cli import registry as registry_cli
 from tcplab.cli._console import err_console
@@ -21,8 +23,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(corpus_cli.app, name="corpus")
 app.add_typer(descriptor_cli.app, name="descriptor")
 app.add_typer(registry_cli.app, name="registry")
+app.add_typer(labels_cli.app, name="labels")
 quickstart_cli.register(app)
 
 

@@ -67,6 +67,11 @@ def _check_dirs(path_dirs: Sequence[Path], explicit: bool) -> list[Path]:
 def _inspect(name: str, path: str) -> FoundTool | None:
     """Classify one directory entry; ``None`` when it is not an executable at all."""
     try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name: keep a printable form
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return FoundTool(os.path.basename(shown), shown, None, "file name is not valid UTF-8")
+    try:
         st = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):

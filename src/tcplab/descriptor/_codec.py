@@ -143,9 +143,12 @@ def encode(
 
     Performance estimates default to 0, which means "unknown" (never an invented constant).
 
+    ``risk`` UNKNOWN sets no risk bit: the descriptor then decodes as UNKNOWN (agents require
+    approval), which is how a registry records a tool nothing could be said about.
+
     Raises:
-        EncodeError: empty command, unknown risk level or capability, estimate out of u16 range,
-            or ``risk`` of UNKNOWN (a descriptor must state a level; omit the tool instead).
+        EncodeError: empty command, unknown risk level or capability name, or an estimate out
+            of u16 range.
     """
     if not isinstance(command, str) or not command.strip():
         raise EncodeError("command must be a non-empty string")
@@ -153,9 +156,7 @@ def encode(
         level = risk if isinstance(risk, RiskLevel) else RiskLevel.parse(str(risk))
     except ValueError as exc:
         raise EncodeError(str(exc)) from exc
-    if level is RiskLevel.UNKNOWN:
-        raise EncodeError("cannot encode risk UNKNOWN: a descriptor must state a risk level")
-    flags = level.bit
+    flags = 0 if level is RiskLevel.UNKNOWN else level.bit
     for cap in capabilities:
         try:
             flags |= int(cap if isinstance(cap, Capability) else Capability.parse(str(cap)))

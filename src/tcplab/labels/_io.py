@@ -1,0 +1,180 @@
+"""Ground-truth label files (``labels.csv``): reading, checking, and the dev/test split.
+
+Format: CSV with header ``command,risk_level,capabilities,rationale,labeler``; capabilities are
+``|``-separated names from ``docs/format.md``; risk_level is one of SAFE, LOW_RISK, MEDIUM_RISK,
+HIGH_RISK, CRITICAL (UNKNOWN is not a label: a labeler who cannot decide leaves the tool out).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tcplab.descriptor import Capability, RiskLevel
+from tcplab.errors import LabelsError
+
+__all__ = [
+    "COLUMNS",
+    "SPLIT_SALT",
+    "TEST_FRACTION_PERCENT",
+    "Label",
+    "LabelSet",
+    "Split",
+    "check_labels",
+    "read_labels",
+    "split_of",
+]
+
+COLUMNS = ("command", "risk_level", "capabilities", "rationale", "labeler")
+SPLIT_SALT = "tcplab-split-v1:"
+TEST_FRACTION_PERCENT = 30
+Split = Literal["dev", "test"]
+
+
+def split_of(command: str) -> Split:
+    """The fixed dev/test split: ``test`` when the first 8 hex digits of
+    SHA-256(``"tcplab-split-v1:" + command``) modulo 100 are below 30, else ``dev``.
+
+    Depends only on the command name, so adding tools never moves existing ones.
+    """
+    digest = hashlib.sha256((SPLIT_SALT + command).encode("utf-8")).hexdigest()
+    return "test" if int(digest[:8], 16) % 100 < TEST_FRACTION_PERCENT else "dev"
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One labeled tool."""
+
+    command: str
+    risk_level: RiskLevel
+    capabilities: frozenset[str]
+    rationale: str
+    labeler: str
+    line: int
+
+    @property
+    def split(self) -> Split:
+        """``dev`` or ``test`` (see :func:`split_of`)."""
+        return split_of(self.command)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """A checked labels file: labels by command, plus the file's SHA-256."""
+
+    path: Path
+    sha256: str
+    labels: dict[str, Label]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __iter__(self) -> Iterator[Label]:
+        return iter(self.labels.values())
+
+    def __contains__(self, command: object) -> bool:
+        return command in self.labels
+
+    def get(self, command: str) -> Label | None:
+        """The label of ``command`` or None."""
+        return self.labels.get(command)
+
+    def subset(self, split: Split | None) -> list[Label]:
+        """Labels of one split (or all, for None), in command order."""
+        return sorted(
+            (lb for lb in self.labels.values() if split is None or lb.split == split),
+            key=lambda lb: lb.command,
+        )
+
+
+def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
+    problems: list[str] = []
+    labels: dict[str, Label] = {}
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        return {}, [f"line 1: header must be {','.join(COLUMNS)}; missing {', '.join(missing)}"]
+    valid_levels = [lv.name for lv in RiskLevel if lv is not RiskLevel.UNKNOWN]
+    for rec in reader:
+        line = reader.line_num
+        command = (rec.get("command") or "").strip()
+        level_text = (rec.get("risk_level") or "").strip()
+        caps_text = (rec.get("capabilities") or "").strip()
+        rationale = (rec.get("rationale") or "").strip()
+        labeler = (rec.get("labeler") or "").strip()
+        row_ok = True
+        if not command:
+            problems.append(f"line {line}: empty command")
+            row_ok = False
+        elif command in labels:
+            problems.append(
+                f"line {line}: duplicate command {command!r} (first on line {labels[command].line})"
+            )
+            row_ok = False
+        if level_text not in valid_levels:
+            problems.append(
+                f"line {line}: unknown risk level {level_text!r}; known: {', '.join(valid_levels)}"
+            )
+            row_ok = False
+        caps: set[str] = set()
+        for cap in filter(None, (c.strip() for c in caps_text.split("|"))):
+            if cap not in Capability.__members__:
+                known = ", ".join(Capability.__members__)
+                problems.append(f"line {line}: unknown capability {cap!r}; known: {known}")
+                row_ok = False
+            caps.add(cap)
+        if not rationale:
+            problems.append(f"line {line}: empty rationale for {command!r}")
+            row_ok = False
+        if not labeler:
+            problems.append(f"line {line}: empty labeler for {command!r}")
+            row_ok = False
+        if row_ok:
+            labels[command] = Label(
+                command, RiskLevel[level_text], frozenset(caps), rationale, labeler, line
+            )
+    return labels, problems
+
+
+def _read_text(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise LabelsError(f"{path}: no such labels file") from exc
+    except IsADirectoryError as exc:
+        raise LabelsError(f"{path}: is a directory, not a labels file") from exc
+
+
+def check_labels(path: str | os.PathLike[str]) -> list[str]:
+    """Every problem in a labels file, each naming its line; empty when the file is good."""
+    data = _read_text(Path(path))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})"]
+    labels, problems = _parse(text)
+    if not labels and not problems:
+        problems.append("the file has a header but no labels")
+    return problems
+
+
+def read_labels(path: str | os.PathLike[str]) -> LabelSet:
+    """Read and check a labels file.
+
+    Raises:
+        LabelsError: the file is missing or has problems; ``problems`` lists all of them.
+    """
+    p = Path(path)
+    problems = check_labels(p)
+    if problems:
+        raise LabelsError(f"{p}: {len(problems)} problem(s) in labels file", problems)
+    data = _read_text(p)
+    labels, _ = _parse(data.decode("utf-8-sig"))
+    return LabelSet(p, hashlib.sha256(data).hexdigest(), labels)
