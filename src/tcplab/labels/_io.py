@@ -96,6 +96,7 @@ class LabelSet:
 def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
     problems: list[str] = []
     labels: dict[str, Label] = {}
+    seen: dict[str, int] = {}
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     missing = [c for c in COLUMNS if c not in header]
