@@ -114,11 +114,13 @@ def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
         if not command:
             problems.append(f"line {line}: empty command")
             row_ok = False
-        elif command in labels:
+        elif command in seen:
             problems.append(
-                f"line {line}: duplicate command {command!r} (first on line {labels[command].line})"
+                f"line {line}: duplicate command {command!r} (first on line {seen[command]})"
             )
             row_ok = False
+        else:
+            seen[command] = line
         if level_text not in valid_levels:
             problems.append(
                 f"line {line}: unknown risk level {level_text!r}; known: {', '.join(valid_levels)}"
