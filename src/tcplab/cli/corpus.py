@@ -109,19 +109,28 @@ def scan_cmd(
     form: CorpusFormat = "jsonl" if fmt == "jsonl" else "parquet" if fmt else infer_format(out)
     check_writable(out)
     prior = _previous(out, previous, reuse)
-    with Progress(
+    bar = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(),
         MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("scanning tools", total=None)
+    )  # fmt: skip
+    task = bar.add_task("scanning tools", total=None)
+    started = False
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def progress(done: int, total: int) -> None:
+        nonlocal started
+        if not started:  # only once the tools are listed, so input errors print cleanly
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
 
+    try:
         result = scan_tools(
             _split_dirs(path_dirs), allow_help=allow_help, previous=prior,
             workers=workers, progress=progress,
         )  # fmt: skip
+    finally:
+        if started:
+            bar.stop()
     write_corpus(result.rows, out, form)
     help_part = f", {result.n_help} from --help" if allow_help else ""
     console.print(

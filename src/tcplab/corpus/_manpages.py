@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import os
 import re
@@ -67,20 +68,32 @@ class ManPage:
     root: Path
 
 
-def man_roots() -> list[Path]:
-    """The man roots to search, in order: ``$MANPATH``, else ``manpath -q``, else defaults."""
-    raw = os.environ.get("MANPATH", "")
-    parts = [p for p in raw.split(":") if p]
-    if not parts and shutil.which("manpath"):
+def _system_manpath() -> list[str]:
+    """``manpath -q`` with ``$MANPATH`` ignored, else the usual defaults."""
+    if shutil.which("manpath"):
+        env = {k: v for k, v in os.environ.items() if k != "MANPATH"}
         try:
             done = subprocess.run(
-                ["manpath", "-q"], capture_output=True, text=True, timeout=10, check=False
+                ["manpath", "-q"], capture_output=True, text=True, timeout=10, env=env, check=False
             )
             parts = [p for p in done.stdout.strip().split(":") if p]
+            if parts:
+                return parts
         except (OSError, subprocess.SubprocessError):
-            parts = []
-    if not parts:
-        parts = list(DEFAULT_MAN_ROOTS)
+            pass
+    return list(DEFAULT_MAN_ROOTS)
+
+
+def man_roots() -> list[Path]:
+    """The man roots to search, in order, as ``man`` would.
+
+    ``$MANPATH`` when set (an empty component, as in ``/opt/man:``, stands for the
+    system path, like man-db), else ``manpath -q``, else the usual defaults.
+    """
+    raw = os.environ.get("MANPATH", "")
+    parts: list[str] = []
+    for part in raw.split(":") if raw else [""]:
+        parts.extend([part] if part else _system_manpath())
     seen: set[str] = set()
     roots: list[Path] = []
     for part in parts:
@@ -172,16 +185,17 @@ def _expand(data: bytes, roots: list[Path], depth: int) -> bytes:
     if b"so" not in data:
         return data
     out: list[bytes] = []
-    for line in data.split(b"\n"):
-        match = _SO_RE.match(line)
+    for line in io.BytesIO(data):  # lines keep their b"\n", so a lone .so page == its target
+        match = _SO_RE.match(line.rstrip(b"\n"))
         if match is None:
             out.append(line)
             continue
         if depth >= _MAX_SO_DEPTH:
             raise ManPageError("man page could not be rendered: .so includes nest too deep")
         target = match.group(1).decode("utf-8", "replace")
-        out.append(_expand(_read(_find_so(target, roots)), roots, depth + 1))
-    return b"\n".join(out)
+        included = _expand(_read(_find_so(target, roots)), roots, depth + 1)
+        out.append(included if included.endswith(b"\n") else included + b"\n")
+    return b"".join(out)
 
 
 def load_source(page: ManPage) -> bytes:

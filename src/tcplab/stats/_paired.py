@@ -104,10 +104,10 @@ def mcnemar(
         MissingDependencyError: if scipy is not installed.
     """
     check_alpha(alpha)
-    a = as_int_array(correct_a, "correct_a")
-    b = as_int_array(correct_b, "correct_b")
+    a = as_float_array(correct_a, "correct_a")
+    b = as_float_array(correct_b, "correct_b")
     same_length(a, b, "correct_a", "correct_b")
-    if np.any((a < 0) | (a > 1) | (b < 0) | (b > 1)):
+    if not (np.all(np.isin(a, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0)))):
         raise UsageError("correct_a and correct_b must hold booleans (True = right)")
     n10 = int(np.sum((a == 1) & (b == 0)))
     n01 = int(np.sum((a == 0) & (b == 1)))
