@@ -89,7 +89,7 @@ def scan_cmd(
         ),
     ] = False,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Parallel renderers [default: CPUs].")
+        int | None, typer.Option("--workers", min=1, help="Parallel renderers [default: 2 x CPUs].")
     ] = None,
     previous: Annotated[
         Path | None,

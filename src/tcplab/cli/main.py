@@ -8,6 +8,7 @@ import typer
 
 from tcplab.cli import corpus as corpus_cli
 from tcplab.cli import descriptor as descriptor_cli
+from tcplab.cli import descriptors as descriptors_cli
 from tcplab.cli import labels as labels_cli
 from tcplab.cli import quickstart as quickstart_cli
 from tcplab.cli import registry as registry_cli
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(corpus_cli.app, name="corpus")
 app.add_typer(descriptor_cli.app, name="descriptor")
 app.add_typer(registry_cli.app, name="registry")
+app.add_typer(descriptors_cli.app, name="descriptors")
 app.add_typer(labels_cli.app, name="labels")
 quickstart_cli.register(app)
 

@@ -73,10 +73,12 @@ def _load(work: _Work) -> bytes | None:
 
 
 def _default_workers() -> int:
+    """Two threads per usable CPU: a groff pipeline is four processes that wait on each other."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    return 2 * max(1, cpus)
 
 
 class _Ticker:
@@ -183,7 +185,8 @@ def scan_tools(
             (see :mod:`tcplab.corpus._help` and ``docs/corpus.md`` for the risks).
         previous: an earlier corpus keyed by name (see :func:`read_corpus`); a page whose
             source sha256 equals any previous row's ``source_sha256`` is not re-rendered.
-        workers: threads (each drives one ``groff`` pipeline); default: usable CPUs.
+        workers: threads (each drives one ``groff`` pipeline); default: twice the
+            usable CPUs.
         progress: called as ``progress(done, total)`` from the calling thread.
 
     Returns:

@@ -139,15 +139,17 @@ class RuleEngine:
             if hit:
                 level = RiskLevel[rule.level]
                 caps.update(rule.capabilities)
-                fired.append(Firing(rule.id, "level", hit[0], hit[1], rule.level,
-                                    tuple(rule.capabilities)))
+                fired.append(
+                    Firing(rule.id, "level", hit[0], hit[1], rule.level, tuple(rule.capabilities))
+                )
                 reason = ""
                 break
         for crule in self.rules.capability_rules:
             hit = self._fire(crule, texts)
             if hit:
                 caps.update(crule.capabilities)
-                fired.append(Firing(crule.id, "capability", hit[0], hit[1], None,
-                                    tuple(crule.capabilities)))
+                fired.append(
+                    Firing(crule.id, "capability", hit[0], hit[1], None, tuple(crule.capabilities))
+                )
         ordered = tuple(str(c.name) for c in Capability if c.name in caps)
         return RuleVerdict(tool, level, ordered, tuple(fired), reason)

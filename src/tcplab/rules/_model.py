@@ -25,7 +25,7 @@ class _Rule(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     match: str = Field(description="Python regular expression, matched case-insensitively.")
-    sections: list[SectionName] = Field(default_factory=lambda: ["NAME"])
+    sections: list[SectionName] = Field(default_factory=lambda: list[SectionName](["NAME"]))
     unless: str | None = Field(default=None, description="Regex that vetoes the rule.")
     examples: list[str] = Field(
         default_factory=list, description="Tools this rule is written for (each has a test)."
@@ -98,7 +98,7 @@ class RuleSet(BaseModel):
     @field_validator("default_level")
     @classmethod
     def _default(cls, value: str) -> str:
-        return LevelRule._level(value)  # type: ignore[no-any-return]
+        return LevelRule._level(value)
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:

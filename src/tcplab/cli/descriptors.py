@@ -1,0 +1,163 @@
+"""``tcplab descriptors``: generate a registry from documentation and evaluate it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from tcplab.cli._console import console, emit_json
+from tcplab.config import get_settings
+from tcplab.corpus import read_corpus
+from tcplab.errors import UsageError
+from tcplab.generator import (
+    default_explain_path,
+    evaluate_registry,
+    generate_registry,
+    read_explanations,
+)
+from tcplab.labels import read_labels
+from tcplab.registry import Registry
+from tcplab.rules import RuleEngine, load_rules
+
+__all__ = ["app", "default_labels_path"]
+
+app = typer.Typer(
+    help="Generate descriptors from documentation; evaluate them against labels.",
+    no_args_is_help=True,
+)
+
+
+def default_labels_path() -> Path:
+    """The shipped label set (``data/labels/tcplab-v1.csv`` of the source tree)."""
+    return Path(__file__).resolve().parents[3] / "data" / "labels" / "tcplab-v1.csv"
+
+
+@app.command("generate")
+def generate_cmd(
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="Corpus file (default: TCPLAB_HOME/corpus/corpus.parquet)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Registry to write (default: TCPLAB_HOME/registry/tools.tcpdb)."
+        ),
+    ] = None,
+    explain: Annotated[
+        Path | None,
+        typer.Option(
+            "--explain", help="Explanations JSONL (default: next to --out, *.explain.jsonl)."
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", help="Rules YAML (default: the shipped rules_v1.yaml)."),
+    ] = None,
+) -> None:
+    """Run the rule engine over every tool of a corpus and write a v2 descriptor registry."""
+    settings = get_settings()
+    corpus_path = corpus or settings.corpus_dir / "corpus.parquet"
+    if not corpus_path.exists():
+        raise UsageError(f"corpus {corpus_path} does not exist; run `tcplab corpus scan` first")
+    out_path = out or settings.registry_dir / "tools.tcpdb"
+    tools = read_corpus(corpus_path)
+    engine = RuleEngine(load_rules(rules))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("generating descriptors", total=len(tools))
+        result = generate_registry(
+            tools,
+            out_path,
+            explain=explain,
+            engine=engine,
+            progress=lambda i: progress.update(task, completed=i),
+        )
+    levels = ", ".join(f"{k} {v}" for k, v in result.by_level.items())
+    console.print(
+        f"wrote {result.n_tools} descriptors to {result.registry} in {result.seconds:.2f} s "
+        f"({levels})\nexplanations: {result.explain}\nrules {result.rules_version} "
+        f"(sha256 {result.rules_sha256[:12]}); performance fields are 0 = unknown",
+        highlight=False,
+    )
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry", help="Registry to score (default: TCPLAB_HOME/registry/tools.tcpdb)."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels", help="Labels CSV (default: the shipped data/labels/tcplab-v1.csv)."
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="test, dev or all.")] = "test",
+    explain: Annotated[
+        Path | None,
+        typer.Option("--explain", help="Explanations JSONL (default: next to the registry)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Exact and within-one accuracy, quadratic-weighted κ, per-class P/R, confusion matrix."""
+    if split not in ("test", "dev", "all"):
+        raise UsageError(f"--split must be test, dev or all, not {split!r}")
+    reg_path = registry or get_settings().registry_dir / "tools.tcpdb"
+    label_set = read_labels(labels or default_labels_path())
+    exp = read_explanations(explain or default_explain_path(reg_path))
+    with Registry(reg_path) as reg:
+        ev = evaluate_registry(
+            reg,
+            label_set,
+            None if split == "all" else split,  # type: ignore[arg-type]
+            exp,
+        )
+    if as_json:
+        emit_json(ev.to_dict())
+        return
+    console.print(
+        f"[bold]{reg_path}[/] vs {label_set.path} (split {ev.split}, {ev.n} tools)\n"
+        f"exact accuracy      {ev.exact:.3f}\nwithin-one accuracy {ev.within_one:.3f}\n"
+        f"quadratic κ         {ev.kappa_quadratic:.3f} (over {ev.n_kappa} tools with a known "
+        f"prediction)\nUNKNOWN predictions {ev.n_unknown}   missing from registry {ev.n_missing}",
+        highlight=False,
+    )
+    names = ["SAFE", "LOW_RISK", "MEDIUM_RISK", "HIGH_RISK", "CRITICAL"]
+    pc = Table(title="per class")
+    for col in ("level", "precision", "recall", "F1", "support"):
+        pc.add_column(col, justify="left" if col == "level" else "right")
+    for name in names:
+        m = ev.per_class[name]
+        pc.add_row(
+            name,
+            f"{m['precision']:.3f}",
+            f"{m['recall']:.3f}",
+            f"{m['f1']:.3f}",
+            str(int(m["support"])),
+        )
+    console.print(pc)
+    cm = Table(title="confusion (rows: label, columns: predicted)")
+    cm.add_column("label")
+    for name in [*names, "UNKNOWN"]:
+        cm.add_column(name.replace("_RISK", ""), justify="right")
+    for name, row in zip(names, ev.confusion, strict=True):
+        cm.add_row(name, *(str(v) for v in row))
+    console.print(cm)
+    if ev.disagreements:
+        console.print(f"[bold]{len(ev.disagreements)} disagreements[/]")
+    for d in ev.disagreements:
+        exp_rec = d["explanation"]
+        fired = ", ".join(
+            f"{f['rule']}@{f['section']}:'{f['matched']}'" for f in exp_rec.get("fired", [])
+        ) or exp_rec.get("reason", "(no explanation file)")
+        console.print(
+            f"  {d['tool']}: label {d['label']}, predicted {d['predicted']} <- {fired}",
+            highlight=False,
+        )

@@ -1,0 +1,132 @@
+"""Evaluate a registry against ground-truth labels (exact, within-one, QWK, per class).
+
+Definitions (see ``docs/rules.md``): each labeled tool counts once. A tool missing from the
+registry, or whose descriptor decodes as UNKNOWN, is a wrong prediction for exact and
+within-one accuracy and is counted separately; quadratic-weighted κ is computed over the tools
+with a known predicted level (and that number is reported with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tcplab.descriptor import RiskLevel
+from tcplab.labels import LabelSet, Split
+from tcplab.registry import Registry
+from tcplab.stats import cohen_kappa, confusion_matrix
+
+__all__ = ["Evaluation", "evaluate_registry"]
+
+LEVELS = [lv for lv in RiskLevel if lv is not RiskLevel.UNKNOWN]
+PRED_LEVELS = [*LEVELS, RiskLevel.UNKNOWN]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy of a registry on one split of a label set."""
+
+    split: str
+    n: int
+    exact: float
+    within_one: float
+    kappa_quadratic: float
+    n_kappa: int
+    n_unknown: int
+    n_missing: int
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]  # rows: true SAFE..CRITICAL; cols: predicted SAFE..CRITICAL,UNKNOWN
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "split": self.split,
+            "n": self.n,
+            "exact": self.exact,
+            "within_one": self.within_one,
+            "kappa_quadratic": self.kappa_quadratic,
+            "n_kappa": self.n_kappa,
+            "n_unknown": self.n_unknown,
+            "n_missing": self.n_missing,
+            "per_class": self.per_class,
+            "confusion_rows": [lv.name for lv in LEVELS],
+            "confusion_cols": [lv.name for lv in PRED_LEVELS],
+            "confusion": self.confusion,
+            "disagreements": self.disagreements,
+        }
+
+
+def evaluate_registry(
+    registry: Registry,
+    labels: LabelSet,
+    split: Split | None = "test",
+    explanations: dict[str, dict[str, Any]] | None = None,
+) -> Evaluation:
+    """Score every labeled tool of ``split`` (None = all) against the registry."""
+    chosen = labels.subset(split)
+    y_true: list[int] = []
+    y_pred: list[int] = []
+    n_missing = 0
+    disagreements: list[dict[str, Any]] = []
+    for lb in chosen:
+        raw = registry.get_bytes(lb.command)
+        if raw is None:
+            n_missing += 1
+            pred = RiskLevel.UNKNOWN
+        else:
+            pred = registry.lookup(lb.command).risk_level
+        y_true.append(int(lb.risk_level))
+        y_pred.append(int(pred))
+        if pred is not lb.risk_level:
+            exp = (explanations or {}).get(lb.command, {})
+            disagreements.append(
+                {
+                    "tool": lb.command,
+                    "label": lb.risk_level.name,
+                    "predicted": pred.name if raw is not None else "MISSING",
+                    "label_rationale": lb.rationale,
+                    "explanation": exp,
+                }
+            )
+    n = len(chosen)
+    exact = sum(t == p for t, p in zip(y_true, y_pred, strict=True)) / n if n else float("nan")
+    within = (
+        sum(p >= 0 and abs(t - p) <= 1 for t, p in zip(y_true, y_pred, strict=True)) / n
+        if n
+        else float("nan")
+    )
+    known = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if p >= 0]
+    qwk = (
+        cohen_kappa(
+            [t for t, _ in known],
+            [p for _, p in known],
+            labels=[int(lv) for lv in LEVELS],
+            weights="quadratic",
+        )
+        if known
+        else float("nan")
+    )
+    cm = confusion_matrix(y_true, y_pred, [int(lv) for lv in PRED_LEVELS])[: len(LEVELS)]
+    per_class: dict[str, dict[str, float]] = {}
+    for i, lv in enumerate(LEVELS):
+        tp = int(cm[i, i])
+        fp = int(cm[:, i].sum()) - tp
+        fn = int(cm[i, :].sum()) - tp
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per_class[lv.name] = {"precision": prec, "recall": rec, "f1": f1, "support": tp + fn}
+    return Evaluation(
+        split=split or "all",
+        n=n,
+        exact=exact,
+        within_one=within,
+        kappa_quadratic=qwk,
+        n_kappa=len(known),
+        n_unknown=sum(p < 0 for p in y_pred) - n_missing,
+        n_missing=n_missing,
+        per_class=per_class,
+        confusion=cm.tolist(),
+        disagreements=disagreements,
+    )

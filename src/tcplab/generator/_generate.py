@@ -1,0 +1,118 @@
+"""Generate a descriptor registry from a documentation corpus with the rule engine.
+
+Performance fields (exec time, memory, output size) are written as 0 = unknown: tcplab does
+not run the tools it describes, and invented constants would look like measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tcplab.corpus import ToolDoc
+from tcplab.descriptor import RiskLevel, encode
+from tcplab.registry import write_registry
+from tcplab.rules import RuleEngine, RuleVerdict
+
+__all__ = ["GenerationResult", "default_explain_path", "generate_registry", "read_explanations"]
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What :func:`generate_registry` wrote."""
+
+    registry: Path
+    explain: Path
+    n_tools: int
+    by_level: dict[str, int]
+    seconds: float
+    rules_version: str
+    rules_sha256: str
+
+
+def default_explain_path(registry: Path) -> Path:
+    """``tools.tcpdb`` → ``tools.explain.jsonl`` (next to the registry)."""
+    return registry.with_suffix(".explain.jsonl")
+
+
+def _atomic_write_text(path: Path, lines: Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_registry(
+    tools: Iterable[ToolDoc],
+    out: Path,
+    *,
+    explain: Path | None = None,
+    engine: RuleEngine | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> GenerationResult:
+    """Run the rules over every tool and write the registry plus a JSONL explanation file.
+
+    Every tool gets a descriptor, so every scanned tool can be looked up; tools without
+    documentation get UNKNOWN (no risk bit). When a name occurs twice, the first row wins
+    (PATH order, as a shell would resolve it).
+    """
+    t0 = time.perf_counter()
+    eng = engine or RuleEngine()
+    explain_path = explain or default_explain_path(out)
+    entries: list[tuple[str, bytes]] = []
+    records: list[str] = []
+    seen: set[str] = set()
+    by_level: dict[str, int] = {}
+    for i, doc in enumerate(tools):
+        if doc.name in seen:
+            continue
+        seen.add(doc.name)
+        verdict: RuleVerdict = eng.assess(doc.name, doc.sections, doc.path)
+        entries.append((doc.name, encode(doc.name, verdict.level, verdict.capabilities)))
+        by_level[verdict.level.name] = by_level.get(verdict.level.name, 0) + 1
+        rec = verdict.to_dict()
+        rec.update(
+            doc_source=doc.doc_source,
+            doc_sha256=doc.doc_sha256,
+            path=doc.path,
+            rules_version=eng.rules.version,
+            rules_sha256=eng.rules.sha256,
+        )
+        records.append(json.dumps(rec, sort_keys=True) + "\n")
+        if progress is not None:
+            progress(i + 1)
+    n = write_registry(out, entries)
+    _atomic_write_text(explain_path, records)
+    return GenerationResult(
+        registry=out,
+        explain=explain_path,
+        n_tools=n,
+        by_level=dict(sorted(by_level.items(), key=lambda kv: RiskLevel[kv[0]])),
+        seconds=time.perf_counter() - t0,
+        rules_version=eng.rules.version,
+        rules_sha256=eng.rules.sha256,
+    )
+
+
+def read_explanations(path: Path) -> dict[str, dict[str, object]]:
+    """Explanation records by tool (empty when the file does not exist)."""
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rec = json.loads(line)
+                out[str(rec["tool"])] = rec
+    return out

@@ -1,0 +1,79 @@
+"""Every rule fires on the real man page of each tool it was written for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tcplab.corpus import ToolDoc
+from tcplab.descriptor import RiskLevel
+from tcplab.errors import ConfigError
+from tcplab.rules import RuleEngine, load_rules, name_entry
+
+from ..conftest import in_ci
+
+RULES = load_rules()
+CASES = [
+    pytest.param(rule, tool, id=f"{rule.id}-for-{tool}")
+    for rule in [*RULES.level_rules, *RULES.capability_rules]
+    for tool in rule.examples
+]
+
+
+@pytest.mark.parametrize(("rule", "tool"), CASES)
+def test_rule_fires_on_the_tool_it_was_written_for(
+    rule: object, tool: str, real_docs: dict[str, tuple[ToolDoc, str]]
+) -> None:
+    if tool not in real_docs:
+        if in_ci():
+            pytest.fail(f"{tool} is not installed on this machine; CI needs it")
+        pytest.skip(f"{tool} is not installed here")
+    doc, real_path = real_docs[tool]
+    assert doc.doc_source == "man", f"{tool} has no man page here"
+    verdict = RuleEngine(RULES).assess(tool, doc.sections, real_path)
+    fired = {f.rule: f for f in verdict.fired}
+    rule_id = rule.id  # type: ignore[attr-defined]
+    assert rule_id in fired, f"{rule_id} did not fire for {tool}: {verdict.explanation()}"
+    if hasattr(rule, "level"):
+        assert verdict.level is RiskLevel[rule.level]
+        assert verdict.fired[0].rule == rule_id
+    for cap in rule.capabilities:  # type: ignore[attr-defined]
+        assert cap in verdict.capabilities
+
+
+def test_no_documentation_is_unknown_never_safe() -> None:
+    verdict = RuleEngine(RULES).assess("mystery", {}, "/usr/bin/mystery")
+    assert verdict.level is RiskLevel.UNKNOWN
+    assert verdict.capabilities == ()
+    assert "no documentation" in verdict.explanation()
+
+
+def test_undocumented_behaviour_falls_back_to_default_level() -> None:
+    verdict = RuleEngine(RULES).assess("zz", {"NAME": "zz - quux the frobnicator"})
+    assert verdict.level is RiskLevel[RULES.default_level]
+    assert "default" in verdict.reason
+
+
+def test_name_entry_picks_the_tools_own_entry_of_a_shared_page() -> None:
+    text = "bzip2, bunzip2 - a block-sorting file compressor bzcat - decompresses files to stdout"
+    assert name_entry("bzcat", text) == "bzcat - decompresses files to stdout"
+    assert name_entry("bunzip2", text).startswith("bzip2, bunzip2 - a block-sorting")
+    assert "Compress or decompress" in name_entry(
+        "lz4", "lz4 - lz4, unlz4, lz4cat - Compress or decompress .lz4 files"
+    )
+
+
+def test_rules_file_errors_name_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text("version: '1'\nlevel_rules:\n  - id: x\n    level: DEADLY\n    match: '('\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(bad)
+    assert "level_rules.0.match" in str(info.value) and "level_rules.0.level" in str(info.value)
+    with pytest.raises(ConfigError, match="cannot read rules file"):
+        load_rules(tmp_path / "absent.yaml")
+
+
+def test_shipped_rules_are_versioned_and_hashed() -> None:
+    assert RULES.version == "1.0"
+    assert len(RULES.sha256) == 64
