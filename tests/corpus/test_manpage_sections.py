@@ -54,7 +54,11 @@ def test_index_prefers_section_1_then_exact_section(man_root: Path) -> None:
 
 def test_gz_so_include_and_symlinked_page_give_the_same_source(man_root: Path) -> None:
     index = ManIndex([man_root])
-    sources = {name: load_source(index.find(name)) for name in ("realtool", "alias", "linked")}  # type: ignore[arg-type]
+    sources = {}
+    for name in ("realtool", "alias", "linked"):
+        page = index.find(name)
+        assert page is not None
+        sources[name] = load_source(page)
     assert sources["realtool"] == PAGE
     assert b"a tool that only exists in this test" in sources["alias"]
     assert sources["linked"] == PAGE

@@ -67,17 +67,24 @@ def scan_cmd(
         list[Path] | None,
         typer.Option(
             "--path-dirs",
+            metavar="DIR",
             help="Directory to scan instead of $PATH (repeatable; ':'-separated lists work too).",
         ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Corpus file [default: $TCPLAB_HOME/corpus/corpus.parquet]."),
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Corpus file (default: $TCPLAB_HOME/corpus/corpus.parquet).",
+        ),
     ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help="parquet or jsonl [default: from --out's suffix, else parquet]."
+            "--format",
+            metavar="parquet|jsonl",
+            help="parquet or jsonl (default: from --out's suffix, else parquet).",
         ),
     ] = None,
     allow_help: Annotated[
@@ -89,13 +96,17 @@ def scan_cmd(
         ),
     ] = False,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Parallel renderers [default: 2 x CPUs].")
+        int | None,
+        typer.Option(
+            "--workers", min=1, metavar="N", help="Parallel renderers (default: 2 x CPUs)."
+        ),
     ] = None,
     previous: Annotated[
         Path | None,
         typer.Option(
             "--previous",
-            help="Corpus to reuse unchanged pages from [default: --out when it exists].",
+            metavar="FILE",
+            help="Corpus to reuse unchanged pages from (default: --out when it exists).",
         ),
     ] = None,
     reuse: Annotated[
@@ -155,7 +166,11 @@ def show_cmd(
     name: Annotated[str, typer.Argument(help="Tool name.")],
     corpus: Annotated[
         Path | None,
-        typer.Option("--corpus", help="Corpus file [default: $TCPLAB_HOME/corpus/corpus.parquet]."),
+        typer.Option(
+            "--corpus",
+            metavar="FILE",
+            help="Corpus file (default: $TCPLAB_HOME/corpus/corpus.parquet).",
+        ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Print the sections unabridged.")] = False,
     as_json: Annotated[

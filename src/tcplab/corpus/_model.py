@@ -37,7 +37,8 @@ class ToolDoc:
     Attributes:
         name: the command name as typed (the file name in its ``PATH`` directory).
         path: the absolute path found on ``PATH`` (may be a symlink).
-        real_path: ``path`` with every symlink resolved; ``None`` for a dangling link.
+        real_path: ``path`` with every symlink resolved (for a dangling link, the missing
+            target); ``None`` for a symlink loop.
         package: the Debian package owning ``path`` (or, failing that, ``real_path``);
             several owners are joined with ``", "``; ``None`` when no package owns it.
         man_section: the man section of the page used (``"1"``, ``"8"``, ``"1ssl"``...).
