@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from tcplab.cli import analyze as analyze_cli
 from tcplab.cli import corpus as corpus_cli
 from tcplab.cli import descriptor as descriptor_cli
 from tcplab.cli import descriptors as descriptors_cli
@@ -30,6 +31,7 @@ app.add_typer(registry_cli.app, name="registry")
 app.add_typer(descriptors_cli.app, name="descriptors")
 app.add_typer(labels_cli.app, name="labels")
 quickstart_cli.register(app)
+analyze_cli.register(app)
 
 
 def main() -> None:

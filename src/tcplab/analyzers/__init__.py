@@ -1,0 +1,31 @@
+"""Analyzers: one interface, several arms (tcp, rules, embedding, llm)."""
+
+from tcplab.analyzers._base import Analyzer, AnalyzerRegistry, default_registry
+from tcplab.analyzers._inputs import default_corpus_path, load_inputs, to_input
+from tcplab.analyzers._types import (
+    Assessment,
+    CacheInfo,
+    ModelIdentity,
+    Status,
+    Timing,
+    ToolInput,
+    Usage,
+    failure,
+)
+
+__all__ = [
+    "Analyzer",
+    "AnalyzerRegistry",
+    "Assessment",
+    "CacheInfo",
+    "ModelIdentity",
+    "Status",
+    "Timing",
+    "ToolInput",
+    "Usage",
+    "default_corpus_path",
+    "default_registry",
+    "failure",
+    "load_inputs",
+    "to_input",
+]
