@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,18 +100,28 @@ class RuleEngine:
     def __init__(self, rules: RuleSet | None = None) -> None:
         self.rules = rules if rules is not None else load_rules()
         self._default = RiskLevel[self.rules.default_level]
+        self._used = frozenset(
+            s for r in [*self.rules.level_rules, *self.rules.capability_rules] for s in r.sections
+        )
 
     @staticmethod
-    def texts(tool: str, sections: Mapping[str, str], path: str = "") -> dict[str, str]:
-        """The texts rules look at, by section name."""
-        return {
-            "NAME": name_entry(tool, sections.get("NAME", "")),
-            "SYNOPSIS": " ".join(sections.get("SYNOPSIS", "").split())[:DESCRIPTION_CHARS],
-            "DESCRIPTION": " ".join(sections.get("DESCRIPTION", "").split())[:DESCRIPTION_CHARS],
-            "OPTIONS": " ".join(sections.get("OPTIONS", "").split()),
-            "PATH": path,
-            "COMMAND": tool,
+    def texts(
+        tool: str, sections: Mapping[str, str], path: str = "", used: frozenset[str] | None = None
+    ) -> dict[str, str]:
+        """The texts rules look at, by section name (only the ``used`` ones when given)."""
+        makers: dict[str, Callable[[], str]] = {
+            "NAME": lambda: name_entry(tool, sections.get("NAME", "")),
+            "SYNOPSIS": lambda: " ".join(sections.get("SYNOPSIS", "")[:4000].split())[
+                :DESCRIPTION_CHARS
+            ],
+            "DESCRIPTION": lambda: " ".join(sections.get("DESCRIPTION", "")[:4000].split())[
+                :DESCRIPTION_CHARS
+            ],
+            "OPTIONS": lambda: " ".join(sections.get("OPTIONS", "").split()),
+            "PATH": lambda: path,
+            "COMMAND": lambda: tool,
         }
+        return {k: make() for k, make in makers.items() if used is None or k in used}
 
     @staticmethod
     def _fire(rule: _Rule, texts: Mapping[str, str]) -> tuple[str, str] | None:
@@ -129,7 +139,7 @@ class RuleEngine:
         """
         if not any(v.strip() for v in sections.values()):
             return RuleVerdict(tool, RiskLevel.UNKNOWN, (), (), "no documentation")
-        texts = self.texts(tool, sections, path)
+        texts = self.texts(tool, sections, path, self._used)
         fired: list[Firing] = []
         level = self._default
         caps: set[str] = set()

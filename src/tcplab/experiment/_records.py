@@ -1,0 +1,150 @@
+"""The per-trial record schema and atomic Parquet shard files.
+
+One row per trial. ``TRIAL_SCHEMA_VERSION`` is written into every row and into the file
+metadata; readers refuse versions they do not know. Latencies are integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tcplab.descriptor import FORMAT_VERSION
+from tcplab.errors import UsageError
+
+__all__ = [
+    "TRIAL_COLUMNS",
+    "TRIAL_SCHEMA",
+    "TRIAL_SCHEMA_VERSION",
+    "read_trials",
+    "shard_path",
+    "write_shard",
+]
+
+TRIAL_SCHEMA_VERSION = 1
+
+TRIAL_SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int16()),
+        ("descriptor_format_version", pa.int16()),
+        ("run_id", pa.string()),
+        ("shard", pa.int32()),
+        ("seq", pa.int64()),
+        ("tool", pa.string()),
+        ("arm", pa.string()),
+        ("analyzer", pa.string()),
+        ("iteration", pa.int32()),
+        ("status", pa.string()),
+        ("predicted_risk", pa.string()),
+        ("predicted_capabilities", pa.list_(pa.string())),
+        ("decision", pa.string()),
+        ("label", pa.string()),
+        ("label_capabilities", pa.list_(pa.string())),
+        ("correct", pa.bool_()),
+        ("timing_mode", pa.string()),
+        ("latency_ns", pa.int64()),
+        ("queue_wait_ns", pa.int64()),
+        ("backoff_wait_ns", pa.int64()),
+        ("ttft_ns", pa.int64()),
+        ("service_ns", pa.int64()),
+        ("total_ns", pa.int64()),
+        ("batch_ns", pa.int64()),
+        ("batch_size", pa.int64()),
+        ("clock_overhead_ns", pa.float64()),
+        ("cache_hit", pa.bool_()),
+        ("cache_original_latency_ns", pa.int64()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("attempts", pa.int32()),
+        ("model_id", pa.string()),
+        ("model_version", pa.string()),
+        ("error", pa.string()),
+        ("explanation", pa.string()),
+        ("worker", pa.string()),
+        ("host", pa.string()),
+        ("pid", pa.int32()),
+        ("started_at_ns", pa.int64()),
+        ("finished_at_ns", pa.int64()),
+    ],
+    metadata={b"tcplab.trial_schema_version": str(TRIAL_SCHEMA_VERSION).encode()},
+)
+TRIAL_COLUMNS = tuple(TRIAL_SCHEMA.names)
+_DEFAULTS: dict[str, Any] = {
+    "schema_version": TRIAL_SCHEMA_VERSION,
+    "descriptor_format_version": FORMAT_VERSION,
+}
+
+
+def shard_path(run_dir: Path, shard: int) -> Path:
+    """``RUN_DIR/trials/shard-000042.parquet``."""
+    return run_dir / "trials" / f"shard-{shard:06d}.parquet"
+
+
+def to_table(records: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Records (dicts with the schema's keys; missing keys are null) as an Arrow table."""
+    cols: dict[str, list[Any]] = {name: [] for name in TRIAL_COLUMNS}
+    for rec in records:
+        for name in TRIAL_COLUMNS:
+            cols[name].append(rec.get(name, _DEFAULTS.get(name)))
+    return pa.table(cols, schema=TRIAL_SCHEMA)
+
+
+def write_shard(run_dir: Path, shard: int, records: Sequence[Mapping[str, Any]] | pa.Table) -> Path:
+    """Write one shard's trials atomically (temp file in the same directory, then rename).
+
+    A reader never sees a half-written shard: either the final file exists complete, or not.
+    """
+    table = records if isinstance(records, pa.Table) else to_table(records)
+    target = shard_path(run_dir, shard)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def completed_shards(run_dir: Path) -> set[int]:
+    """Indices of shards whose Parquet file exists (temp files are ignored)."""
+    out: set[int] = set()
+    for p in (run_dir / "trials").glob("shard-*.parquet"):
+        try:
+            out.add(int(p.stem.split("-")[1]))
+        except (IndexError, ValueError):
+            continue
+    return out
+
+
+def read_trials(run_dir: Path, columns: Iterable[str] | None = None) -> pa.Table:
+    """All trials of a run as one Arrow table (shards in order).
+
+    Raises:
+        UsageError: no trials, or a shard written by an unknown schema version.
+    """
+    files = sorted((run_dir / "trials").glob("shard-*.parquet"))
+    if not files:
+        raise UsageError(f"{run_dir}: no trial files under trials/")
+    tables = []
+    for f in files:
+        meta = pq.read_schema(f).metadata or {}
+        version = int(meta.get(b"tcplab.trial_schema_version", b"0"))
+        if version != TRIAL_SCHEMA_VERSION:
+            raise UsageError(
+                f"{f}: trial schema version {version} is not supported "
+                f"(this tcplab reads {TRIAL_SCHEMA_VERSION})"
+            )
+        tables.append(pq.read_table(f, columns=list(columns) if columns else None))
+    return pa.concat_tables(tables)

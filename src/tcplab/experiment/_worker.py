@@ -1,0 +1,211 @@
+"""Running one shard of trials in a worker (any process, any machine).
+
+A worker loads the corpus, the labels and every arm's analyzer once, calibrates the clock, and
+then turns :class:`ShardTask` objects into Arrow tables of trial records. It never writes files:
+the driver does, so workers need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from tcplab.analyzers import Analyzer, Assessment, Status, ToolInput, default_registry, load_inputs
+from tcplab.experiment._records import to_table
+from tcplab.experiment._spec import ArmSpec, ExperimentSpec
+from tcplab.experiment._timing import ClockCalibration, MicroTimer, calibrate_clock
+from tcplab.labels import read_labels
+
+__all__ = ["ShardResult", "ShardTask", "TrialWorker", "WorkerContext"]
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """Everything a worker needs, picklable and small."""
+
+    run_id: str
+    spec_json: str
+    tools: tuple[str, ...]
+    corpus: str | None
+    labels: str | None
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One shard: consecutive trials ``start..start+len``."""
+
+    shard: int
+    start: int
+    tool_idx: npt.NDArray[np.int32]
+    arm_idx: npt.NDArray[np.int16]
+    iteration: npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What a worker sends back for one shard."""
+
+    shard: int
+    table: pa.Table
+    failures_by_arm: dict[str, int]
+    trials_by_arm: dict[str, int]
+    cost_usd: float
+    worker: str
+
+
+class TrialWorker:
+    """Executes shards; holds the loaded analyzers (one instance per arm per process)."""
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self.spec = ExperimentSpec.model_validate_json(ctx.spec_json)
+        inputs = load_inputs(list(ctx.tools), _path(ctx.corpus), require_corpus=False)
+        self.inputs: dict[str, ToolInput] = {t.name: t for t in inputs}
+        self.labels: dict[str, tuple[str, list[str]]] = {}
+        if ctx.labels:
+            for lb in read_labels(ctx.labels):
+                self.labels[lb.command] = (lb.risk_level.name, sorted(lb.capabilities))
+        registry = default_registry()
+        self.arms: list[ArmSpec] = list(self.spec.arms)
+        self.analyzers: list[Analyzer] = [
+            registry.create(a.analyzer, **a.params) for a in self.arms
+        ]
+        for an in self.analyzers:
+            an.open()
+        self.modes = [
+            a.timing if a.timing != "auto" else an.timing_mode
+            for a, an in zip(self.arms, self.analyzers, strict=True)
+        ]
+        self.calibration: ClockCalibration = calibrate_clock()
+        self.timers: dict[int, MicroTimer] = {}
+        self.warmed: set[int] = set()
+        self.host = socket.gethostname()
+        self.worker = f"{self.host}:{os.getpid()}"
+
+    def close(self) -> None:
+        """Release every analyzer."""
+        for an in self.analyzers:
+            an.close()
+
+    def describe_arms(self) -> list[dict[str, Any]]:
+        """Each arm's identity as its analyzer reports it."""
+        return [
+            {"name": a.name, "analyzer": a.analyzer, "timing": m, "describe": an.describe()}
+            for a, an, m in zip(self.arms, self.analyzers, self.modes, strict=True)
+        ]
+
+    def _warm(self, arm: int, tool: ToolInput) -> None:
+        if arm in self.warmed:
+            return
+        self.warmed.add(arm)
+        if self.modes[arm] == "micro":
+            hot = self.analyzers[arm].hot_path()
+            if hot is None:
+                self.modes[arm] = "macro"
+            else:
+                timer = MicroTimer(hot, self.calibration, self.spec.micro_min_batch_ns)
+                timer.calibrate(tool.name)
+                timer.warmup(tool.name, self.spec.warmup)
+                self.timers[arm] = timer
+                return
+        for _ in range(self.spec.warmup):
+            self.analyzers[arm].analyze(tool)
+
+    def _trial(self, seq: int, shard: int, tool: str, arm: int, iteration: int) -> dict[str, Any]:
+        inp = self.inputs.get(tool) or ToolInput.bare(tool)
+        self._warm(arm, inp)
+        started = time.time_ns()
+        res: Assessment = self.analyzers[arm].analyze(inp)
+        rec: dict[str, Any] = {
+            "batch_ns": None,
+            "batch_size": None,
+            "clock_overhead_ns": None,
+            "latency_ns": res.timing.total_ns,
+        }
+        if self.modes[arm] == "micro":
+            batch_ns, size = self.timers[arm].measure(tool)
+            rec.update(
+                batch_ns=batch_ns,
+                batch_size=size,
+                latency_ns=batch_ns // size,
+                clock_overhead_ns=self.calibration.overhead_ns,
+            )
+        label = self.labels.get(tool)
+        correct = None
+        if label is not None:
+            correct = res.status is Status.OK and res.risk_level.name == label[0]
+        rec.update(
+            run_id=self.ctx.run_id,
+            shard=shard,
+            seq=seq,
+            tool=tool,
+            arm=self.arms[arm].name,
+            analyzer=self.arms[arm].analyzer,
+            iteration=iteration,
+            status=res.status.value,
+            predicted_risk=res.risk_level.name,
+            predicted_capabilities=list(res.capabilities),
+            decision=res.decision.value,
+            label=label[0] if label else None,
+            label_capabilities=label[1] if label else None,
+            correct=correct,
+            timing_mode=self.modes[arm],
+            queue_wait_ns=res.timing.queue_wait_ns,
+            backoff_wait_ns=res.timing.backoff_wait_ns,
+            ttft_ns=res.timing.ttft_ns,
+            service_ns=res.timing.service_ns,
+            total_ns=res.timing.total_ns,
+            cache_hit=res.cache.hit,
+            cache_original_latency_ns=res.cache.original_latency_ns,
+            prompt_tokens=res.usage.prompt_tokens,
+            completion_tokens=res.usage.completion_tokens,
+            cost_usd=res.usage.cost_usd,
+            attempts=res.attempts,
+            model_id=res.model.model_id,
+            model_version=res.model.version,
+            error=res.error,
+            explanation=(res.explanation or "")[:2000],
+            worker=self.worker,
+            host=self.host,
+            pid=os.getpid(),
+            started_at_ns=started,
+            finished_at_ns=time.time_ns(),
+        )
+        return rec
+
+    def run(self, task: ShardTask) -> ShardResult:
+        """Run every trial of ``task`` in plan order."""
+        records = []
+        fails: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        cost = 0.0
+        tools = self.ctx.tools
+        for k in range(len(task.tool_idx)):
+            arm = int(task.arm_idx[k])
+            rec = self._trial(
+                task.start + k,
+                task.shard,
+                tools[int(task.tool_idx[k])],
+                arm,
+                int(task.iteration[k]),
+            )
+            records.append(rec)
+            name = self.arms[arm].name
+            counts[name] = counts.get(name, 0) + 1
+            if rec["status"] != Status.OK.value:
+                fails[name] = fails.get(name, 0) + 1
+            cost += rec["cost_usd"] or 0.0
+        return ShardResult(task.shard, to_table(records), fails, counts, cost, self.worker)
+
+
+def _path(value: str | None) -> Any:
+    from pathlib import Path
+
+    return Path(value) if value else None
