@@ -131,7 +131,7 @@ def build_plan(spec: ExperimentSpec, tools: Sequence[str]) -> Plan:
         raise SpecError(
             "the plan exceeds its limits; nothing was run",
             [
-                f"limits.max_trials: {n_tools} tools × {n_arms} arms × {iters} iterations = "
+                f"limits.max_trials: {n_tools:,} tools × {n_arms} arms × {iters:,} iterations = "
                 f"{total:,} trials > {cap:,}"
             ],
         )

@@ -71,6 +71,8 @@ def compute_results(
         keys.setdefault(key, []).append(i)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for (tool, arm), idx_list in keys.items():
+        if tool is None or arm is None:  # not a (tool, arm) result
+            continue
         idx = np.asarray(idx_list)
         lat = latency[idx][ok[idx]].astype(np.float64)
         rows[(tool, arm)] = {

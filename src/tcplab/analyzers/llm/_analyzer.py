@@ -18,15 +18,15 @@ from tcplab.analyzers._types import (
     Status,
     Timing,
     ToolInput,
-    Usage,
     failure,
 )
+from tcplab.analyzers.llm._answers import assess_reply, build_request
 from tcplab.analyzers.llm._cache import CachedReply, ResponseCache, cache_key
 from tcplab.analyzers.llm._client import ChatClient, import_openai
 from tcplab.analyzers.llm._config import LLMConfig, resolve_config
 from tcplab.analyzers.llm._limits import AIMDLimiter, AIMDPolicy, Clock, MonotonicClock, TokenBucket
 from tcplab.analyzers.llm._pricing import load_prices
-from tcplab.analyzers.llm._prompts import answer_schema, load_template, parse_answer
+from tcplab.analyzers.llm._prompts import load_template
 from tcplab.analyzers.llm._retry import AttemptError, FailureKind, RetryPolicy
 from tcplab.analyzers.llm._runner import LoopThread
 from tcplab.errors import UsageError
@@ -226,29 +226,6 @@ class LLMAnalyzer(Analyzer):
         return info
 
     # -- requests ------------------------------------------------------------------------
-    def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        cfg = self.config
-        req: dict[str, Any] = {
-            "model": cfg.model,
-            "messages": messages,
-            "temperature": cfg.temperature,
-            "max_tokens": cfg.max_tokens,
-        }
-        if cfg.seed is not None:
-            req["seed"] = cfg.seed
-        if cfg.structured == "json_schema":
-            req["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "risk_assessment",
-                    "strict": True,
-                    "schema": answer_schema(),
-                },
-            }
-        elif cfg.structured == "json_object":
-            req["response_format"] = {"type": "json_object"}
-        return req
-
     def _key(self, request: dict[str, Any]) -> str:
         return cache_key(
             {
@@ -291,7 +268,7 @@ class LLMAnalyzer(Analyzer):
         clock = self._clock
         t_start = clock.now_ns()
         messages = self.template.messages(tool)
-        request = self._request(messages)
+        request = build_request(self.config, messages)
         key = self._key(request)
         if self._cache is not None:
             hit = self._cache.get(key)
@@ -395,51 +372,7 @@ class LLMAnalyzer(Analyzer):
         if reply.model_id:
             self.models_seen.add(reply.model_id)
         price = self.prices.lookup(self.config.model, reply.model_id)
-        cost = price[1].cost(reply.prompt_tokens, reply.completion_tokens) if price else None
-        usage = Usage(reply.prompt_tokens, reply.completion_tokens, cost)
-        model = ModelIdentity(
-            model_id=reply.model_id or self.config.model, version=reply.fingerprint
-        )
-        if reply.refusal or reply.finish_reason == "content_filter":
-            why = reply.refusal or f"finish_reason={reply.finish_reason}"
-            return failure(
-                tool.name,
-                self.name,
-                Status.REFUSED,
-                f"model refused: {why}",
-                raw_output=reply.content or reply.refusal,
-                timing=timing,
-                attempts=attempts,
-                usage=usage,
-                model=model,
-            )
-        parsed = parse_answer(reply.content)
-        if parsed.level is None:
-            note = " (answer cut at max_tokens)" if reply.finish_reason == "length" else ""
-            return failure(
-                tool.name,
-                self.name,
-                Status.PARSE_FAILURE,
-                f"{parsed.error}{note}",
-                raw_output=reply.content,
-                timing=timing,
-                attempts=attempts,
-                usage=usage,
-                model=model,
-            )
-        return Assessment(
-            tool=tool.name,
-            analyzer=self.name,
-            status=Status.OK,
-            risk_level=parsed.level,
-            capabilities=parsed.capabilities,
-            explanation=parsed.explanation,
-            raw_output=reply.content,
-            attempts=attempts,
-            usage=usage,
-            timing=timing,
-            model=model,
-        )
+        return assess_reply(tool.name, self.name, self.config.model, reply, attempts, timing, price)
 
 
 _NOT_SETTINGS = frozenset({"self", "params", "config", "clock", "__class__"})

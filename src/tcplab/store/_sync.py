@@ -1,0 +1,106 @@
+"""Load a run directory into the result store (idempotent: safe to run any number of times)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from tcplab.config import get_settings
+from tcplab.errors import UsageError
+from tcplab.experiment._records import TRIAL_SCHEMA_VERSION, read_trials
+from tcplab.store._base import ResultStore
+from tcplab.store._compute import compute_results
+
+__all__ = ["SyncReport", "read_run_meta", "resolve_run_dir", "sync_run"]
+
+#: Shard status written by :func:`sync_run`.
+LOADED = "loaded"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What :func:`sync_run` loaded."""
+
+    run_id: str
+    shards: int
+    trials: int
+    results: int
+
+
+def resolve_run_dir(run: str | Path) -> Path:
+    """A run directory from a path, or a run id under ``TCPLAB_HOME/runs``.
+
+    Raises:
+        UsageError: neither exists.
+    """
+    path = Path(run).expanduser()
+    if (path / "run.json").is_file():
+        return path
+    candidate = get_settings().home / "runs" / str(run)
+    if (candidate / "run.json").is_file():
+        return candidate
+    raise UsageError(f"no run {str(run)!r}: neither a run directory nor a run id under {candidate.parent}")
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    """``run.json`` as a dict (``run_id`` defaults to the directory name).
+
+    Raises:
+        UsageError: missing or not a JSON object.
+    """
+    try:
+        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{run_dir / 'run.json'}: cannot read run metadata: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise UsageError(f"{run_dir / 'run.json'}: not a JSON object")
+    meta.setdefault("run_id", run_dir.name)
+    return meta
+
+
+def _shard_files(run_dir: Path) -> list[tuple[int, Path]]:
+    out = []
+    for path in sorted((run_dir / "trials").glob("shard-*.parquet")):
+        try:
+            out.append((int(path.stem.split("-")[1]), path))
+        except (IndexError, ValueError):
+            continue
+    return out
+
+
+def sync_run(run_dir: Path | str, store: ResultStore, *, reference_arm: str | None = None) -> SyncReport:
+    """(Re)load a run's metadata, shards, trials and per-tool results into ``store``.
+
+    Runs are upserted by id, trials keyed by run/shard/seq (rows already there are kept),
+    shard and result rows upserted: running it twice leaves no duplicates.
+
+    Raises:
+        UsageError: not a run directory, or a shard of an unknown trial-schema version.
+        StoreError: the database failed (``StoreUnavailableError``: unreachable).
+    """
+    run_dir = resolve_run_dir(run_dir)
+    meta = read_run_meta(run_dir)
+    run_id = str(meta["run_id"])
+    store.upsert_run(meta)
+    total = 0
+    shards = _shard_files(run_dir)
+    for shard, path in shards:
+        file_meta = pq.read_schema(path).metadata or {}
+        version = int(file_meta.get(b"tcplab.trial_schema_version", b"0"))
+        if version != TRIAL_SCHEMA_VERSION:
+            raise UsageError(f"{path}: trial schema version {version} is not supported")
+        table = pq.read_table(path)
+        n = store.write_trials(run_id, shard, table)
+        store.mark_shard(run_id, shard, LOADED, n)
+        total += n
+    results: list[dict[str, Any]] = []
+    if shards:
+        table = read_trials(run_dir, columns=("tool", "arm", "status", "correct", "latency_ns"))
+        if table.num_rows:
+            results = compute_results(table, reference_arm)
+            store.write_results(run_id, results)
+    return SyncReport(run_id=run_id, shards=len(shards), trials=total, results=len(results))

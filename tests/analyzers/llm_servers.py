@@ -1,0 +1,252 @@
+"""A real OpenAI-compatible test server (``/v1/chat/completions``, JSON and SSE) with faults.
+
+The scenario of each request is chosen by the tool name in the prompt (``Tool: NAME``): the
+part before the first ``-`` picks the behaviour, an optional number after it says for how many
+attempts the fault lasts (``flaky429-2-ls``: two 429 answers, then a valid one).
+
+==============  ===============================================================================
+``ok``          a valid answer (also any unknown prefix); level CRITICAL when the name ends in
+                ``rm``, else SAFE
+``fence``       a valid answer inside a Markdown code fence, with prose around it
+``garbage``     prose without JSON                        → PARSE_FAILURE
+``badlevel``    JSON with ``risk_level: EXTREME``          → PARSE_FAILURE
+``refuse``      a ``refusal`` field                        → REFUSED
+``filter``      ``finish_reason: content_filter``          → REFUSED
+``nousage``     a valid answer without usage
+``r429``        always 429, ``Retry-After: 0``
+``flaky429-N``  429 (``Retry-After: 0``) N times, then valid
+``ra-N``        429 with ``Retry-After: 1`` N times, then valid
+``e500``        always 500;  ``flaky500-N``: 500 N times, then valid
+``e400``        400 (not retried)
+``hang``        no answer for ``hang_s`` (past the client's timeout); ``flakyhang-N``: N times
+``trunc``       HTTP 200 whose body (JSON or SSE) is cut in the middle
+==============  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FaultServer"]
+
+TOOL_RE = re.compile(r"Tool: (\S+)")
+
+
+def _answer(tool: str) -> dict[str, Any]:
+    if tool.endswith("rm"):
+        return {
+            "risk_level": "CRITICAL",
+            "capabilities": ["DESTRUCTIVE", "FILE_MODIFICATION"],
+            "explanation": "removes files irreversibly",
+        }
+    return {"risk_level": "SAFE", "capabilities": [], "explanation": "only reads"}
+
+
+class FaultServer:
+    """The server, on 127.0.0.1 and an ephemeral port.
+
+    Args:
+        latency_s: delay before the first byte of every answer (artificial service time).
+        hang_s: how long ``hang`` requests stay silent.
+        model: the model name in responses.
+        fingerprint: the ``system_fingerprint`` in responses.
+    """
+
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        hang_s: float = 3.0,
+        model: str = "fault-model-2024-01-01",
+        fingerprint: str = "fp_fault_1",
+    ) -> None:
+        self.latency_s = latency_s
+        self.hang_s = hang_s
+        self.model = model
+        self.fingerprint = fingerprint
+        self.attempts: Counter[str] = Counter()
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        server.daemon_threads = True
+        server.request_queue_size = 256
+        self._server = server
+        self.port = int(server.server_address[1])
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FaultServer:
+        """Start serving (returns self)."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release hanging requests, stop serving and close the socket."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def reset(self) -> None:
+        """Forget attempt counts and recorded requests."""
+        with self._lock:
+            self.attempts.clear()
+            self.requests.clear()
+            self.peak_in_flight = 0
+
+    # -- behaviour -------------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") in ("/v1/models", "/health"):
+                    owner._send_json(self, 200, {"object": "list", "data": [{"id": owner.model}]})
+                else:
+                    owner._send_json(self, 404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with owner._lock:
+                    owner.in_flight += 1
+                    owner.peak_in_flight = max(owner.peak_in_flight, owner.in_flight)
+                try:
+                    owner._serve(self, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with owner._lock:
+                        owner.in_flight -= 1
+
+        return Handler
+
+    @staticmethod
+    def _send_json(
+        h: BaseHTTPRequestHandler, code: int, obj: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(obj).encode()
+        h.send_response(code)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _serve(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        match = TOOL_RE.search(text)
+        tool = match.group(1) if match else "unknown"
+        parts = tool.split("-")
+        kind = parts[0]
+        times = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 1
+        with self._lock:
+            self.attempts[tool] += 1
+            attempt = self.attempts[tool]
+            self.requests.append({"tool": tool, "attempt": attempt, **body})
+        faulty = attempt <= times if kind.startswith("flaky") or kind == "ra" else True
+        err = {"error": {"message": f"simulated {kind}", "type": "test"}}
+        if kind in ("r429", "flaky429") and faulty:
+            return self._send_json(h, 429, err, {"Retry-After": "0"})
+        if kind == "ra" and faulty:
+            return self._send_json(h, 429, err, {"Retry-After": "1"})
+        if kind in ("e500", "flaky500") and faulty:
+            return self._send_json(h, 500, err)
+        if kind == "e400":
+            return self._send_json(h, 400, err)
+        if kind in ("hang", "flakyhang") and faulty:
+            self._stopping.wait(self.hang_s)
+            return self._send_json(h, 504, err)
+        if self.latency_s:
+            self._stopping.wait(self.latency_s)
+        self._answer(h, body, kind, tool)
+
+    def _answer(self, h: BaseHTTPRequestHandler, body: dict[str, Any], kind: str, tool: str) -> None:
+        content: str | None = json.dumps(_answer(tool))
+        refusal = None
+        finish = "stop"
+        if kind == "fence":
+            content = f"Sure! Here it is:\n```json\n{content}\n```\nHope that helps."
+        elif kind == "garbage":
+            content = "I think this tool is probably fine, honestly."
+        elif kind == "badlevel":
+            content = json.dumps({"risk_level": "EXTREME", "capabilities": []})
+        elif kind == "refuse":
+            content, refusal = None, "I can't help with that."
+        elif kind == "filter":
+            content, finish = "", "content_filter"
+        usage = None if kind == "nousage" else {
+            "prompt_tokens": 1000,
+            "completion_tokens": 100,
+            "total_tokens": 1100,
+        }
+        base = {
+            "id": f"chatcmpl-{tool}",
+            "created": int(time.time()),
+            "model": self.model,
+            "system_fingerprint": self.fingerprint,
+        }
+        if not body.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": content}
+            if refusal:
+                message["refusal"] = refusal
+            obj = {
+                **base,
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            }
+            if usage:
+                obj["usage"] = usage
+            if kind == "trunc":
+                data = json.dumps(obj).encode()[:40]
+                h.send_response(200)
+                h.send_header("Content-Type", "application/json")
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                h.wfile.write(data)
+                return
+            return self._send_json(h, 200, obj)
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Cache-Control", "no-cache")
+        h.end_headers()
+
+        def event(choices: list[dict[str, Any]], **extra: Any) -> None:
+            chunk = {**base, "object": "chat.completion.chunk", "choices": choices, **extra}
+            h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            h.wfile.flush()
+
+        event([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
+        if kind == "trunc":
+            h.wfile.write(b'data: {"id": "x", "choices": [{"index": 0, "del\n\n')
+            h.wfile.flush()
+            return
+        if refusal:
+            event([{"index": 0, "delta": {"refusal": refusal}}])
+        text = content or ""
+        for i in range(0, len(text), 24):
+            event([{"index": 0, "delta": {"content": text[i : i + 24]}}])
+        event([{"index": 0, "delta": {}, "finish_reason": finish}])
+        if usage and (body.get("stream_options") or {}).get("include_usage"):
+            event([], usage=usage)
+        h.wfile.write(b"data: [DONE]\n\n")
+        h.wfile.flush()
