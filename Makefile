@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= dev
+EXTRAS ?= dev,all
 PYTEST_ARGS ?=
 
 .PHONY: help install run test lint typecheck pytest bench clean

@@ -144,8 +144,31 @@ def test_corrupted_registry_is_a_one_line_error(tcplab: Runner, tmp_path: Path) 
     assert res.returncode == 1 and str(db) in res.stderr and "Traceback" not in res.stderr
 
 
-def test_quickstart_builds_sample_registry_and_decides(tcplab: Runner, isolated_home: Path) -> None:
-    res = tcplab("quickstart")
+def test_quickstart_runs_an_experiment_and_prints_a_summary(
+    tcplab: Runner, isolated_home: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tcplab.corpus import scan_tools, write_corpus
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for t in ("ls", "rm", "cp", "chmod", "cat"):
+        found = shutil.which(t, path="/usr/bin:/bin")
+        assert found
+        (bin_dir / t).symlink_to(found)
+    write_corpus(scan_tools([bin_dir]).rows, isolated_home / "corpus" / "corpus.parquet")
+    labels = Path(__file__).parents[2] / "data" / "labels" / "tcplab-v1.csv"
+    spec = tmp_path / "qs.yaml"
+    spec.write_text(
+        "spec_version: 1\nname: qs\n"
+        f"labels: {labels}\n"
+        "tools: {kind: list, names: [ls, rm, cp, chmod, cat]}\n"
+        "arms:\n  - {name: tcp, analyzer: tcp}\n  - {name: rules, analyzer: rules}\n"
+        "iterations: 2\nexecutor: {kind: inline}\nmicro_min_batch_ns: 100000\n"
+    )
+    res = tcplab("quickstart", "--spec", str(spec))
     assert res.returncode == 0, res.stderr
-    assert (isolated_home / "registry" / "sample.tcpdb").is_file()
-    assert "REJECT" in res.stdout and "UNKNOWN" in res.stdout
+    assert (isolated_home / "registry" / "tools.tcpdb").is_file()
+    assert "Same tools, same documentation" in res.stdout
+    assert "completed" in res.stdout and "rules" in res.stdout

@@ -1,49 +1,107 @@
-"""``tcplab quickstart``: build a small registry from the embedded sample and decide on tools.
+"""``tcplab quickstart``: what ``make run`` runs.
 
-This is what ``make run`` runs until the experiment engine lands. The sample labels are an
-illustration shipped in the package, not ground truth for any experiment.
+Scans this machine's tools (when no corpus exists yet), generates the descriptor registry (when
+missing), runs ``examples/quickstart.yaml`` and prints a summary a newcomer can read.
 """
 
 from __future__ import annotations
 
-import csv
-import gc
-import io
-import time
-from importlib import resources
+import importlib
+import statistics
+from pathlib import Path
 from typing import Annotated
 
+import pyarrow.compute as pc
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
-from tcplab.cli._console import console
+from tcplab.analyzers import default_registry
+from tcplab.cli._console import console, err_console
 from tcplab.config import get_settings
-from tcplab.descriptor import encode
-from tcplab.registry import DecisionCache, Registry, decide_cold, write_registry
+from tcplab.corpus import read_corpus, scan_tools, write_corpus
+from tcplab.experiment import load_spec, prepare_run, read_trials, run_experiment
+from tcplab.generator import generate_registry
+from tcplab.labels import split_of
 
-__all__ = ["register"]
-
-_DEFAULT_TOOLS = ["ls", "cat", "ps", "cp", "curl", "chmod", "systemctl", "rm", "dd", "frobnicate"]
+__all__ = ["default_spec_path", "register", "summary_table"]
 
 
-def _per_call_ns(fn: object, arg: str, loops: int = 200_000) -> float:
-    """Mean ns per call over a batch of ``loops`` calls (GC off), minus the empty-loop cost."""
-    call = fn  # local for speed
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            pass
-        empty = time.perf_counter_ns() - t0
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            call(arg)  # type: ignore[operator]
-        total = time.perf_counter_ns() - t0
-    finally:
-        if gc_was:
-            gc.enable()
-    return max(total - empty, 0) / loops
+def default_spec_path() -> Path:
+    """``examples/quickstart.yaml`` of the source tree."""
+    return Path(__file__).resolve().parents[3] / "examples" / "quickstart.yaml"
+
+
+def _ensure_corpus_and_registry() -> None:
+    settings = get_settings()
+    corpus = settings.corpus_dir / "corpus.parquet"
+    registry = settings.registry_dir / "tools.tcpdb"
+    if not corpus.exists():
+        console.print("Scanning the tools on PATH and their man pages (no tool is run)…")
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("scanning", total=None)
+            result = scan_tools(
+                progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        write_corpus(result.rows, corpus)
+        console.print(f"  {len(result.rows)} tools -> {corpus}", highlight=False)
+    if not registry.exists():
+        result2 = generate_registry(read_corpus(corpus), registry)
+        console.print(f"Generated {result2.n_tools} TCP descriptors -> {registry}", highlight=False)
+
+
+def summary_table(run_dir: Path) -> Table:
+    """Per arm: tools, accuracy (all labeled tools and held-out test split), latency, speed."""
+    t = read_trials(run_dir, ["tool", "arm", "correct", "latency_ns", "status"])
+    arm_list = t["arm"].to_pylist()
+    arms = sorted(set(arm_list), key=arm_list.index)
+    table = Table(title="Same tools, same documentation, independent labels")
+    for col in ("arm", "tools", "acc all", "acc test", "fail", "median", "p99", "vs tcp"):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    rows, med = [], {}
+    for arm in arms:
+        s = t.filter(pc.equal(t["arm"], arm))
+        lat = sorted(s["latency_ns"].to_pylist())
+        per_tool: dict[str, list[bool]] = {}
+        for tool, ok in zip(s["tool"].to_pylist(), s["correct"].to_pylist(), strict=True):
+            if ok is not None:
+                per_tool.setdefault(tool, []).append(bool(ok))
+
+        def acc(tools: list[str], per_tool: dict[str, list[bool]] = per_tool) -> str:
+            vals = [sum(per_tool[x]) / len(per_tool[x]) for x in tools]
+            return f"{statistics.fmean(vals):.1%}" if vals else "-"
+
+        test = [x for x in per_tool if split_of(x) == "test"]
+        med[arm] = statistics.median(lat)
+        p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+        fails = sum(st != "OK" for st in s["status"].to_pylist())
+        rows.append(
+            (
+                arm,
+                len(set(s["tool"].to_pylist())),
+                acc(list(per_tool)),
+                acc(test),
+                fails,
+                med[arm],
+                p99,
+            )
+        )
+    ref = med.get("tcp") or min(med.values())
+    for arm, n_tools, acc_all, acc_test, fails, m, p99 in rows:
+        table.add_row(
+            arm, str(n_tools), acc_all, acc_test, str(fails), _ns(m), _ns(p99), f"{m / ref:,.0f}×"
+        )
+    return table
+
+
+def _ns(v: float) -> str:
+    if v < 1e3:
+        return f"{v:.0f} ns"
+    if v < 1e6:
+        return f"{v / 1e3:.1f} µs"
+    if v < 1e9:
+        return f"{v / 1e6:.1f} ms"
+    return f"{v / 1e9:.2f} s"
 
 
 def register(app: typer.Typer) -> None:
@@ -51,46 +109,43 @@ def register(app: typer.Typer) -> None:
 
     @app.command("quickstart")
     def quickstart(
-        tools: Annotated[list[str] | None, typer.Argument(help="Tools to decide on.")] = None,
+        spec: Annotated[
+            Path | None,
+            typer.Option("--spec", help="Spec to run (default examples/quickstart.yaml)."),
+        ] = None,
     ) -> None:
-        """Build a sample registry in TCPLAB_HOME and show the agent's decision for some tools."""
-        settings = get_settings()
-        text = resources.files("tcplab.data").joinpath("sample_tools.csv").read_text("utf-8")
-        entries = []
-        for row in csv.DictReader(io.StringIO(text)):
-            caps = [c for c in row["capabilities"].split("|") if c]
-            entries.append((row["command"], encode(row["command"], row["risk_level"], caps)))
-        path = settings.registry_dir / "sample.tcpdb"
-        n = write_registry(path, entries)
+        """Scan, generate the registry, run the quickstart experiment and summarise it."""
+        spec_path = spec or default_spec_path()
+        parsed = load_spec(spec_path, default_registry().names())
+        _ensure_corpus_and_registry()
+        run_dir, meta, plan = prepare_run(parsed, spec_path.resolve().parent)
         console.print(
-            f"Built a sample registry of {n} TCP descriptors (24 bytes each): {path}\n",
+            f"Running {plan.n_trials:,} trials ({len(plan.tools)} tools × "
+            f"{len(plan.arms)} arms × {parsed.iterations} iterations), run id "
+            f"{meta['run_id']}…",
             highlight=False,
         )
-        table = Table(title="What an agent decides before running each tool")
-        for col in ("tool", "risk level", "capabilities", "decision", "cold ns", "cached ns"):
-            table.add_column(col, justify="right" if col.endswith("ns") else "left")
-        with Registry(path) as reg:
-            cache = DecisionCache(reg)
-            for tool in tools or _DEFAULT_TOOLS:
-                level, decision = decide_cold(reg, tool)
-                caps = reg.lookup(tool).capabilities if tool in reg else []
-                cold = _per_call_ns(lambda t, r=reg: decide_cold(r, t), tool, 20_000)
-                cached = _per_call_ns(cache.decide, tool)
-                table.add_row(
-                    tool,
-                    level.name,
-                    ", ".join(caps) or "-",
-                    decision.value,
-                    f"{cold:,.0f}",
-                    f"{cached:,.0f}",
-                )
-        console.print(table)
+        outcome = run_experiment(run_dir)
+        console.print(summary_table(run_dir))
         console.print(
-            "cold = look up the 24 bytes in the memory-mapped registry, validate, decode,\n"
-            "       apply the policy;\n"
-            "cached = one hash-map probe into decisions verified when the registry was loaded.\n"
-            "Times are means over batches of calls in this run on this machine, not a benchmark;\n"
-            "`make bench` gives ratios against baselines. Tools not in the registry are UNKNOWN\n"
-            "and need approval (fail closed).",
+            "acc = mean over tools of the fraction of correct trials against "
+            "data/labels/tcplab-v1.csv;\n'acc test' is the held-out split (the rules were "
+            "written on the dev split, so 'acc all' flatters them).\nLatency is per decision: "
+            "tcp arms are means of calibrated batches, other arms one call per sample.",
             highlight=False,
         )
+        _maybe_report(run_dir)
+        console.print(f"run {outcome.run_id}: {outcome.status} -> {run_dir}", highlight=False)
+        if outcome.status != "completed":
+            raise typer.Exit(1)
+
+
+def _maybe_report(run_dir: Path) -> None:
+    try:
+        module = importlib.import_module("tcplab.report")
+    except ImportError:
+        return
+    build = getattr(module, "build_report", None)
+    if build is not None:
+        paths = build(run_dir)
+        console.print(f"report: {paths['html']}", highlight=False)

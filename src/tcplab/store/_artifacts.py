@@ -165,9 +165,7 @@ class S3ArtifactStore(ArtifactStore):
             err = exc.response.get("Error", {})
             code, msg = str(err.get("Code", "")), str(err.get("Message", ""))
             if code in _DENIED:
-                raise StorePermissionError(
-                    f"S3 refused access to {where} ({code}): {msg}"
-                ) from exc
+                raise StorePermissionError(f"S3 refused access to {where} ({code}): {msg}") from exc
             raise StoreError(f"S3 {what} failed for {where} ({code}): {msg}") from exc
         except bexc.BotoCoreError as exc:
             raise StoreError(f"S3 {what} failed for {where}: {exc}") from exc
@@ -178,7 +176,9 @@ class S3ArtifactStore(ArtifactStore):
 
         with self._guard(f"upload of {key}"):
             self._client.upload_file(
-                str(path), self.bucket, self._key(key),
+                str(path),
+                self.bucket,
+                self._key(key),
                 Config=TransferConfig(multipart_threshold=64 << 20),
             )
 

@@ -4,8 +4,8 @@
 
     TcplabError
     └── StoreError                   the SQL result store or the artifact store failed
-        ├── StoreUnavailableError    the database / object store cannot be reached
-        ├── StorePermissionError     the server refused the credentials or the operation
+        ├── StoreUnavailableError    the database / object store cannot be used
+        │   └── StorePermissionError the server refused the credentials or the operation
         └── ArtifactIntegrityError   an object's SHA-256 or size differs from manifest.json
 """
 
@@ -33,8 +33,12 @@ class StoreUnavailableError(StoreError):
     """
 
 
-class StorePermissionError(StoreError):
-    """The server refused the credentials (wrong key, wrong password) or the operation."""
+class StorePermissionError(StoreUnavailableError):
+    """The server refused the credentials (wrong key, wrong password) or the operation.
+
+    A subclass of :class:`StoreUnavailableError`: to a caller that keeps going without the
+    store, a server that refuses it is as unavailable as one that does not answer.
+    """
 
 
 class ArtifactIntegrityError(StoreError):

@@ -14,7 +14,7 @@ from tcplab.store._config import require
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["HEAD", "current_revision", "downgrade", "upgrade"]
+__all__ = ["HEAD", "current_revision", "downgrade", "head_revision", "store_engine", "upgrade"]
 
 HEAD = "head"
 _SCRIPTS = Path(__file__).with_name("_migrations")
@@ -64,3 +64,17 @@ def head_revision() -> str:
     cfg = _config(None)
     head = ScriptDirectory.from_config(cfg).get_current_head()
     return head or ""
+
+
+def store_engine(store: object) -> Engine:
+    """The SQLAlchemy engine of a SQL-backed result store.
+
+    Raises:
+        UsageError: the store is not SQL-backed.
+    """
+    from tcplab.errors import UsageError
+
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        raise UsageError(f"{store!r} has no SQL schema to migrate")
+    return engine  # type: ignore[no-any-return]

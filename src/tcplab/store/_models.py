@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -25,6 +25,10 @@ __all__ = [
     "RunMetric",
     "Shard",
     "json_type",
+    "metrics_table",
+    "results_table",
+    "runs_table",
+    "shards_table",
     "trials_table",
 ]
 
@@ -159,3 +163,8 @@ trials_table = sa.Table(
     ),
     sa.Index("ix_trials_run_tool", "run_id", "tool"),
 )
+
+runs_table = cast(sa.Table, Run.__table__)
+shards_table = cast(sa.Table, Shard.__table__)
+results_table = cast(sa.Table, Result.__table__)
+metrics_table = cast(sa.Table, RunMetric.__table__)

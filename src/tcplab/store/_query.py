@@ -47,7 +47,7 @@ def select_results(
     """``runs LEFT JOIN results`` filtered with bound parameters (never string-built SQL)."""
     import sqlalchemy as sa
 
-    runs, res = models.Run.__table__, models.Result.__table__
+    runs, res = models.runs_table, models.results_table
     cols = [runs.c.id.label("run_id"), runs.c.name, runs.c.type, runs.c.status]
     cols += [runs.c.started_at, res.c.tool, res.c.arm, res.c.n, res.c.accuracy]
     cols += [res.c.latency_p50_ns, res.c.latency_p99_ns, res.c.speed_ratio]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlStore", "parse_ts", "run_row"]
 
-_AUTH_HINTS = ("password authentication failed", "role \"", "no password supplied", "permission")
+_AUTH_HINTS = ("password authentication failed", 'role "', "no password supplied", "permission")
 _RUN_TEXT = ("name", "type", "description", "status", "created_by", "plan_hash", "spec_hash")
 
 
@@ -111,13 +111,9 @@ class SqlStore(ResultStore):
             first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
             if isinstance(exc, exc_mod.OperationalError | exc_mod.InterfaceError):
                 if any(h in text for h in _AUTH_HINTS):
-                    raise StorePermissionError(
-                        f"database {where} refused access: {first}"
-                    ) from exc
+                    raise StorePermissionError(f"database {where} refused access: {first}") from exc
                 if exc.connection_invalidated or what == "connect to" or "connect" in text:
-                    raise StoreUnavailableError(
-                        f"cannot {what} database {where}: {first}"
-                    ) from exc
+                    raise StoreUnavailableError(f"cannot {what} database {where}: {first}") from exc
             raise StoreError(f"database {where}: {what} failed: {first}") from exc
         except exc_mod.SQLAlchemyError as exc:
             raise StoreError(f"database {redact_url(self.url)}: {what} failed: {exc}") from exc
@@ -146,7 +142,7 @@ class SqlStore(ResultStore):
         """Insert or update one run (see :meth:`ResultStore.upsert_run`)."""
         row = run_row(meta)
         with self._guard("write run"), self.engine.begin() as conn:
-            self._upsert(conn, self._models.Run.__table__, [row])
+            self._upsert(conn, self._models.runs_table, [row])
 
     def mark_shard(self, run_id: str, shard: int, status: str, n_trials: int) -> None:
         """Record a shard's status and trial count (upsert)."""
@@ -158,17 +154,17 @@ class SqlStore(ResultStore):
             "written_at": datetime.now(UTC),
         }
         with self._guard("mark shard"), self.engine.begin() as conn:
-            self._upsert(conn, self._models.Shard.__table__, [row])
+            self._upsert(conn, self._models.shards_table, [row])
 
     def write_results(self, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert per-tool per-arm aggregates."""
-        cols = [c.name for c in self._models.Result.__table__.columns]
+        cols = [c.name for c in self._models.results_table.columns]
         out = [{c: r.get(c) for c in cols if c != "run_id"} | {"run_id": run_id} for r in rows]
         for row in out:
             if not row.get("tool") or not row.get("arm") or row.get("n") is None:
                 raise UsageError("each result row needs 'tool', 'arm' and 'n'")
         with self._guard("write results"), self.engine.begin() as conn:
-            self._upsert(conn, self._models.Result.__table__, out)
+            self._upsert(conn, self._models.results_table, out)
 
     def write_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         """Append metric points (same run/ts/name/labels replaces the value)."""
@@ -187,7 +183,7 @@ class SqlStore(ResultStore):
             )
         with self._guard("write metrics"), self.engine.begin() as conn:
             self._before_metrics(conn, points)
-            self._upsert(conn, self._models.RunMetric.__table__, rows)
+            self._upsert(conn, self._models.metrics_table, rows)
 
     def query_results(self, **filters: Any) -> list[dict[str, Any]]:
         """Runs joined with per-tool results; see :func:`tcplab.store.query_runs`."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcplab.experiment._records import TRIAL_COLUMNS
 from tcplab.store._arrow import jsonify_lists, normalize_trials
+from tcplab.store._errors import StoreUnavailableError
 from tcplab.store._sql import SqlStore
 
 if TYPE_CHECKING:
@@ -31,10 +32,15 @@ class SqliteStore(SqlStore):
         sa = self._sa
         parsed = sa.engine.make_url(url)
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(parsed.database).expanduser().parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"cannot connect to database {url}: cannot create {parent}: {exc}"
+                ) from exc
         engine: Engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
-        @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
@@ -42,6 +48,7 @@ class SqliteStore(SqlStore):
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        sa.event.listen(engine, "connect", _pragmas)
         return engine
 
     def _insert(self, table: sa.Table) -> Any:

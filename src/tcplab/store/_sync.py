@@ -43,7 +43,9 @@ def resolve_run_dir(run: str | Path) -> Path:
     candidate = get_settings().home / "runs" / str(run)
     if (candidate / "run.json").is_file():
         return candidate
-    raise UsageError(f"no run {str(run)!r}: neither a run directory nor a run id under {candidate.parent}")
+    raise UsageError(
+        f"no run {str(run)!r}: neither a run directory nor a run id under {candidate.parent}"
+    )
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:
@@ -72,7 +74,9 @@ def _shard_files(run_dir: Path) -> list[tuple[int, Path]]:
     return out
 
 
-def sync_run(run_dir: Path | str, store: ResultStore, *, reference_arm: str | None = None) -> SyncReport:
+def sync_run(
+    run_dir: Path | str, store: ResultStore, *, reference_arm: str | None = None
+) -> SyncReport:
     """(Re)load a run's metadata, shards, trials and per-tool results into ``store``.
 
     Runs are upserted by id, trials keyed by run/shard/seq (rows already there are kept),

@@ -1,0 +1,115 @@
+"""LLM arm throughput against a local server with a fixed artificial latency.
+
+The server is the test suite's fault server (``tests/analyzers/llm_servers.py``) answering
+every request after a fixed delay (50 ms by default): a stand-in for a model server, so the
+figure measures the arm's own overhead (SDK, streaming parse, limiter, bookkeeping), not a
+model. The bound is ``concurrency / measured latency``, where the latency is the median of
+sequential requests sent with a plain HTTP client (no arm). Target: achieved ≥ 0.9 × bound.
+
+Run: ``.venv/bin/python bench/bench_llm.py`` (about 30 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _harness import save  # noqa: E402
+from tcplab.analyzers import Status, ToolInput  # noqa: E402
+from tcplab.analyzers.llm import LLMAnalyzer  # noqa: E402
+from tests.analyzers.llm_servers import FaultServer  # noqa: E402
+
+LATENCY_S = 0.05
+SECTIONS = {"NAME": "ls - list directory contents", "DESCRIPTION": "List FILEs. " * 40}
+
+
+def server_latency_s(server: FaultServer, n: int = 20) -> float:
+    """Median latency of sequential streamed requests from a plain client (no arm)."""
+    body = json.dumps(
+        {
+            "model": "m",
+            "stream": True,
+            "messages": [{"role": "user", "content": "Tool: ok-probe"}],
+        }
+    ).encode()
+    times = []
+    for _ in range(n):
+        req = urllib.request.Request(
+            f"{server.base_url}/chat/completions",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_batch(server: FaultServer, concurrency: int, n: int) -> float:
+    """Calls per second of one batch of ``n`` tools at a fixed concurrency."""
+    tools = [ToolInput(name=f"ok-{concurrency}-{i}", sections=SECTIONS) for i in range(n)]
+    arm = LLMAnalyzer(
+        base_url=server.base_url,
+        model="bench-model",
+        cache="off",
+        concurrency=concurrency,
+        min_concurrency=concurrency,
+        max_concurrency=concurrency,
+    )
+    with arm:
+        arm.analyze(ToolInput(name="ok-warmup", sections=SECTIONS))  # connection, imports
+        t0 = time.perf_counter()
+        results = asyncio.run(arm.analyze_batch_async(tools))
+        wall = time.perf_counter() - t0
+    bad = [r for r in results if r.status is not Status.OK]
+    if bad:
+        raise RuntimeError(f"{len(bad)} failed calls, e.g. {bad[0].error}")
+    return n / wall
+
+
+def bench_throughput(concurrency: int, rounds: int = 3) -> dict[str, Any]:
+    server = FaultServer(latency_s=LATENCY_S).start()
+    try:
+        n = concurrency * 20
+        rates, bounds = [], []
+        for _ in range(rounds):
+            latency = server_latency_s(server)
+            bounds.append(concurrency / latency)
+            rates.append(run_batch(server, concurrency, n))
+        ratios = [r / b for r, b in zip(rates, bounds, strict=True)]
+    finally:
+        server.stop()
+    return {
+        "name": f"llm arm calls/s vs concurrency/latency bound (concurrency {concurrency})",
+        "unit": "calls/s",
+        "server": f"tests/analyzers/llm_servers.FaultServer, fixed latency {LATENCY_S * 1e3:g} ms",
+        "calls_per_round": n,
+        "achieved_median": statistics.median(rates),
+        "bound_median": statistics.median(bounds),
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "repeats": rounds,
+        "target_ratio": 0.9,
+    }
+
+
+def main() -> list[dict[str, Any]]:
+    results = [bench_throughput(c) for c in (4, 16)]
+    save("llm", results)
+    return results
+
+
+if __name__ == "__main__":
+    from _harness import report
+
+    report(main())
