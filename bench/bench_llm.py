@@ -22,10 +22,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _harness import save  # noqa: E402
-from tcplab.analyzers import Status, ToolInput  # noqa: E402
-from tcplab.analyzers.llm import LLMAnalyzer  # noqa: E402
-from tests.analyzers.llm_servers import FaultServer  # noqa: E402
+from tests.analyzers.llm_servers import FaultServer
+
+from _harness import save
+from tcplab.analyzers import Status, ToolInput
+from tcplab.analyzers.llm import LLMAnalyzer
 
 LATENCY_S = 0.05
 SECTIONS = {"NAME": "ls - list directory contents", "DESCRIPTION": "List FILEs. " * 40}
@@ -93,8 +94,8 @@ def bench_throughput(concurrency: int, rounds: int = 3) -> dict[str, Any]:
         "unit": "calls/s",
         "server": f"tests/analyzers/llm_servers.FaultServer, fixed latency {LATENCY_S * 1e3:g} ms",
         "calls_per_round": n,
-        "achieved_median": statistics.median(rates),
-        "bound_median": statistics.median(bounds),
+        "candidate_median": statistics.median(rates),  # achieved calls/s
+        "baseline_median": statistics.median(bounds),  # concurrency / latency
         "ratio_median": statistics.median(ratios),
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),

@@ -1,18 +1,28 @@
-"""Run every benchmark suite in bench/ and print their ratios (``make bench``)."""
+"""Run every benchmark suite in bench/ and print their ratios (``make bench``).
+
+Run as ``python bench/run_all.py``: Python puts this script's folder first on the module path,
+so the sibling suites import directly. Suites whose optional extras are missing are reported as
+skipped, with the reason.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # bench/ is a folder of scripts, not a package
-
-import bench_descriptor
 from _harness import report
 
-SUITES = [bench_descriptor]
+SUITES = ["bench_descriptor", "bench_engine", "bench_embedding", "bench_llm", "bench_store"]
 
 if __name__ == "__main__":
-    for suite in SUITES:
-        print(f"== {suite.__name__}")
+    only = sys.argv[1:]
+    for name in SUITES:
+        if only and name not in only:
+            continue
+        print(f"== {name}")
+        try:
+            suite = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            print(f"   skipped: {exc}")
+            continue
         report(suite.main())

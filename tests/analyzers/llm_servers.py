@@ -113,6 +113,7 @@ class FaultServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
+            disable_nagle_algorithm = True  # no 40 ms Nagle + delayed-ACK stalls
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return

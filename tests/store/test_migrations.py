@@ -42,7 +42,10 @@ def test_models_match_migrated_schema(db_url: str) -> None:
     assert tuple(name for name, _ in TRIAL_SQL_COLUMNS) == TRIAL_COLUMNS
     with open_store(db_url) as store, store_engine(store).connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = [d for d in compare_metadata(ctx, Base.metadata) if "alembic_version" not in str(d)]
+        diffs = compare_metadata(ctx, Base.metadata)
+    # partitions of run_metrics are created by the migration / on demand, not by the models
+    skip = ("alembic_version", "run_metrics_default", "run_metrics_y")
+    diffs = [d for d in diffs if not any(s in str(d) for s in skip)]
     assert diffs == []
 
 
@@ -56,7 +59,8 @@ def test_postgres_metrics_table_is_partitioned(pg_url: str) -> None:
         assert kind.scalar_one() == "p"
         strategy = conn.execute(
             sa.text(
-                "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'run_metrics'::regclass"
+                "SELECT partstrat FROM pg_partitioned_table "
+                "WHERE partrelid = 'run_metrics'::regclass"
             )
         )
         assert strategy.scalar_one() == "r"

@@ -139,7 +139,9 @@ class S3ArtifactStore(ArtifactStore):
             retries={"max_attempts": 3, "mode": "standard"},
             s3={"addressing_style": "path"} if endpoint else None,
         )
-        return boto3.client(
+        # A new session each time: the default session caches credentials once resolved.
+        session = boto3.session.Session()
+        return session.client(
             "s3", endpoint_url=endpoint, region_name=region or "us-east-1", config=config
         )
 
@@ -171,16 +173,9 @@ class S3ArtifactStore(ArtifactStore):
             raise StoreError(f"S3 {what} failed for {where}: {exc}") from exc
 
     def put_file(self, key: str, path: Path) -> None:
-        """Upload ``path`` (one PUT; multipart above 64 MiB)."""
-        from boto3.s3.transfer import TransferConfig
-
-        with self._guard(f"upload of {key}"):
-            self._client.upload_file(
-                str(path),
-                self.bucket,
-                self._key(key),
-                Config=TransferConfig(multipart_threshold=64 << 20),
-            )
+        """Upload ``path`` with one PUT (objects here are shards and reports, not terabytes)."""
+        with self._guard(f"upload of {key}"), open(path, "rb") as body:
+            self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body)
 
     def get_file(self, key: str, dest: Path) -> None:
         """Download object ``key`` to ``dest``."""
