@@ -112,7 +112,7 @@ class FaultServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = "HTTP/1.0"  # one request per connection
             disable_nagle_algorithm = True  # no 40 ms Nagle + delayed-ACK stalls
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -231,15 +231,18 @@ class FaultServer:
         h.send_header("Cache-Control", "no-cache")
         h.end_headers()
 
+        def send(data: bytes) -> None:
+            h.wfile.write(data)
+            h.wfile.flush()
+
         def event(choices: list[dict[str, Any]], **extra: Any) -> None:
             chunk = {**base, "object": "chat.completion.chunk", "choices": choices, **extra}
-            h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            h.wfile.flush()
+            send(f"data: {json.dumps(chunk)}\n\n".encode())
 
         event([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
         if kind == "trunc":
-            h.wfile.write(b'data: {"id": "x", "choices": [{"index": 0, "del\n\n')
-            h.wfile.flush()
+            send(b'data: {"id": "x", "choices": [{"index": 0, "del\n\n')
+            h.close_connection = True  # cut the stream: no last chunk
             return
         if refusal:
             event([{"index": 0, "delta": {"refusal": refusal}}])
@@ -249,5 +252,13 @@ class FaultServer:
         event([{"index": 0, "delta": {}, "finish_reason": finish}])
         if usage and (body.get("stream_options") or {}).get("include_usage"):
             event([], usage=usage)
-        h.wfile.write(b"data: [DONE]\n\n")
-        h.wfile.flush()
+        send(b"data: [DONE]\n\n")
+
+
+if __name__ == "__main__":  # a server in its own process (bench/bench_llm.py)
+    import sys
+
+    srv = FaultServer(latency_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0).start()
+    print(srv.port, flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    srv.stop()

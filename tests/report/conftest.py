@@ -111,7 +111,9 @@ def make_synthetic_run(
                         "status": status,
                         "predicted_risk": risk,
                         "label": None if ti % 50 == 49 else LEVELS[int(truth[ti])],
-                        "correct": None if ti % 50 == 49 else (status == "OK" and pred == truth[ti]),
+                        "correct": None
+                        if ti % 50 == 49
+                        else (status == "OK" and pred == truth[ti]),
                         "timing_mode": "macro" if llm else "micro",
                         "latency_ns": max(1, int(lat if not cache else 50)),
                         "batch_ns": None if llm else int(lat) * 100,

@@ -8,13 +8,16 @@ import pytest
 
 from tcplab.corpus import ToolDoc, scan_tools
 from tcplab.rules import load_rules
+from tcplab.rules._model import SHIPPED_RULES
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def example_tools() -> list[str]:
-    rules = load_rules()
-    names = {ex for r in [*rules.level_rules, *rules.capability_rules] for ex in r.examples}
+    names: set[str] = set()
+    for ruleset in SHIPPED_RULES:
+        rules = load_rules(ruleset)
+        names |= {ex for r in [*rules.level_rules, *rules.capability_rules] for ex in r.examples}
     return sorted(names)
 
 

@@ -89,7 +89,9 @@ def _accuracy(
         out["accuracy_within_one"] = ci_dict(trial_rep.accuracy_within_one, exclude=None)
     for name in ("kappa", "kappa_quadratic", "macro_f1", "mcc"):
         out[name] = (
-            modal_rep if isinstance(modal_rep, dict) else ci_dict(getattr(modal_rep, name), exclude=None)
+            modal_rep
+            if isinstance(modal_rep, dict)
+            else ci_dict(getattr(modal_rep, name), exclude=None)
         )
     out["modal_accuracy"] = float(np.mean(np.array(modal_pred) == np.array(modal_true)))
     conf = confusion_matrix(modal_true, modal_pred, _CONFUSION_CODES)[: len(LEVELS)]

@@ -201,7 +201,9 @@ def apply_holm(pairs: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
         for test in HOLM_TESTS
         if isinstance(pair[test], dict) and pair[test].get("p_value") is not None
     ]
-    adjusted = holm([pair[test]["p_value"] for pair, test in slots]) if slots else []
+    adjusted: list[float] = (
+        holm([pair[test]["p_value"] for pair, test in slots]).tolist() if slots else []
+    )
     family = []
     for (pair, test), p_adj in zip(slots, adjusted, strict=True):
         sig = bool(p_adj < alpha)

@@ -77,7 +77,7 @@ def _explanation(data: RunData, arm: str, tool: str, modal: int) -> str:
 
 
 def _disagreements(data: RunData, reduced: dict[str, ArmTools]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tool, truth in data.labels.items():
         arms = {a: r.modal[tool] for a, r in reduced.items() if tool in r.modal}
         wrong = [a for a, m in arms.items() if m != truth]

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tcplab.descriptor import Capability, RiskLevel
 from tcplab.errors import ConfigError
 
-__all__ = ["CapabilityRule", "LevelRule", "RuleSet", "load_rules"]
+__all__ = ["DEFAULT_RULES", "SHIPPED_RULES", "CapabilityRule", "LevelRule", "RuleSet", "load_rules"]
+
+DEFAULT_RULES = "rules_v2.yaml"
+SHIPPED_RULES = ("rules_v1.yaml", "rules_v2.yaml")
 
 SectionName = Literal["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "PATH", "COMMAND"]
 
@@ -102,14 +105,17 @@ class RuleSet(BaseModel):
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
-    """Load a rules file (default: the shipped ``rules_v1.yaml``).
+    """Load a rules file (default: the shipped ``rules_v2.yaml``; ``rules_v1.yaml`` is kept).
 
     Raises:
         ConfigError: the file is missing, not YAML, or breaks the schema (all problems listed).
     """
     if path is None:
-        data = resources.files("tcplab.rules").joinpath("rules_v1.yaml").read_bytes()
-        where = "rules_v1.yaml (shipped)"
+        data = resources.files("tcplab.rules").joinpath(DEFAULT_RULES).read_bytes()
+        where = f"{DEFAULT_RULES} (shipped)"
+    elif str(path) in SHIPPED_RULES:
+        data = resources.files("tcplab.rules").joinpath(str(path)).read_bytes()
+        where = f"{path} (shipped)"
     else:
         try:
             data = Path(path).read_bytes()

@@ -1,8 +1,9 @@
 """PostgreSQL result store (psycopg 3): bulk loads with ``COPY`` into a staging table.
 
-Trials go Arrow → CSV (Arrow's C++ writer) → ``COPY _tcplab_stage FROM STDIN`` →
-``INSERT INTO trials SELECT ... ON CONFLICT (run_id, shard, seq) DO NOTHING``, all in one
-transaction. ``run_metrics`` is partitioned by month of ``ts``; the month's partition is
+Trials go Arrow → CSV (Arrow's C++ writer, streamed in batches) → ``COPY``: straight into
+``trials`` when the shard has no stored rows yet, else into a temp table followed by
+``INSERT INTO trials SELECT ... ON CONFLICT (run_id, shard, seq) DO NOTHING`` (one
+transaction each). ``run_metrics`` is partitioned by month of ``ts``; the month's partition is
 created on demand before points are written (points land in the default partition when it
 cannot be created).
 """
@@ -10,7 +11,7 @@ cannot be created).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +28,18 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["PostgresStore", "psycopg_url", "trials_csv"]
+__all__ = ["PostgresStore", "psycopg_url", "trials_csv", "trials_csv_chunks"]
 
 _COLS = ", ".join(TRIAL_COLUMNS)
 _STAGE = "CREATE TEMP TABLE _tcplab_stage (LIKE trials INCLUDING DEFAULTS) ON COMMIT DROP"
 _COPY = f"COPY _tcplab_stage ({_COLS}) FROM STDIN (FORMAT csv)"
+_COPY_DIRECT = f"COPY trials ({_COLS}) FROM STDIN (FORMAT csv)"
+_EXISTS = "SELECT 1 FROM trials WHERE run_id = %s AND shard = %s LIMIT 1"
 _MERGE = (
     f"INSERT INTO trials ({_COLS}) SELECT {_COLS} FROM _tcplab_stage "
     "ON CONFLICT (run_id, shard, seq) DO NOTHING"
 )
-_CHUNK = 1 << 20
+_BATCH = 1 << 15
 
 
 def psycopg_url(url: str) -> str:
@@ -47,12 +50,18 @@ def psycopg_url(url: str) -> str:
     return url
 
 
+def trials_csv_chunks(table: pa.Table) -> Iterator[bytes]:
+    """A normalised trial table as headerless CSV pieces (lists as JSON; null = empty field)."""
+    opts = pacsv.WriteOptions(include_header=False, batch_size=_BATCH)
+    for batch in jsonify_lists(table).to_batches(max_chunksize=_BATCH):
+        buf = io.BytesIO()
+        pacsv.write_csv(batch, buf, opts)
+        yield buf.getvalue()
+
+
 def trials_csv(table: pa.Table) -> bytes:
-    """A normalised trial table as headerless CSV (lists as JSON text; null = empty field)."""
-    buf = io.BytesIO()
-    opts = pacsv.WriteOptions(include_header=False, batch_size=1 << 16)
-    pacsv.write_csv(jsonify_lists(table), buf, opts)
-    return buf.getvalue()
+    """The whole table as one CSV document (what ``psql \\copy`` would read)."""
+    return b"".join(trials_csv_chunks(table))
 
 
 def _month_bounds(ts: datetime) -> tuple[datetime, datetime]:
@@ -88,19 +97,43 @@ class PostgresStore(SqlStore):
         return insert(table)
 
     def write_trials(self, run_id: str, shard: int, table: pa.Table) -> int:
-        """Load one shard: COPY into a temp table, then insert what is not there yet."""
+        """Load one shard with COPY; rows already stored (same run/shard/seq) are kept.
+
+        A shard with no stored rows yet is copied straight into ``trials`` (the common case:
+        the engine writes each shard once). Otherwise — a re-sync, or a concurrent writer
+        that got there first (unique violation) — the rows are copied into a temp table and
+        merged with ``INSERT ... ON CONFLICT DO NOTHING``.
+        """
         table = normalize_trials(table, run_id, shard)
-        data = memoryview(trials_csv(table))
-        with self._guard("write trials"), self.engine.begin() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cur:
-                cur.execute(_STAGE)
-                with cur.copy(_COPY) as copy:
-                    for start in range(0, len(data), _CHUNK):
-                        copy.write(data[start : start + _CHUNK])
-                cur.execute(_MERGE)
+        errors = require("psycopg", "psycopg", "postgres", "the PostgreSQL result store").errors
+        with self._guard("write trials"):
+            try:
+                with self.engine.begin() as conn:
+                    raw = conn.connection.driver_connection
+                    with raw.cursor() as cur:
+                        cur.execute(_EXISTS, (run_id, shard))
+                        if cur.fetchone() is None:
+                            self._copy(cur, _COPY_DIRECT, table)
+                            return int(table.num_rows)
+            except self._sa.exc.IntegrityError as exc:
+                if not isinstance(exc.orig, errors.UniqueViolation):
+                    raise
+            with self.engine.begin() as conn:
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur:
+                    cur.execute(_STAGE)
+                    self._copy(cur, _COPY, table)
+                    cur.execute(_MERGE)
         return int(table.num_rows)
+
+    @staticmethod
+    def _copy(cur: Any, sql: str, table: pa.Table) -> None:
+        """Stream ``table`` as CSV; a writer thread sends while the next batch is encoded."""
+        from psycopg.copy import QueuedLibpqWriter
+
+        with cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
+            for chunk in trials_csv_chunks(table):
+                copy.write(chunk)
 
     def _before_metrics(self, conn: Connection, points: Sequence[MetricPoint]) -> None:
         """Create the monthly partitions the points fall in (``run_metrics_yYYYYmMM``)."""
