@@ -159,3 +159,15 @@ def test_unknown_role_is_refused(pg_url: str) -> None:
     with pytest.raises(StorePermissionError, match="refused access") as info:
         open_store(bad)
     assert isinstance(info.value, StoreUnavailableError)  # the engine keeps going on both
+
+
+def test_concurrent_writers_of_one_shard(pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_store(pg_url) as store:
+        store.upsert_run(run_meta("run-conc"))
+        tables = [trial_table("run-conc", 0, 3000, seed=s) for s in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            done = list(pool.map(lambda t: store.write_trials("run-conc", 0, t), tables))
+        assert done == [3000] * 4
+        assert _count(store, "SELECT count(*) FROM trials") == 3000

@@ -109,7 +109,7 @@ class PostgresStore(SqlStore):
         with self._guard("write trials"):
             try:
                 with self.engine.begin() as conn:
-                    raw = conn.connection.driver_connection
+                    raw: Any = conn.connection.driver_connection
                     with raw.cursor() as cur:
                         cur.execute(_EXISTS, (run_id, shard))
                         if cur.fetchone() is None:
