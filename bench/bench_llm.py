@@ -24,7 +24,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.analyzers.llm_servers import FaultServer
 
 from _harness import save
 from tcplab.analyzers import Status, ToolInput
@@ -115,7 +114,7 @@ def bench_throughput(concurrency: int, rounds: int = 3) -> dict[str, Any]:
     return {
         "name": f"llm arm calls/s vs concurrency/latency bound (concurrency {concurrency})",
         "unit": "calls/s",
-        "server": f"tests/analyzers/llm_servers.py (own process), fixed latency {LATENCY_S * 1e3:g} ms",
+        "server": f"llm_servers.py in its own process, fixed latency {LATENCY_S * 1e3:g} ms",
         "calls_per_round": n,
         "candidate_median": statistics.median(rates),  # achieved calls/s
         "baseline_median": statistics.median(bounds),  # concurrency / latency

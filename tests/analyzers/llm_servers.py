@@ -181,7 +181,9 @@ class FaultServer:
             self._stopping.wait(self.latency_s)
         self._answer(h, body, kind, tool)
 
-    def _answer(self, h: BaseHTTPRequestHandler, body: dict[str, Any], kind: str, tool: str) -> None:
+    def _answer(
+        self, h: BaseHTTPRequestHandler, body: dict[str, Any], kind: str, tool: str
+    ) -> None:
         content: str | None = json.dumps(_answer(tool))
         refusal = None
         finish = "stop"
@@ -195,11 +197,15 @@ class FaultServer:
             content, refusal = None, "I can't help with that."
         elif kind == "filter":
             content, finish = "", "content_filter"
-        usage = None if kind == "nousage" else {
-            "prompt_tokens": 1000,
-            "completion_tokens": 100,
-            "total_tokens": 1100,
-        }
+        usage = (
+            None
+            if kind == "nousage"
+            else {
+                "prompt_tokens": 1000,
+                "completion_tokens": 100,
+                "total_tokens": 1100,
+            }
+        )
         base = {
             "id": f"chatcmpl-{tool}",
             "created": int(time.time()),

@@ -1,4 +1,4 @@
-"""The llm arm against a real local HTTP server that injects faults (tests/analyzers/llm_servers)."""
+"""The llm arm against a real local HTTP server that injects faults (llm_servers.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ if importlib.util.find_spec("openai") is None:  # pragma: no cover - environment
         pytest.fail("the llm tests need 'openai' (pip install 'tcplab[llm]')", pytrace=False)
     pytest.skip("openai is not installed", allow_module_level=True)
 
-from tcplab.analyzers.llm import LLMAnalyzer  # noqa: E402
+from tcplab.analyzers.llm import LLMAnalyzer
 
 DOC = {
     "NAME": "tool - does things",

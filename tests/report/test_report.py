@@ -144,7 +144,7 @@ def test_html_is_self_contained(synthetic_run: SyntheticRun) -> None:
     page = files.html.read_text()
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page and "<link" not in page and "@import" not in page
-    assert not re.search(r"""(src|href)\s*=\s*["'](?!#)""", page)
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!#|data:)""", page)
     n_plots = len(files.plots)
     assert page.count("<svg") == n_plots >= 4 + 3
 
