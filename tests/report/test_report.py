@@ -87,9 +87,7 @@ def test_summary_numbers_recompute_from_raw_trials(synthetic_run: SyntheticRun) 
     assert llm["total_usd"] == pytest.approx(cost)
     assert llm["per_decision_usd"] == pytest.approx(cost / summary["arms"]["llm"]["n_trials"])
     tcp_cpu = sum(v for a, v in zip(t["arm"], t["latency_ns"], strict=True) if a == "tcp")
-    assert summary["arms"]["tcp"]["cost"]["total_usd"] == pytest.approx(
-        tcp_cpu / 1e9 / 3600 * 0.05
-    )
+    assert summary["arms"]["tcp"]["cost"]["total_usd"] == pytest.approx(tcp_cpu / 1e9 / 3600 * 0.05)
     assert summary["labels"]["n_tools_unlabeled"] == 1  # every 50th tool has no label
 
 
@@ -100,16 +98,18 @@ def test_summary_schema_significance_and_holm(synthetic_run: SyntheticRun) -> No
     assert summary["settings"]["n_resamples"] == 400
     assert summary["settings"]["confidence"] == 0.95
     for arm in summary["arms"].values():
-        assert ARM_KEYS <= set(arm)
+        assert set(arm) >= ARM_KEYS
         assert len(arm["accuracy_exact"]["ci"]) == 2 and "ci" in arm["kappa_quadratic"]
     assert len(summary["pairs"]) == 6
     raw, adj = [], []
     for pair in summary["pairs"]:
-        assert PAIR_KEYS <= set(pair)
+        assert set(pair) >= PAIR_KEYS
         for test in ("welch_log", "mann_whitney", "mcnemar"):
             d = pair[test]
             assert d["p_holm"] >= d["p_value"] - 1e-15
-            assert d["verdict_holm"] == ("significant" if d["significant_holm"] else "not significant")
+            assert d["verdict_holm"] == (
+                "significant" if d["significant_holm"] else "not significant"
+            )
             raw.append(d["p_value"])
             adj.append(d["p_holm"])
         for key in ("ratio_of_medians", "accuracy_difference"):

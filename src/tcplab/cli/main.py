@@ -13,6 +13,7 @@ from tcplab.cli import descriptors as descriptors_cli
 from tcplab.cli import labels as labels_cli
 from tcplab.cli import quickstart as quickstart_cli
 from tcplab.cli import registry as registry_cli
+from tcplab.cli import report as report_cli
 from tcplab.cli import run as run_cli
 from tcplab.cli._console import err_console
 from tcplab.errors import TcplabError, UsageError
@@ -34,6 +35,7 @@ app.add_typer(labels_cli.app, name="labels")
 quickstart_cli.register(app)
 analyze_cli.register(app)
 run_cli.register(app)
+report_cli.register(app)
 
 
 def main() -> None:

@@ -164,8 +164,8 @@ class RayExecutor(Executor):
                 )
                 self._started_ray = True
         actor_cls = ray.remote(num_cpus=1, max_restarts=self.max_retries)(_RayShardActor)
-        self._actors = [actor_cls.remote(ctx) for _ in range(self.workers)]
-        self._free = list(self._actors)
+        self._actors: list[Any] = [actor_cls.remote(ctx) for _ in range(self.workers)]
+        self._free: list[Any] = list(self._actors)
         self._queue: list[ShardTask] = []
         self._running: dict[Any, tuple[Any, ShardTask, int]] = {}
 

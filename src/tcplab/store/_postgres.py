@@ -91,6 +91,11 @@ class PostgresStore(SqlStore):
         )
         return engine
 
+    def _raw_errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
     def _insert(self, table: sa.Table) -> Any:
         from sqlalchemy.dialects.postgresql import insert
 
@@ -115,9 +120,8 @@ class PostgresStore(SqlStore):
                         if cur.fetchone() is None:
                             self._copy(cur, _COPY_DIRECT, table)
                             return int(table.num_rows)
-            except self._sa.exc.IntegrityError as exc:
-                if not isinstance(exc.orig, errors.UniqueViolation):
-                    raise
+            except errors.UniqueViolation:
+                pass  # another writer stored rows of this shard first: merge instead
             with self.engine.begin() as conn:
                 raw = conn.connection.driver_connection
                 with raw.cursor() as cur:

@@ -99,6 +99,25 @@ class SqlStore(ResultStore):
         """Called in the metrics transaction before the points are written."""
 
     # -- plumbing -----------------------------------------------------------------------
+    def _raw_errors(self) -> tuple[type[BaseException], ...]:
+        """Driver exception classes that can escape SQLAlchemy (raw-cursor work)."""
+        return ()
+
+    def _translate(self, exc: BaseException, what: str, operational: bool) -> StoreError:
+        text = str(getattr(exc, "orig", None) or exc)
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        where = redact_url(self.url)
+        if operational:
+            if any(h in text for h in _AUTH_HINTS):
+                return StorePermissionError(f"database {where} refused access: {first}")
+            if (
+                getattr(exc, "connection_invalidated", False)
+                or what == "connect to"
+                or ("connect" in text)
+            ):
+                return StoreUnavailableError(f"cannot {what} database {where}: {first}")
+        return StoreError(f"database {where}: {what} failed: {first}")
+
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
         """Translate SQLAlchemy / driver errors into :class:`StoreError` subclasses."""
@@ -106,17 +125,13 @@ class SqlStore(ResultStore):
         try:
             yield
         except exc_mod.DBAPIError as exc:
-            text = str(exc.orig) if exc.orig is not None else str(exc)
-            where = redact_url(self.url)
-            first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-            if isinstance(exc, exc_mod.OperationalError | exc_mod.InterfaceError):
-                if any(h in text for h in _AUTH_HINTS):
-                    raise StorePermissionError(f"database {where} refused access: {first}") from exc
-                if exc.connection_invalidated or what == "connect to" or "connect" in text:
-                    raise StoreUnavailableError(f"cannot {what} database {where}: {first}") from exc
-            raise StoreError(f"database {where}: {what} failed: {first}") from exc
+            op = isinstance(exc, exc_mod.OperationalError | exc_mod.InterfaceError)
+            raise self._translate(exc, what, op) from exc
         except exc_mod.SQLAlchemyError as exc:
-            raise StoreError(f"database {redact_url(self.url)}: {what} failed: {exc}") from exc
+            raise self._translate(exc, what, False) from exc
+        except self._raw_errors() as exc:
+            op = type(exc).__name__ in ("OperationalError", "InterfaceError")
+            raise self._translate(exc, what, op) from exc
 
     def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         if not rows:
