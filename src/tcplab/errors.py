@@ -17,6 +17,10 @@ errors are translated at the boundary with ``raise ... from exc``. The CLI print
     │   └── CommandNotFoundError     lookup of a name the registry does not hold
     ├── CorpusError                  scanning tools and their documentation
     ├── LabelsError                  ground-truth label files (carries ``problems``)
+    ├── StoreError                   the SQL result store or the artifact store failed
+    │   ├── StoreUnavailableError    the database / object store cannot be used
+    │   │   └── StorePermissionError the server refused the credentials or the operation
+    │   └── ArtifactIntegrityError   an object's SHA-256 or size differs from manifest.json
     └── MissingDependencyError       an optional extra is not installed (names the pip command)
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ArtifactIntegrityError",
     "CommandNotFoundError",
     "ConfigError",
     "CorpusError",
@@ -36,6 +41,9 @@ __all__ = [
     "RegistryBuildError",
     "RegistryError",
     "RegistryFormatError",
+    "StoreError",
+    "StorePermissionError",
+    "StoreUnavailableError",
     "TcplabError",
     "UsageError",
 ]
@@ -119,6 +127,26 @@ class LabelsError(TcplabError, _ProblemsMixin):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+
+
+class StoreError(TcplabError):
+    """A result-store or artifact-store operation failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database or object store cannot be reached (connection refused, DNS, timeout).
+
+    The experiment engine catches this one and keeps running; ``tcplab runs sync`` can load
+    the run later from its run directory.
+    """
+
+
+class StorePermissionError(StoreUnavailableError):
+    """The server refused the credentials (wrong key, wrong password) or the operation."""
+
+
+class ArtifactIntegrityError(StoreError):
+    """A stored object does not match its ``manifest.json`` entry (SHA-256 or size)."""
 
 
 class MissingDependencyError(TcplabError, ImportError):

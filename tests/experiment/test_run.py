@@ -218,3 +218,36 @@ def test_ray_executor_runs_every_trial_exactly_once(
     outcome = run_experiment(run_dir, executor=make_executor("ray", 2))
     assert outcome.status == "completed"
     _assert_complete(run_dir)
+
+
+def test_run_finishes_when_the_database_is_down_and_sync_loads_it_later(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    spec = write_spec()
+    down = "postgresql+psycopg://nobody@127.0.0.1:9/none"  # nothing listens on port 9
+    res = subprocess.run(
+        [str(TCPLAB), "run", str(spec), "--db", down, "--out", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "result store not used" in res.stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    _assert_complete(run_dir)
+    db = f"sqlite:///{tmp_path / 'later.sqlite'}"
+    for _ in range(2):  # safe to run twice
+        res = subprocess.run(
+            [str(TCPLAB), "runs", "sync", str(run_dir), "--db", db],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
+        assert res.returncode == 0, res.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "later.sqlite") as conn:
+        (n,) = conn.execute("select count(*) from trials").fetchone()
+    assert n == json.loads((run_dir / "run.json").read_text())["n_trials"]

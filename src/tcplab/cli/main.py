@@ -15,6 +15,7 @@ from tcplab.cli import quickstart as quickstart_cli
 from tcplab.cli import registry as registry_cli
 from tcplab.cli import report as report_cli
 from tcplab.cli import run as run_cli
+from tcplab.cli import store as store_cli
 from tcplab.cli._console import err_console
 from tcplab.errors import TcplabError, UsageError
 
@@ -36,6 +37,8 @@ quickstart_cli.register(app)
 analyze_cli.register(app)
 run_cli.register(app)
 report_cli.register(app)
+store_cli.register(app, with_runs=False)
+store_cli.register_runs_commands(run_cli.runs_app)
 
 
 def main() -> None:

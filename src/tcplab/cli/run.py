@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from tcplab.analyzers import default_registry
 from tcplab.cli._console import console, err_console
-from tcplab.errors import UsageError
+from tcplab.errors import MissingDependencyError, StoreError, UsageError
 from tcplab.experiment import (
     Progress,
     find_run,
@@ -30,7 +31,63 @@ __all__ = ["register", "runs_app"]
 runs_app = typer.Typer(help="List and inspect experiment runs.", no_args_is_help=True)
 
 
-def _execute(run_dir: Path, executor: str | None, workers: int | None) -> None:
+def _open_result_store(db: str | None) -> Any:
+    """The SQL result store, or None (with a warning) when it cannot be used right now."""
+    try:
+        from tcplab.store import open_store
+
+        return open_store(db)
+    except (StoreError, MissingDependencyError) as exc:
+        err_console.print(
+            f"[yellow]warning:[/] result store not used ({exc}); trials still go "
+            "to Parquet — load them later with `tcplab runs sync RUN`",
+            highlight=False,
+        )
+        return None
+
+
+def _finish_stores(run_dir: Path, store: Any, artifacts: str | None) -> None:
+    """Final run row and per-tool results into the SQL store; push to the artifact store."""
+    meta = json.loads((run_dir / "run.json").read_text())
+    if store is not None:
+        try:
+            from tcplab.store import compute_results
+
+            store.upsert_run(meta)
+            store.write_results(meta["run_id"], compute_results(run_dir))
+            console.print(
+                f"results stored in {store.url if hasattr(store, 'url') else 'db'}", highlight=False
+            )
+        except StoreError as exc:
+            err_console.print(
+                f"[yellow]warning:[/] {exc}; run `tcplab runs sync {meta['run_id']}` later",
+                highlight=False,
+            )
+        finally:
+            store.close()
+    url = artifacts or os.environ.get("TCPLAB_ARTIFACTS_URL")
+    if url:
+        from tcplab.store import push_run
+
+        try:
+            dest = push_run(run_dir, url)
+            console.print(f"artifacts pushed to {dest}", highlight=False)
+        except StoreError as exc:
+            err_console.print(
+                f"[yellow]warning:[/] artifacts not pushed ({exc}); run "
+                f"`tcplab runs push {meta['run_id']} --to {url}` later",
+                highlight=False,
+            )
+
+
+def _execute(
+    run_dir: Path,
+    executor: str | None,
+    workers: int | None,
+    db: str | None = None,
+    artifacts: str | None = None,
+    use_db: bool = True,
+) -> None:
     meta = json.loads((run_dir / "run.json").read_text())
     spec_ex = meta["spec"]["executor"]
     ex = make_executor(
@@ -63,7 +120,17 @@ def _execute(run_dir: Path, executor: str | None, workers: int | None) -> None:
                     rate=f"{speed:,.0f}/s" if speed else "",
                 )
 
-        outcome = run_experiment(run_dir, executor=ex, on_shard=update)
+        store = _open_result_store(db) if use_db else None
+        outcome = run_experiment(run_dir, executor=ex, on_shard=update, store=store)
+    meta_after = json.loads((run_dir / "run.json").read_text())
+    if store is not None and meta_after.get("store_errors"):
+        err_console.print(
+            f"[yellow]warning:[/] result store failed during the run "
+            f"({meta_after['store_errors'][0]}); trials are safe in Parquet",
+            highlight=False,
+        )
+        store = None
+    _finish_stores(run_dir, store, artifacts)
     console.print(
         f"run {outcome.run_id}: {outcome.status} ({outcome.shards_run} shards run, "
         f"{outcome.n_trials} trials planned)\n{outcome.run_dir}",
@@ -92,6 +159,25 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--resume", help="Resume RUN_ID: run only its unfinished shards."),
         ] = None,
+        db: Annotated[
+            str | None,
+            typer.Option(
+                "--db",
+                help="SQLAlchemy URL of the result store (default "
+                "TCPLAB_DATABASE_URL, else the SQLite file in TCPLAB_HOME).",
+            ),
+        ] = None,
+        no_db: Annotated[
+            bool, typer.Option("--no-db", help="Do not write to the result store.")
+        ] = False,
+        artifacts: Annotated[
+            str | None,
+            typer.Option(
+                "--artifacts",
+                help="Push the finished run to this directory or "
+                "s3://bucket/prefix (default TCPLAB_ARTIFACTS_URL; none).",
+            ),
+        ] = None,
     ) -> None:
         """Run an experiment; prints the run id. Ctrl-C leaves it resumable."""
         if resume:
@@ -111,7 +197,7 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         try:
-            _execute(run_dir, executor, workers)
+            _execute(run_dir, executor, workers, db, artifacts, not no_db)
         except KeyboardInterrupt:
             err_console.print(f"cancelled; resume with: tcplab run --resume {run_dir.name}")
             raise typer.Exit(130) from None

@@ -171,10 +171,17 @@ def _latest_run() -> Path:
     return found[-1].parent
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``db``, ``runs``, ``query`` and ``sql`` to ``app``."""
+def register(app: typer.Typer, *, with_runs: bool = True) -> None:
+    """Add ``db``, ``runs``, ``query`` and ``sql`` to ``app``.
+
+    Args:
+        app: the root Typer app.
+        with_runs: also add the ``runs`` group; pass False when another module owns
+            ``runs`` and call :func:`register_runs_commands` on that group instead.
+    """
     app.add_typer(db_app, name="db")
-    app.add_typer(runs_app, name="runs")
+    if with_runs:
+        app.add_typer(runs_app, name="runs")
 
     @app.command("query")
     def query(
