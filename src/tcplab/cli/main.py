@@ -10,6 +10,7 @@ from tcplab.cli import analyze as analyze_cli
 from tcplab.cli import corpus as corpus_cli
 from tcplab.cli import descriptor as descriptor_cli
 from tcplab.cli import descriptors as descriptors_cli
+from tcplab.cli import embedding as embedding_cli
 from tcplab.cli import labels as labels_cli
 from tcplab.cli import quickstart as quickstart_cli
 from tcplab.cli import registry as registry_cli
@@ -35,6 +36,7 @@ app.add_typer(descriptors_cli.app, name="descriptors")
 app.add_typer(labels_cli.app, name="labels")
 quickstart_cli.register(app)
 analyze_cli.register(app)
+embedding_cli.register(app)
 run_cli.register(app)
 report_cli.register(app)
 store_cli.register(app, with_runs=False)

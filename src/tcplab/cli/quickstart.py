@@ -6,7 +6,6 @@ missing), runs ``examples/quickstart.yaml`` and prints a summary a newcomer can 
 
 from __future__ import annotations
 
-import importlib
 import statistics
 from pathlib import Path
 from typing import Annotated
@@ -134,18 +133,15 @@ def register(app: typer.Typer) -> None:
             "tcp arms are means of calibrated batches, other arms one call per sample.",
             highlight=False,
         )
-        _maybe_report(run_dir)
+        _report(run_dir)
         console.print(f"run {outcome.run_id}: {outcome.status} -> {run_dir}", highlight=False)
         if outcome.status != "completed":
             raise typer.Exit(1)
 
 
-def _maybe_report(run_dir: Path) -> None:
-    try:
-        module = importlib.import_module("tcplab.report")
-    except ImportError:
-        return
-    build = getattr(module, "build_report", None)
-    if build is not None:
-        paths = build(run_dir)
-        console.print(f"report: {paths['html']}", highlight=False)
+def _report(run_dir: Path) -> None:
+    from tcplab.report import build_report
+
+    files = build_report(run_dir)
+    console.print(f"full report (statistics, plots, disagreements): {files.html}",
+                  highlight=False)
