@@ -6,6 +6,7 @@ missing), runs ``examples/quickstart.yaml`` and prints a summary a newcomer can 
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +21,8 @@ from tcplab.cli._console import console, err_console
 from tcplab.config import get_settings
 from tcplab.corpus import read_corpus, scan_tools, write_corpus
 from tcplab.experiment import load_spec, prepare_run, read_trials, run_experiment
-from tcplab.generator import generate_registry
-from tcplab.labels import split_of
+from tcplab.generator import default_explain_path, generate_registry
+from tcplab.rules import load_rules
 
 __all__ = ["default_spec_path", "register", "summary_table"]
 
@@ -44,18 +45,29 @@ def _ensure_corpus_and_registry() -> None:
             )
         write_corpus(result.rows, corpus)
         console.print(f"  {len(result.rows)} tools -> {corpus}", highlight=False)
-    if not registry.exists():
+    if not registry.exists() or _stale(registry):
         result2 = generate_registry(read_corpus(corpus), registry)
         console.print(f"Generated {result2.n_tools} TCP descriptors -> {registry}", highlight=False)
 
 
+def _stale(registry: Path) -> bool:
+    """True when the registry was generated with other rules than the current default."""
+    explain = default_explain_path(registry)
+    try:
+        with explain.open(encoding="utf-8") as fh:
+            first = json.loads(fh.readline())
+    except (OSError, ValueError):
+        return True
+    return bool(first.get("rules_sha256") != load_rules().sha256)
+
+
 def summary_table(run_dir: Path) -> Table:
-    """Per arm: tools, accuracy (all labeled tools and held-out test split), latency, speed."""
+    """Per arm: tools, accuracy against the labels, failures, latency, speed relative to tcp."""
     t = read_trials(run_dir, ["tool", "arm", "correct", "latency_ns", "status"])
     arm_list = t["arm"].to_pylist()
     arms = sorted(set(arm_list), key=arm_list.index)
     table = Table(title="Same tools, same documentation, independent labels")
-    for col in ("arm", "tools", "acc all", "acc test", "fail", "median", "p99", "vs tcp"):
+    for col in ("arm", "tools", "accuracy", "failures", "median", "p99", "vs tcp"):
         table.add_column(col, justify="left" if col == "arm" else "right")
     rows, med = [], {}
     for arm in arms:
@@ -65,31 +77,15 @@ def summary_table(run_dir: Path) -> Table:
         for tool, ok in zip(s["tool"].to_pylist(), s["correct"].to_pylist(), strict=True):
             if ok is not None:
                 per_tool.setdefault(tool, []).append(bool(ok))
-
-        def acc(tools: list[str], per_tool: dict[str, list[bool]] = per_tool) -> str:
-            vals = [sum(per_tool[x]) / len(per_tool[x]) for x in tools]
-            return f"{statistics.fmean(vals):.1%}" if vals else "-"
-
-        test = [x for x in per_tool if split_of(x) == "test"]
+        vals = [sum(v) / len(v) for v in per_tool.values()]
+        acc = f"{statistics.fmean(vals):.1%}" if vals else "-"
         med[arm] = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
         fails = sum(st != "OK" for st in s["status"].to_pylist())
-        rows.append(
-            (
-                arm,
-                len(set(s["tool"].to_pylist())),
-                acc(list(per_tool)),
-                acc(test),
-                fails,
-                med[arm],
-                p99,
-            )
-        )
+        rows.append((arm, len(set(s["tool"].to_pylist())), acc, fails, med[arm], p99))
     ref = med.get("tcp") or min(med.values())
-    for arm, n_tools, acc_all, acc_test, fails, m, p99 in rows:
-        table.add_row(
-            arm, str(n_tools), acc_all, acc_test, str(fails), _ns(m), _ns(p99), f"{m / ref:,.0f}×"
-        )
+    for arm, n_tools, acc, fails, m, p99 in rows:
+        table.add_row(arm, str(n_tools), acc, str(fails), _ns(m), _ns(p99), f"{m / ref:,.0f}×")
     return table
 
 
@@ -127,10 +123,10 @@ def register(app: typer.Typer) -> None:
         outcome = run_experiment(run_dir)
         console.print(summary_table(run_dir))
         console.print(
-            "acc = mean over tools of the fraction of correct trials against "
-            "data/labels/tcplab-v1.csv;\n'acc test' is the held-out split (the rules were "
-            "written on the dev split, so 'acc all' flatters them).\nLatency is per decision: "
-            "tcp arms are means of calibrated batches, other arms one call per sample.",
+            f"accuracy = mean over tools of the fraction of correct trials, against "
+            f"{meta.get('labels')}\n(held out: no arm was developed on these tools). Latency "
+            "is per decision: tcp arms are means of\ncalibrated batches, other arms one call "
+            "per sample; arms take turns on one worker.",
             highlight=False,
         )
         _report(run_dir)
@@ -143,5 +139,4 @@ def _report(run_dir: Path) -> None:
     from tcplab.report import build_report
 
     files = build_report(run_dir)
-    console.print(f"full report (statistics, plots, disagreements): {files.html}",
-                  highlight=False)
+    console.print(f"full report (statistics, plots, disagreements): {files.html}", highlight=False)
