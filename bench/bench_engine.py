@@ -164,6 +164,10 @@ def main() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         results = [bench_overhead(tmp), bench_memory(tmp)]
+        try:
+            results.append(bench_ray_scaling(tmp))
+        except ImportError as exc:  # tcplab[ml,ray] not installed
+            results.append({"name": "Ray embedding scaling", "skipped": str(exc)})
     save("engine", results)
     return results
 
@@ -174,3 +178,53 @@ if __name__ == "__main__":
     res = main()
     report(res)
     print(json.dumps(res[0], indent=1))
+
+
+def bench_ray_scaling(tmp: Path, n_tools: int = 60, iterations: int = 2) -> dict[str, Any]:
+    """Embedding arm on Ray: trials/s with 2 workers vs 1 (torch 1 thread per worker).
+
+    Throughput counts the whole ``run_experiment`` (actor start-up and model load included), on
+    real documentation from the default corpus (``tcplab corpus scan`` first).
+    """
+    from tcplab.analyzers import default_corpus_path
+    from tcplab.corpus import read_corpus
+    from tcplab.experiment import make_executor
+
+    corpus = default_corpus_path()
+    names = sorted(r.name for r in read_corpus(corpus) if r.doc_source == "man")[:n_tools]
+    rates = {}
+    for workers in (1, 2):
+        d = tmp / f"ray{workers}"
+        d.mkdir()
+        spec_path = _spec(
+            d,
+            f"ray{workers}",
+            tools={"kind": "list", "names": names},
+            iterations=iterations,
+            shard_size=10,
+            corpus=str(corpus),
+            arms=[
+                {
+                    "name": "embedding",
+                    "analyzer": "embedding",
+                    "params": {"mode": "zero-shot", "threads": 1},
+                }
+            ],
+        )
+        spec = load_spec(spec_path, ["embedding"])
+        run_dir, _m, plan = prepare_run(spec, d, d / "runs")
+        t0 = time.perf_counter()
+        run_experiment(run_dir, executor=make_executor("ray", workers))
+        rates[workers] = plan.n_trials / (time.perf_counter() - t0)
+    ratio = rates[2] / rates[1]
+    return {
+        "name": "Ray embedding arm: 2 workers / 1 worker (trials/s)",
+        "unit": "trials/s",
+        "ratio_median": ratio,
+        "ratio_min": ratio,
+        "ratio_max": ratio,
+        "repeats": 1,
+        "candidate_median": rates[2],
+        "baseline_median": rates[1],
+        "higher_is_better": True,
+    }

@@ -77,9 +77,13 @@ class EmbeddingAnalyzer(Analyzer):
         force: bool = False,
         refuse_same_doc: bool = True,
         batch_size: int = 32,
+        threads: int | None = None,
         **params: Any,
     ) -> None:
         super().__init__(**params)
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UsageError("embedding analyzer: threads must be a positive integer")
+        self.threads = threads
         if mode not in MODES:
             raise UsageError(f"embedding analyzer: mode must be one of {', '.join(MODES)}")
         if head is not None and mode != "trained":
@@ -122,6 +126,10 @@ class EmbeddingAnalyzer(Analyzer):
 
     def open(self) -> None:
         if self._model is None:
+            if self.threads is not None:  # e.g. 1 per worker when workers share the cores
+                import torch
+
+                torch.set_num_threads(self.threads)
             if self.mode == "trained":
                 self._head = load_head(self._resolve_head())
             self._model = load_model()
@@ -153,6 +161,7 @@ class EmbeddingAnalyzer(Analyzer):
             "text_body_chars": BODY_CHARS,
             "max_seq_length": 256,
             "batch_size": self.batch_size,
+            "threads": self.threads,
         }
         try:
             info["model_path"] = str(model_dir())
