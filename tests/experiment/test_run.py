@@ -118,22 +118,21 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def test_sigkill_at_random_points_then_resume_gives_every_trial_once(
-    write_spec: Callable[..., Path], tmp_path: Path
-) -> None:
-    spec = write_spec(
+def _slow_spec(write_spec: Callable[..., Path], tmp_path: Path) -> Path:
+    """A tcp-only run of 60 shards of >= 3 ms trials: long enough to interrupt."""
+    registry = {"registry": str(tmp_path / "tools.tcpdb")}
+    return write_spec(
         iterations=40,
         shard_size=20,
         micro_min_batch_ns=3_000_000,
-        arms=[
-            {
-                "name": "tcp",
-                "analyzer": "tcp",
-                "params": {"registry": str(tmp_path / "tools.tcpdb")},
-            }
-        ],
+        arms=[{"name": "tcp", "analyzer": "tcp", "params": registry}],
     )
-    run_dir = _start(spec, tmp_path)
+
+
+def test_sigkill_at_random_points_then_resume_gives_every_trial_once(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    run_dir = _start(_slow_spec(write_spec, tmp_path), tmp_path)
     total = json.loads((run_dir / "run.json").read_text())["n_shards"]
     rng = random.Random(1129)
     target = 0
@@ -169,19 +168,7 @@ def test_sigkill_at_random_points_then_resume_gives_every_trial_once(
 def test_ctrl_c_cancels_cleanly_and_leaves_the_run_resumable(
     write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
-    spec = write_spec(
-        iterations=40,
-        shard_size=20,
-        micro_min_batch_ns=3_000_000,
-        arms=[
-            {
-                "name": "tcp",
-                "analyzer": "tcp",
-                "params": {"registry": str(tmp_path / "tools.tcpdb")},
-            }
-        ],
-    )
-    run_dir = _start(spec, tmp_path)
+    run_dir = _start(_slow_spec(write_spec, tmp_path), tmp_path)
     proc = subprocess.Popen(
         [str(TCPLAB), "run", "--resume", str(run_dir)],
         stdout=subprocess.PIPE,
