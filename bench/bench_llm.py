@@ -22,9 +22,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
 from _harness import save
 from tcplab.analyzers import Status, ToolInput
 from tcplab.analyzers.llm import LLMAnalyzer
