@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from tcplab.analyzers import ToolInput
 from tcplab.analyzers.llm._config import resolve_config
-from tcplab.analyzers.llm._limits import AIMDLimiter, AIMDPolicy, MonotonicClock, TokenBucket
+from tcplab.analyzers.llm._limits import AIMDLimiter, AIMDPolicy, TokenBucket
 from tcplab.analyzers.llm._pricing import load_prices
 from tcplab.analyzers.llm._prompts import (
     LEVEL_NAMES,
@@ -162,15 +161,34 @@ def test_aimd_policy_validation() -> None:
         AIMDPolicy(decrease=1.5).validated()
 
 
-def test_token_bucket_waits_for_refill() -> None:
-    async def main() -> float:
-        bucket = TokenBucket(600, MonotonicClock())  # 10 per second, 600 burst
-        await bucket.take(600)
-        t0 = time.perf_counter()
-        await bucket.take(3)
-        return time.perf_counter() - t0
+class _ManualClock:
+    """A clock that only moves when the code under test sleeps (no real waiting)."""
 
-    assert 0.2 <= asyncio.run(main()) < 2.0
+    def __init__(self) -> None:
+        self.t_ns = 0
+        self.slept: list[float] = []
+
+    def now_ns(self) -> int:
+        return self.t_ns
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t_ns += int(max(0.0, seconds) * 1e9)
+
+
+def test_token_bucket_waits_for_refill() -> None:
+    clock = _ManualClock()
+
+    async def main() -> int:
+        bucket = TokenBucket(600, clock)  # 10 per second, 600 burst
+        await bucket.take(600)
+        start = clock.now_ns()
+        await bucket.take(3)
+        return clock.now_ns() - start
+
+    waited_ns = asyncio.run(main())
+    assert 0.3e9 <= waited_ns <= 0.31e9  # 3 tokens at 10 per second
+    assert sum(clock.slept) == pytest.approx(0.3, abs=0.01)
 
 
 def test_config_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
