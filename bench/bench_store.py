@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,15 +26,11 @@ from typing import Any
 import pyarrow as pa
 
 from _harness import compare, save
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.store._runs (fake trials)
-
-from tests.store._runs import run_meta, trial_table
-
 from tcplab.experiment._records import TRIAL_COLUMNS, write_shard
 from tcplab.store import open_store
 from tcplab.store._arrow import jsonify_lists
 from tcplab.store._postgres import trials_csv
+from tcplab.store._synthetic import run_meta, trial_table  # synthetic rows: storage only
 
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ROWS = int(os.environ.get("BENCH_ROWS", "200000"))
