@@ -8,7 +8,7 @@
 (c) trials → SQLite through SqliteStore.write_trials rows/s
     baseline: sqlite3 executemany of prebuilt tuples (no Arrow conversion)
 
-PostgreSQL: ``BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``); the run
+PostgreSQL: ``BENCH_PG`` (default ``postgresql://tcplab:tcplab@127.0.0.1:5432/test``); the run
 uses its own schema and drops it. Environment: BENCH_ROWS (default 200,000 for b and c).
 """
 
@@ -32,7 +32,7 @@ from tcplab.store._arrow import jsonify_lists
 from tcplab.store._postgres import trials_csv
 from tcplab.store._synthetic import run_meta, trial_table  # synthetic rows: storage only
 
-PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG = os.environ.get("BENCH_PG", "postgresql://tcplab:tcplab@127.0.0.1:5432/test")
 ROWS = int(os.environ.get("BENCH_ROWS", "200000"))
 
 

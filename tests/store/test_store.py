@@ -155,7 +155,7 @@ def test_unreachable_database_raises_store_unavailable(tmp_path: Path) -> None:
 
 
 def test_unknown_role_is_refused(pg_url: str) -> None:
-    bad = pg_url.replace("postgres@", "no_such_role_tcplab@", 1)
+    bad = pg_url.replace("tcplab:tcplab@", "no_such_role_tcplab:x@", 1)
     with pytest.raises(StorePermissionError, match="refused access") as info:
         open_store(bad)
     assert isinstance(info.value, StoreUnavailableError)  # the engine keeps going on both
