@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from _harness import compare, save
-from tcplab.experiment._records import TRIAL_COLUMNS, write_shard
+from tcplab.experiment.trials import TRIAL_COLUMNS, write_shard
 from tcplab.store import open_store
 from tcplab.store._arrow import jsonify_lists
 from tcplab.store._postgres import trials_csv

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tcplab.experiment._records import write_shard
+from tcplab.experiment.trials import write_shard
 from tcplab.store._synthetic import ARMS, TOOLS, run_meta, trial_table
 
 __all__ = ["ARMS", "TOOLS", "make_run", "run_meta", "trial_table"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tcplab.errors import UsageError
-from tcplab.experiment._records import read_trials
+from tcplab.experiment.trials import read_trials
 from tcplab.store import (
     ArtifactIntegrityError,
     StorePermissionError,

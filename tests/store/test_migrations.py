@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tcplab.experiment._records import TRIAL_COLUMNS
+from tcplab.experiment.trials import TRIAL_COLUMNS
 from tcplab.store import open_store
 from tcplab.store._migrate import current_revision, downgrade, head_revision, store_engine, upgrade
 

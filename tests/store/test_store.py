@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from tcplab.errors import UsageError
-from tcplab.experiment._records import read_trials
+from tcplab.experiment.trials import read_trials
 from tcplab.store import (
     StorePermissionError,
     StoreUnavailableError,

@@ -8,7 +8,7 @@ from tcplab.experiment._executors import (
     make_executor,
 )
 from tcplab.experiment._plan import Plan, build_plan, read_plan
-from tcplab.experiment._records import (
+from tcplab.experiment.trials import (
     TRIAL_SCHEMA,
     TRIAL_SCHEMA_VERSION,
     completed_shards,

@@ -30,7 +30,7 @@ from tcplab.errors import UsageError
 from tcplab.experiment._env import collect_environment
 from tcplab.experiment._executors import Executor, make_executor
 from tcplab.experiment._plan import Plan, build_plan, read_plan
-from tcplab.experiment._records import completed_shards, write_shard
+from tcplab.experiment.trials import completed_shards, write_shard
 from tcplab.experiment._select import resolve_inputs, select_tools
 from tcplab.experiment._spec import ExperimentSpec
 from tcplab.experiment._timing import calibrate_clock

@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from tcplab.analyzers import Analyzer, Assessment, Status, ToolInput, default_registry, load_inputs
-from tcplab.experiment._records import to_table
+from tcplab.experiment.trials import to_table
 from tcplab.experiment._spec import ArmSpec, ExperimentSpec
 from tcplab.experiment._timing import ClockCalibration, MicroTimer, calibrate_clock
 from tcplab.labels import read_labels

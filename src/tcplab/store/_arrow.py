@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tcplab.errors import UsageError
-from tcplab.experiment._records import TRIAL_COLUMNS, TRIAL_SCHEMA
+from tcplab.experiment.trials import TRIAL_COLUMNS, TRIAL_SCHEMA
 
 __all__ = ["jsonify_lists", "normalize_trials"]
 

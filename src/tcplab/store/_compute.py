@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tcplab.errors import UsageError
-from tcplab.experiment._records import read_trials
+from tcplab.experiment.trials import read_trials
 
 __all__ = ["REFERENCE_ARM", "compute_results"]
 

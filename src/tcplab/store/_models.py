@@ -2,7 +2,7 @@
 
 Tables: ``runs`` (one row per run, the run.json fields plus the whole document),
 ``shards`` (which shards were loaded), ``trials`` (one row per trial, every
-:data:`~tcplab.experiment._records.TRIAL_SCHEMA` column), ``results`` (per-tool per-arm
+:data:`~tcplab.experiment.trials.TRIAL_SCHEMA` column), ``results`` (per-tool per-arm
 aggregates) and ``run_metrics`` (a time series; on PostgreSQL partitioned by month of ``ts``).
 The migrations in ``_migrations/versions`` create exactly these tables.
 """

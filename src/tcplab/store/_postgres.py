@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.csv as pacsv
 
-from tcplab.experiment._records import TRIAL_COLUMNS
+from tcplab.experiment.trials import TRIAL_COLUMNS
 from tcplab.store._arrow import jsonify_lists, normalize_trials
 from tcplab.store._base import MetricPoint
 from tcplab.store._config import require

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tcplab.experiment._records import TRIAL_COLUMNS
+from tcplab.experiment.trials import TRIAL_COLUMNS
 from tcplab.store._arrow import jsonify_lists, normalize_trials
 from tcplab.store._errors import StoreUnavailableError
 from tcplab.store._sql import SqlStore

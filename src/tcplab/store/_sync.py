@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from tcplab.config import get_settings
 from tcplab.errors import UsageError
-from tcplab.experiment._records import TRIAL_SCHEMA_VERSION, read_trials
+from tcplab.experiment.trials import TRIAL_SCHEMA_VERSION, read_trials
 from tcplab.store._base import ResultStore
 from tcplab.store._compute import compute_results
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tcplab.experiment._records import TRIAL_SCHEMA
+from tcplab.experiment.trials import TRIAL_SCHEMA
 
 __all__ = ["ARMS", "TOOLS", "run_meta", "trial_table"]
 

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tcplab.errors import UsageError
-from tcplab.experiment._records import TRIAL_SCHEMA, write_shard
+from tcplab.experiment.trials import TRIAL_SCHEMA, write_shard
 from tcplab.store._artifacts import ArtifactStore, check_key, open_artifacts
 from tcplab.store._errors import ArtifactIntegrityError
 from tcplab.store._sync import read_run_meta, resolve_run_dir
