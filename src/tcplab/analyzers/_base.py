@@ -71,6 +71,15 @@ class Analyzer(abc.ABC):
         """A callable ``f(tool_name)`` doing exactly one decision, for micro timing; or None."""
         return None
 
+    def drain_warnings(self) -> list[str]:
+        """Warnings accumulated since the last call, which are then forgotten.
+
+        The experiment worker calls this after each shard and records what it returns in the
+        run record and the report (for example the ``llm`` arm's client-saturation warning:
+        latencies measured while the client could not keep up). The default has none.
+        """
+        return []
+
     # -- implementation hooks --------------------------------------------------------------
     def _analyze(self, tool: ToolInput) -> Assessment:
         return asyncio.run(self._analyze_async(tool))

@@ -74,6 +74,8 @@ class Timing:
 
     ``total_ns`` = queue wait + backoff wait + service (time inside the attempts that counted).
     ``ttft_ns`` is the time to first token of the successful attempt (streaming arms only).
+    ``server_ns`` is the latency the server itself reported for the successful attempt (remote
+    arms whose server sends one, e.g. an ``X-Server-Latency-Ns`` header), else None.
     """
 
     queue_wait_ns: int = 0
@@ -81,6 +83,7 @@ class Timing:
     ttft_ns: int | None = None
     service_ns: int = 0
     total_ns: int = 0
+    server_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
