@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,14 @@ import yaml
 
 from tcplab.analyzers import default_registry
 from tcplab.descriptor import encode
-from tcplab.experiment import InlineExecutor, load_spec, prepare_run, run_experiment, write_shard
+from tcplab.experiment import (
+    InlineExecutor,
+    load_spec,
+    prepare_run,
+    run_experiment,
+    write_run_from_trials,
+)
+from tcplab.experiment.trials import to_table
 from tcplab.registry import write_registry
 
 LEVELS = ["SAFE", "LOW_RISK", "MEDIUM_RISK", "HIGH_RISK", "CRITICAL"]
@@ -73,15 +79,17 @@ def make_synthetic_run(
     seed: int = 1,
     run_id: str = "synthetic",
     slow: dict[str, float] | None = None,
+    shard_size: int = 1000,
+    warnings: list[str] | None = None,
 ) -> Path:
     """Write a run directory with trials drawn at random (no analyzer runs).
 
     Arm ``i`` is right with probability ``0.9 - 0.1 i``; the ``llm`` arm reports a cost,
     explanations, a few parse failures and cache hits; ``slow`` multiplies an arm's latency.
+    The run is written as an ordinary run directory (plan, record, checksummed shards).
     """
     rng = np.random.default_rng(seed)
     run_dir = out / run_id
-    run_dir.mkdir(parents=True)
     tools = [f"t{i:04d}" for i in range(n_tools)]
     truth = rng.integers(0, 5, n_tools)
     base_lat = {a: 10 ** (3 + i) for i, a in enumerate(arms)}
@@ -102,7 +110,7 @@ def make_synthetic_run(
                 records.append(
                     {
                         "run_id": run_id,
-                        "shard": 0,
+                        "shard": seq // shard_size,
                         "seq": seq,
                         "tool": tool,
                         "arm": arm,
@@ -124,21 +132,19 @@ def make_synthetic_run(
                     }
                 )
                 seq += 1
-    write_shard(run_dir, 0, records)
-    meta = {
-        "schema_version": 1,
+    record: dict[str, Any] = {
         "run_id": run_id,
         "name": "synthetic",
         "spec": {"arms": [{"name": a} for a in arms]},
         "spec_hash": "s" * 64,
-        "plan_hash": "p" * 64,
         "seed": seed,
         "labels": "synthetic-labels.csv",
         "status": "completed",
-        "n_trials": len(records),
         "environment": {"host": "h", "cpu_count": 2, "packages": {"tcplab": "0.1.0"}},
     }
-    (run_dir / "run.json").write_text(json.dumps(meta))
+    if warnings is not None:
+        record["warnings"] = warnings
+    write_run_from_trials(run_dir, to_table(records), shard_size=shard_size, **record)
     return run_dir
 
 

@@ -61,7 +61,7 @@ def test_summary_numbers_recompute_from_raw_trials(synthetic_run: SyntheticRun) 
         lat: dict[str, list[int]] = {}
         correct: dict[str, list[bool]] = {}
         for i in rows:
-            if not t["cache_hit"][i]:
+            if t["status"][i] == "OK" and not t["cache_hit"][i]:  # failures: no latency
                 lat.setdefault(t["tool"][i], []).append(t["latency_ns"][i])
             if t["label"][i] is not None:
                 correct.setdefault(t["tool"][i], []).append(bool(t["correct"][i]))

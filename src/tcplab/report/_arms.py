@@ -1,4 +1,8 @@
-"""Per-arm statistics: accuracy, failures, latency, variability and cost, per tool first."""
+"""Per-arm statistics: accuracy, decision safety, failures, latency, variability and cost.
+
+Point estimates come from the run's one reduction (:mod:`tcplab.report.reduce`); this module
+adds the confidence intervals and the descriptive detail around them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 
 from tcplab.report._common import ReportSettings, ci_dict, guarded
 from tcplab.report._data import LEVELS, ArmData
+from tcplab.report.reduce import SAFETY_METRICS, ArmReduction, safety_values
 from tcplab.stats import (
     PARSE_FAILURE,
     UNKNOWN,
@@ -17,9 +22,7 @@ from tcplab.stats import (
     cost_per_decision,
     cpu_cost,
     describe,
-    modal_prediction,
-    per_tool_accuracy,
-    per_tool_medians,
+    mean_ci,
 )
 
 __all__ = ["CONFUSION_COLUMNS", "ArmTools", "arm_summary", "reduce_arm"]
@@ -43,57 +46,35 @@ class ArmTools:
     medians: dict[str, float]
 
 
-def reduce_arm(arm: ArmData, labels: dict[str, int]) -> ArmTools:
-    """Per-tool modal predictions, fractions correct and median latencies of ``arm``."""
-    modal = {t: modal_prediction(p) for t, p in arm.preds.items()}
-    labeled = [(t, labels[t], p) for t, ps in arm.preds.items() if t in labels for p in ps]
-    frac: dict[str, float] = {}
-    if labeled:
-        pta = per_tool_accuracy(labeled)
-        frac = {str(t): float(f) for t, f in zip(pta.tools, pta.fraction_correct, strict=True)}
-    timed = arm.timed_tools()
-    medians: dict[str, float] = {}
-    if timed:
-        meds = per_tool_medians(timed)
-        medians = {t: float(m) for t, m in zip(timed, meds, strict=True)}
-    return ArmTools(modal, frac, medians)
+def reduce_arm(arm: ArmData) -> ArmTools:
+    """Per-tool modal predictions, fractions correct and median latencies of ``arm``, taken
+    from its :class:`~tcplab.report.reduce.ToolArmReduction` rows."""
+    tools = arm.tools.values()
+    return ArmTools(
+        modal={r.tool: r.modal for r in tools},
+        fraction_correct={
+            r.tool: r.fraction_correct for r in tools if r.fraction_correct is not None
+        },
+        medians={r.tool: r.latency_median_ns for r in tools if r.latency_median_ns is not None},
+    )
 
 
-def _accuracy(
-    arm: ArmData, red: ArmTools, labels: dict[str, int], s: ReportSettings
-) -> dict[str, Any]:
-    tools = [t for t in arm.preds if t in labels]
-    if not tools:
-        missing = {"available": False, "reason": "no labelled tools in this arm"}
-        return {k: missing for k in ("accuracy_exact", "kappa_quadratic", "confusion")}
-    opts: dict[str, Any] = {
+def _boot_opts(s: ReportSettings) -> dict[str, Any]:
+    return {
         "n_resamples": s.n_resamples,
         "method": s.method,
         "confidence": s.confidence,
         "seed": s.seed,
     }
-    y_true = [labels[t] for t in tools for _ in arm.preds[t]]
-    y_pred = [p for t in tools for p in arm.preds[t]]
-    by_trial = [t for t in tools for _ in arm.preds[t]]
-    point = float(np.mean([red.fraction_correct[t] for t in tools]))
-    trial_rep = guarded(lambda: accuracy_report(y_true, y_pred, tools=by_trial, **opts))
+
+
+def _modal_metrics(
+    out: dict[str, Any], tools: list[str], red: ArmTools, labels: dict[str, int], rep: Any
+) -> None:
+    for name in ("kappa", "kappa_quadratic", "macro_f1", "mcc"):
+        out[name] = rep if isinstance(rep, dict) else ci_dict(getattr(rep, name), exclude=None)
     modal_true = [labels[t] for t in tools]
     modal_pred = [red.modal[t] for t in tools]
-    modal_rep = guarded(lambda: accuracy_report(modal_true, modal_pred, tools=tools, **opts))
-    out: dict[str, Any] = {}
-    if isinstance(trial_rep, dict):
-        out["accuracy_exact"] = {"estimate": point, "ci": None, **trial_rep}
-        out["accuracy_within_one"] = trial_rep
-    else:
-        out["accuracy_exact"] = ci_dict(trial_rep.accuracy_exact, exclude=None)
-        out["accuracy_within_one"] = ci_dict(trial_rep.accuracy_within_one, exclude=None)
-    for name in ("kappa", "kappa_quadratic", "macro_f1", "mcc"):
-        out[name] = (
-            modal_rep
-            if isinstance(modal_rep, dict)
-            else ci_dict(getattr(modal_rep, name), exclude=None)
-        )
-    out["modal_accuracy"] = float(np.mean(np.array(modal_pred) == np.array(modal_true)))
     conf = confusion_matrix(modal_true, modal_pred, _CONFUSION_CODES)[: len(LEVELS)]
     out["confusion"] = {
         "rows": list(LEVELS),
@@ -101,41 +82,92 @@ def _accuracy(
         "counts": conf.tolist(),
         "unit": "tools (modal prediction)",
     }
+
+
+def _accuracy(
+    arm: ArmData, red: ArmTools, agg: ArmReduction, labels: dict[str, int], s: ReportSettings
+) -> dict[str, Any]:
+    tools = [t for t in arm.tools if t in labels]
+    if not tools:
+        missing = {"available": False, "reason": "no labelled tools in this arm"}
+        return {k: missing for k in ("accuracy_exact", "kappa_quadratic", "confusion")}
+    opts = _boot_opts(s)
+    preds = arm.preds
+    y_true = [labels[t] for t in tools for _ in preds[t]]
+    y_pred = [p for t in tools for p in preds[t]]
+    by_trial = [t for t in tools for _ in preds[t]]
+    trial_rep = guarded(lambda: accuracy_report(y_true, y_pred, tools=by_trial, **opts))
+    modal_true = [labels[t] for t in tools]
+    modal_pred = [red.modal[t] for t in tools]
+    modal_rep = guarded(lambda: accuracy_report(modal_true, modal_pred, tools=tools, **opts))
+    out: dict[str, Any] = {}
+    if isinstance(trial_rep, dict):
+        out["accuracy_exact"] = {"estimate": agg.accuracy, "ci": None, **trial_rep}
+        out["accuracy_within_one"] = {"estimate": agg.accuracy_within_one, **trial_rep}
+    else:  # the point estimates are the reduction's (the same means over tools)
+        exact = ci_dict(trial_rep.accuracy_exact, exclude=None)
+        within = ci_dict(trial_rep.accuracy_within_one, exclude=None)
+        out["accuracy_exact"] = {**exact, "estimate": agg.accuracy}
+        out["accuracy_within_one"] = {**within, "estimate": agg.accuracy_within_one}
+    _modal_metrics(out, tools, red, labels, modal_rep)
+    out["modal_accuracy"] = agg.modal_accuracy
     return out
 
 
-def _failures(arm: ArmData) -> dict[str, Any]:
-    codes = np.array([p for ps in arm.preds.values() for p in ps], dtype=np.int64)
-    n_unknown = int(np.sum(codes == UNKNOWN))
-    n_parse = int(np.sum(codes == PARSE_FAILURE))
+_SAFETY_UNITS = {
+    "unsafe_approval_rate": "tools labelled HIGH_RISK or CRITICAL",
+    "critical_undercall_rate": "tools labelled CRITICAL",
+    "friction_rate": "tools labelled SAFE or LOW_RISK",
+    "coverage": "all tools",
+}
+
+
+def _safety_entry(name: str, vals: list[float], point: float | None, s: ReportSettings) -> Any:
+    base = {"estimate": point, "n_tools": len(vals), "unit": _SAFETY_UNITS[name]}
+    if point is None:
+        return {**base, "ci": None, "available": False, "reason": f"no {base['unit']}"}
+    res = guarded(lambda: mean_ci(vals, **_boot_opts(s)))
+    if isinstance(res, dict):  # one tool: the rate, but no interval
+        return {**base, "ci": None, **res}
+    return {**ci_dict(res, exclude=None), **base}
+
+
+def _safety(arm: ArmData, agg: ArmReduction, s: ReportSettings) -> dict[str, Any]:
+    """Decision safety rates (point estimates from the reduction) with tool-level CIs."""
+    values = safety_values(arm.tools.values())
+    return {m: _safety_entry(m, values[m], getattr(agg, m), s) for m in SAFETY_METRICS}
+
+
+def _failures(arm: ArmData, agg: ArmReduction) -> dict[str, Any]:
     return {
         "by_status": dict(sorted(arm.status_counts.items())),
-        "n_failed": int(sum(n for st, n in arm.status_counts.items() if st != "OK")),
-        "n_unknown": n_unknown,
-        "n_parse_failure": n_parse,
-        "unknown_rate": n_unknown / arm.n_trials,
-        "parse_failure_rate": n_parse / arm.n_trials,
+        "n_failed": agg.n_failed,
+        "n_unknown": agg.n_unknown,
+        "n_parse_failure": agg.n_parse_failure,
+        "unknown_rate": agg.n_unknown / agg.n_trials,
+        "parse_failure_rate": agg.n_parse_failure / agg.n_trials,
     }
 
 
-def _latency(arm: ArmData, red: ArmTools) -> dict[str, Any]:
+def _latency(arm: ArmData, red: ArmTools, agg: ArmReduction) -> dict[str, Any]:
     base: dict[str, Any] = {
         "unit": "per-tool median, ns",
         "batch_means": arm.micro,
-        "n_cache_hits": arm.n_cache_hits,
-        "n_excluded_no_latency": arm.n_latency_excluded,
+        "n_failed_excluded": agg.n_failed,
+        "n_cache_hits": agg.n_cache_hits,
+        "n_excluded_no_latency": agg.n_excluded_no_latency,
+        "n_tools": agg.n_tools_timed,
+        "p50": agg.latency_p50_ns,
+        "p90": agg.latency_p90_ns,
+        "p99": agg.latency_p99_ns,
     }
     if not red.medians:
-        return {**base, "available": False, "reason": "no trial with a usable latency"}
+        return {**base, "available": False, "reason": "no OK trial with a usable latency"}
     d = describe(list(red.medians.values()))
     trials = np.concatenate([np.asarray(v) for v in arm.timed_tools().values()])
     t50, t99 = (float(v) for v in np.percentile(trials, [50, 99]))
     return {
         **base,
-        "n_tools": d.n,
-        "p50": d.p50,
-        "p90": d.p90,
-        "p99": d.p99,
         "mean": d.mean,
         "sd": d.sd,
         "mad": d.mad,
@@ -163,10 +195,11 @@ def _variability(arm: ArmData) -> dict[str, Any]:
     }
 
 
-def _cost(arm: ArmData, red: ArmTools, labels: dict[str, int], s: ReportSettings) -> dict[str, Any]:
-    labeled = [t for t in arm.preds if t in labels]
-    n_lab_trials = sum(len(arm.preds[t]) for t in labeled)
-    n_correct = sum(sum(p == labels[t] for p in arm.preds[t]) for t in labeled)
+def _cost(arm: ArmData, labels: dict[str, int], s: ReportSettings) -> dict[str, Any]:
+    preds = arm.preds
+    labeled = [t for t in preds if t in labels]
+    n_lab_trials = sum(len(preds[t]) for t in labeled)
+    n_correct = sum(sum(p == labels[t] for p in preds[t]) for t in labeled)
     cpu_seconds = arm.latency_sum_ns / 1e9
     if arm.llm_priced:
         basis, total = "reported cost_usd", float(arm.cost_reported_usd or 0.0)
@@ -193,22 +226,22 @@ def _cost(arm: ArmData, red: ArmTools, labels: dict[str, int], s: ReportSettings
 
 
 def arm_summary(
-    arm: ArmData, red: ArmTools, labels: dict[str, int], s: ReportSettings
+    arm: ArmData, red: ArmTools, agg: ArmReduction, labels: dict[str, int], s: ReportSettings
 ) -> dict[str, Any]:
     """Every per-arm statistic of ``summary.json`` (see ``docs/report.md``)."""
-    n_lab = sum(t in labels for t in arm.preds)
     return {
         "name": arm.name,
         "analyzer": arm.analyzer,
         "timing_modes": sorted(arm.timing_modes),
         "latency_is_batch_mean": arm.micro,
-        "n_tools": len(arm.preds),
-        "n_trials": arm.n_trials,
-        "n_labeled_tools": n_lab,
-        "n_unlabeled_tools": len(arm.preds) - n_lab,
-        **_accuracy(arm, red, labels, s),
-        "failures": _failures(arm),
-        "latency_ns": _latency(arm, red),
+        "n_tools": agg.n_tools,
+        "n_trials": agg.n_trials,
+        "n_labeled_tools": agg.n_labeled_tools,
+        "n_unlabeled_tools": agg.n_unlabeled_tools,
+        "safety": _safety(arm, agg, s),
+        **_accuracy(arm, red, agg, labels, s),
+        "failures": _failures(arm, agg),
+        "latency_ns": _latency(arm, red, agg),
         "variability": _variability(arm),
-        "cost": _cost(arm, red, labels, s),
+        "cost": _cost(arm, labels, s),
     }

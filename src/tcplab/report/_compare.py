@@ -119,8 +119,8 @@ def compare_runs(
         raise UsageError(f"the runs share no arm (A: {list(da.arms)}, B: {list(db.arms)})")
     arms: dict[str, Any] = {}
     for name in common:
-        ra = reduce_arm(da.arms[name], da.labels)
-        rb = reduce_arm(db.arms[name], db.labels)
+        ra = reduce_arm(da.arms[name])
+        rb = reduce_arm(db.arms[name])
         arms[name] = {
             "latency": _latency(ra, rb, threshold, s),
             "accuracy": _accuracy(ra, rb, s),

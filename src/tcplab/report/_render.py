@@ -17,11 +17,20 @@ table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}figure{margin:1em 0}figcaption{font-size:.9em;color:#555}
 td.wide{max-width:28em}
+.warnings{border:2px solid #b8860b;background:#fff8e1;padding:.6em 1em;margin:1em 0}
+.warnings strong{color:#8a5a00}
 """
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|&"})
 
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_warning(text: str) -> str:
+    """A run warning as inert Markdown text: one line, markup characters escaped."""
+    return " ".join(text.split()).translate(_MD_SPECIAL)
 
 
 def to_markdown(blocks: Sequence[Block], plot_files: Mapping[str, str]) -> str:
@@ -35,6 +44,10 @@ def to_markdown(blocks: Sequence[Block], plot_files: Mapping[str, str]) -> str:
             out.append(b[1])
         elif kind == "ul":
             out.append("\n".join(f"- {item}" for item in b[1]) or "- (none)")
+        elif kind == "warnings":
+            lines = [f"> **Warning: this run reported {len(b[1])} problem(s).**", ">"]
+            lines += [f"> - {_md_warning(w)}" for w in b[1]]
+            out.append("\n".join(lines))
         elif kind == "table":
             header, rows = b[1], b[2]
             lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
@@ -59,6 +72,12 @@ def to_html(blocks: Sequence[Block], svgs: Mapping[str, str], title: str) -> str
         elif kind == "ul":
             items = "".join(f"<li>{esc(i)}</li>" for i in b[1]) or "<li>(none)</li>"
             body.append(f"<ul>{items}</ul>")
+        elif kind == "warnings":
+            items = "".join(f"<li>{esc(w)}</li>" for w in b[1])
+            body.append(
+                f'<div class="warnings" role="alert"><strong>Warning: this run reported '
+                f"{len(b[1])} problem(s).</strong><ul>{items}</ul></div>"
+            )
         elif kind == "table":
             head = "".join(f"<th>{esc(h)}</th>" for h in b[1])
             rows = "".join(

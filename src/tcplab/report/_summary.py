@@ -11,9 +11,10 @@ from tcplab.report._arms import ArmTools, arm_summary, reduce_arm
 from tcplab.report._common import SUMMARY_SCHEMA_VERSION, ReportSettings, clean_json
 from tcplab.report._data import LEVELS, RunData
 from tcplab.report._pairs import apply_holm, pair_summary
+from tcplab.report.reduce import ArmReduction, pick_reference, reduce_arms
 from tcplab.stats import PARSE_FAILURE
 
-__all__ = ["build_summary", "code_name", "pick_reference"]
+__all__ = ["build_summary", "code_name"]
 
 _ENV_KEYS = ("host", "cpu_model", "cpu_count", "cpu_affinity", "memory_bytes", "os", "python")
 EXPLANATION_CHARS = 300
@@ -32,17 +33,6 @@ def code_name(code: int) -> str:
     if 0 <= code < len(LEVELS):
         return LEVELS[code]
     return "PARSE_FAILURE" if code == PARSE_FAILURE else "UNKNOWN"
-
-
-def pick_reference(arms: list[str], wanted: str | None) -> str:
-    """The reference arm: ``wanted`` if given, else ``tcp`` if present, else the first."""
-    from tcplab.errors import UsageError
-
-    if wanted is not None:
-        if wanted not in arms:
-            raise UsageError(f"reference arm {wanted!r} is not in this run (arms: {arms})")
-        return wanted
-    return "tcp" if "tcp" in arms else arms[0]
 
 
 def _run_meta(data: RunData) -> dict[str, Any]:
@@ -102,45 +92,69 @@ def _disagreements(data: RunData, reduced: dict[str, ArmTools]) -> list[dict[str
     return rows
 
 
-def _vs_reference(pairs: list[dict[str, Any]], ref: str) -> dict[str, Any]:
+def _vs_reference(
+    pairs: list[dict[str, Any]], ref: str, aggs: dict[str, ArmReduction]
+) -> dict[str, Any]:
+    """Each arm's speed ratio to the reference: the estimate is the reduction's
+    ``speed_ratio``; the CI is the pair's (inverted when the reference is arm A; the
+    BCa/percentile interval inverts exactly)."""
     out: dict[str, Any] = {}
     for p in pairs:
         r = p["ratio_of_medians"]
         if ref not in (p["a"], p["b"]):
             continue
         other = p["b"] if p["a"] == ref else p["a"]
+        est = aggs[other].speed_ratio
         if r.get("available") is False:
-            out[other] = r
+            out[other] = {**r, "estimate": est}
         elif p["b"] == ref:
-            out[other] = {k: r[k] for k in ("estimate", "ci", "significant", "verdict")}
-        else:  # invert arm A's ratio; the BCa/percentile interval inverts exactly
+            out[other] = {k: r[k] for k in ("ci", "significant", "verdict")} | {"estimate": est}
+        else:
             out[other] = {
-                "estimate": 1.0 / r["estimate"],
+                "estimate": est,
                 "ci": [1.0 / r["ci"][1], 1.0 / r["ci"][0]],
                 "significant": r["significant"],
                 "verdict": r["verdict"]
                 if not r["significant"]
-                else f"significant: {other} is {1.0 / r['estimate']:.3g}x the latency of {ref}",
+                else f"significant: {other} is {est:.3g}x the latency of {ref}",
             }
     return out
+
+
+def _per_tool(data: RunData, reduced: dict[str, ArmTools]) -> dict[str, Any]:
+    return {
+        a: {
+            t: {
+                "n_trials": data.arms[a].tools[t].n_trials,
+                "n_failed": data.arms[a].tools[t].n_failed,
+                "modal": code_name(r.modal[t]),
+                "fraction_correct": r.fraction_correct.get(t),
+                "median_latency_ns": r.medians.get(t),
+            }
+            for t in r.modal
+        }
+        for a, r in reduced.items()
+    }
 
 
 def build_summary(data: RunData, settings: ReportSettings) -> dict[str, Any]:
     """Every statistic of the report as a JSON-ready dict (schema: ``docs/report.md``)."""
     names = list(data.arms)
     ref = pick_reference(names, settings.reference_arm)
-    reduced = {a: reduce_arm(arm, data.labels) for a, arm in data.arms.items()}
-    arms = {a: arm_summary(data.arms[a], reduced[a], data.labels, settings) for a in names}
+    aggs = {a.arm: a for a in reduce_arms(data.rows, reference_arm=ref, arm_order=names)}
+    reduced = {a: reduce_arm(arm) for a, arm in data.arms.items()}
+    arms = {a: arm_summary(data.arms[a], reduced[a], aggs[a], data.labels, settings) for a in names}
     pairs = [
         pair_summary((a, b), reduced[a], reduced[b], data.labels, settings)
         for a, b in itertools.combinations(names, 2)
     ]
     family = apply_holm(pairs, settings.alpha)
-    tools_all = {t for arm in data.arms.values() for t in arm.preds}
+    tools_all = {r.tool for r in data.rows}
     summary = {
         "summary_schema_version": SUMMARY_SCHEMA_VERSION,
         "generated_at": datetime.now(UTC).isoformat(),
         "report_tcplab_version": tcplab_version(),
+        "warnings": list(data.warnings),
         "run": _run_meta(data),
         "settings": {**settings.to_dict(), "reference_arm": ref},
         "labels": {
@@ -153,21 +167,10 @@ def build_summary(data: RunData, settings: ReportSettings) -> dict[str, Any]:
         "arm_order": names,
         "arms": arms,
         "pairs": pairs,
-        "vs_reference": _vs_reference(pairs, ref),
+        "vs_reference": _vs_reference(pairs, ref, aggs),
         "multiple_comparisons": family,
         "disagreements": _disagreements(data, reduced),
-        "per_tool": {
-            a: {
-                t: {
-                    "n_trials": len(data.arms[a].preds[t]),
-                    "modal": code_name(r.modal[t]),
-                    "fraction_correct": r.fraction_correct.get(t),
-                    "median_latency_ns": r.medians.get(t),
-                }
-                for t in r.modal
-            }
-            for a, r in reduced.items()
-        },
+        "per_tool": _per_tool(data, reduced),
     }
     result: dict[str, Any] = clean_json(summary)
     return result

@@ -13,7 +13,7 @@ from tcplab.stats._accuracy import (
     accuracy_report,
 )
 from tcplab.stats._agreement import cohen_kappa, confusion_matrix
-from tcplab.stats._bootstrap import BootstrapResult, bootstrap_ci
+from tcplab.stats._bootstrap import BootstrapResult, bootstrap_ci, mean_ci
 from tcplab.stats._describe import (
     MAD_NORMAL_SCALE,
     Description,
@@ -27,6 +27,7 @@ from tcplab.stats._latency import (
     WelchResult,
     median_ratio_ci,
     per_tool_medians,
+    ratio_of_medians,
     welch_log_ttest,
 )
 from tcplab.stats._multiple import AdjustedPValues, adjust_pvalues, benjamini_hochberg, holm
@@ -81,11 +82,13 @@ __all__ = [
     "holm",
     "mann_whitney_u",
     "mcnemar",
+    "mean_ci",
     "median_ratio_ci",
     "modal_prediction",
     "paired_accuracy_difference",
     "per_tool_accuracy",
     "per_tool_medians",
+    "ratio_of_medians",
     "tools_for_accuracy_difference",
     "tools_for_latency_ratio",
     "tost_equivalence",

@@ -200,6 +200,50 @@ def accuracy_report(
     check_method(method)
     check_confidence(confidence)
     check_positive_int(n_resamples, "n_resamples", minimum=2)
+    enc = _encode(y_true, y_pred, tools, labels)
+    k, n_tools = enc.labels.size, enc.n_tools
+    per_tool = np.bincount(
+        (enc.tool * k + enc.true) * (k + 2) + enc.pred, minlength=n_tools * k * (k + 2)
+    ).reshape(n_tools, k, k + 2)
+    cis = _bootstrap_metrics(
+        per_tool, enc, n_resamples=n_resamples, method=method, confidence=confidence, seed=seed
+    )
+    conf = per_tool.sum(axis=0)
+    n = int(enc.true.size)
+    n_unknown = int(conf[:, k].sum())
+    n_fail = int(conf[:, k + 1].sum())
+    return AccuracyReport(
+        labels=tuple(int(v) for v in enc.labels),
+        n_tools=n_tools,
+        n_samples=n,
+        per_class=_per_class(conf, enc.labels),
+        confusion=conf[:, :k].astype(np.int64),
+        n_unknown=n_unknown,
+        n_parse_failure=n_fail,
+        unknown_rate=n_unknown / n,
+        parse_failure_rate=n_fail / n,
+        **cis,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """Samples as indices: true class 0..K-1, predicted 0..K+1 (K: UNKNOWN, K+1: FAILURE),
+    and tool (cluster) 0..n_tools-1 in first-seen order."""
+
+    labels: IntArray
+    true: IntArray
+    pred: IntArray
+    tool: IntArray
+    n_tools: int
+
+
+def _encode(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    tools: Sequence[Hashable] | None,
+    labels: Iterable[int],
+) -> _Encoded:
     lab = labels_array(labels)
     if np.any(lab < 0):
         raise UsageError("labels must be non-negative; -1/-2 are reserved for UNKNOWN/FAILURE")
@@ -224,12 +268,22 @@ def accuracy_report(
         ) from exc
     uniq: dict[Hashable, int] = {}
     ci = np.array([uniq.setdefault(x, len(uniq)) for x in tool_ids], dtype=np.int64)
-    n_tools = len(uniq)
-    if n_tools < 2:
-        raise UsageError(f"pass samples from at least 2 tools (got {n_tools})")
-    per_tool = np.bincount((ci * k + ti) * (k + 2) + pi, minlength=n_tools * k * (k + 2)).reshape(
-        n_tools, k, k + 2
-    )
+    if len(uniq) < 2:
+        raise UsageError(f"pass samples from at least 2 tools (got {len(uniq)})")
+    return _Encoded(lab, ti, pi, ci, len(uniq))
+
+
+def _bootstrap_metrics(
+    per_tool: IntArray,
+    enc: _Encoded,
+    *,
+    n_resamples: int,
+    method: Method,
+    confidence: float,
+    seed: int,
+) -> dict[str, BootstrapResult]:
+    """Every metric of :data:`_METRICS` with its tool-level bootstrap interval."""
+    k, n_tools, ci, ti, pi = enc.labels.size, enc.n_tools, enc.tool, enc.true, enc.pred
     per_tool_f = per_tool.astype(np.float64)
     n_per_tool = np.bincount(ci, minlength=n_tools).astype(np.float64)
     valid = pi < k
@@ -249,7 +303,7 @@ def accuracy_report(
     total = batch(np.ones((1, n_tools)))
     reps = batch(resample_counts(n_tools, n_resamples, seed).astype(np.float64))
     jack = batch(1.0 - np.eye(n_tools)) if method == "bca" else None
-    cis = {
+    return {
         name: interval_from_replicates(
             float(total[name][0]),
             reps[name],
@@ -261,29 +315,18 @@ def accuracy_report(
         )
         for name in _METRICS
     }
-    conf = per_tool.sum(axis=0)
+
+
+def _per_class(conf: IntArray, lab: IntArray) -> tuple[ClassMetrics, ...]:
+    """Precision, recall and F1 of each label from the pooled extended confusion matrix."""
+    k = lab.size
     tp = np.diag(conf[:, :k]).astype(np.float64)
     predicted = conf[:, :k].sum(axis=0).astype(np.float64)
     support = conf.sum(axis=1).astype(np.float64)
     prec = _safe_div(tp, predicted)
     rec = _safe_div(tp, support)
     f1 = _safe_div(2 * tp, predicted + support)
-    per_class = tuple(
+    return tuple(
         ClassMetrics(int(lab[i]), float(prec[i]), float(rec[i]), float(f1[i]), int(support[i]))
         for i in range(k)
-    )
-    n = int(t.size)
-    n_unknown = int(conf[:, k].sum())
-    n_fail = int(conf[:, k + 1].sum())
-    return AccuracyReport(
-        labels=tuple(int(v) for v in lab),
-        n_tools=n_tools,
-        n_samples=n,
-        per_class=per_class,
-        confusion=conf[:, :k].astype(np.int64),
-        n_unknown=n_unknown,
-        n_parse_failure=n_fail,
-        unknown_rate=n_unknown / n,
-        parse_failure_rate=n_fail / n,
-        **cis,
     )

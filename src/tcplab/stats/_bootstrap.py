@@ -19,7 +19,7 @@ import numpy.typing as npt
 from tcplab.errors import UsageError
 from tcplab.stats._validate import FloatArray, IntArray, as_float_array, check_positive_int
 
-__all__ = ["BootstrapResult", "bootstrap_ci"]
+__all__ = ["BootstrapResult", "bootstrap_ci", "mean_ci"]
 
 Method = Literal["bca", "percentile"]
 DEFAULT_RESAMPLES = 10_000
@@ -214,4 +214,44 @@ def bootstrap_ci(
         raise UsageError("the statistic is NaN or infinite on the data; check the statistic")
     return interval_from_replicates(
         estimate, reps, jack, method=method, confidence=confidence, n_clusters=n, seed=seed
+    )
+
+
+def mean_ci(
+    values: Sequence[float] | npt.ArrayLike,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    method: Method = "bca",
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> BootstrapResult:
+    """The mean of one value per tool with a tool-level bootstrap CI.
+
+    Method: the same resampling as :func:`bootstrap_ci` with one single-value cluster per
+    tool (so the same seed draws the same tools), vectorised: each replicate is
+    ``counts @ values / n``; the BCa jackknife values are the leave-one-tool-out means.
+    Used for per-tool rates such as accuracy differences and decision safety rates.
+
+    Args:
+        values: one number per tool (e.g. a tool's share of unsafe approvals), at least 2.
+        n_resamples: bootstrap resamples (default 10,000).
+        method: ``"bca"`` (default) or ``"percentile"``.
+        confidence: CI coverage (default 0.95).
+        seed: numpy Generator seed.
+
+    Raises:
+        UsageError: fewer than 2 values, a non-finite value, or bad options.
+    """
+    check_method(method)
+    check_confidence(confidence)
+    check_positive_int(n_resamples, "n_resamples", minimum=2)
+    d = as_float_array(values, "values")
+    n = d.size
+    if n < 2:
+        raise UsageError(f"pass at least 2 tools to bootstrap a mean (got {n})")
+    w = resample_counts(n, n_resamples, seed).astype(np.float64)
+    reps = (w @ d) / n
+    jack = (d.sum() - d) / (n - 1) if method == "bca" else None
+    return interval_from_replicates(
+        float(d.mean()), reps, jack, method=method, confidence=confidence, n_clusters=n, seed=seed
     )

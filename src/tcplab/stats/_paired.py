@@ -16,8 +16,7 @@ from tcplab.stats._bootstrap import (
     Method,
     check_confidence,
     check_method,
-    interval_from_replicates,
-    resample_counts,
+    mean_ci,
 )
 from tcplab.stats._validate import (
     FloatArray,
@@ -163,14 +162,7 @@ def paired_accuracy_difference(
     same_length(a, b, "correct_a", "correct_b")
     if a.size < 2:
         raise UsageError("pass at least 2 tools for a paired bootstrap")
-    d = a - b
-    n = d.size
-    w = resample_counts(n, n_resamples, seed).astype(np.float64)
-    reps = (w @ d) / n
-    jack = (d.sum() - d) / (n - 1) if method == "bca" else None
-    return interval_from_replicates(
-        float(d.mean()), reps, jack, method=method, confidence=confidence, n_clusters=n, seed=seed
-    )
+    return mean_ci(a - b, n_resamples=n_resamples, method=method, confidence=confidence, seed=seed)
 
 
 @dataclass(frozen=True, slots=True)

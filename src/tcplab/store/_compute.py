@@ -1,95 +1,83 @@
-"""Per-tool per-arm aggregates of a run's trials (what the ``results`` table holds)."""
+"""Per-tool per-arm aggregates of a run's trials (what the ``results`` table holds).
+
+The numbers come from the run's one reduction (:mod:`tcplab.report.reduce`), the same one
+the report and the quickstart table use, so the three cannot disagree.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from tcplab.errors import UsageError
-from tcplab.experiment.trials import read_trials
+from tcplab.report.reduce import (
+    REDUCE_COLUMNS,
+    REFERENCE_ARM,
+    ToolArmReduction,
+    pick_reference,
+    reduce_trials,
+)
+from tcplab.stats import ratio_of_medians
 
-__all__ = ["REFERENCE_ARM", "compute_results"]
-
-#: The arm speed ratios are measured against when present.
-REFERENCE_ARM = "tcp"
-_COLUMNS = ("tool", "arm", "status", "correct", "latency_ns")
+__all__ = ["REDUCE_COLUMNS", "REFERENCE_ARM", "compute_results"]
 
 
-def _first_arm_order(table: pa.Table) -> list[str]:
-    seen: dict[str, None] = {}
-    for arm in table["arm"].to_pylist():
-        if arm is not None:
-            seen.setdefault(arm, None)
-    return list(seen)
+def _row(r: ToolArmReduction, ref: ToolArmReduction | None, reference_arm: str) -> dict[str, Any]:
+    p50 = r.latency_median_ns
+    ref_p50 = ref.latency_median_ns if ref is not None else None
+    return {
+        "tool": r.tool,
+        "arm": r.arm,
+        "n": r.n_trials,
+        "n_ok": r.n_ok,
+        "accuracy": r.fraction_correct,
+        "latency_mean_ns": r.latency_mean_ns,
+        "latency_p50_ns": p50,
+        "latency_p99_ns": r.latency_p99_ns,
+        "speed_ratio": ratio_of_medians([p50], [ref_p50]) if p50 and ref_p50 else None,
+        "reference_arm": reference_arm,
+        "metadata": {
+            "n_ok": r.n_ok,
+            "n_failed": r.n_failed,
+            "n_cache_hits": r.n_cache_hits,
+            "n_timed": len(r.latencies_ns),
+            "n_unknown": r.n_unknown,
+            "n_parse_failure": r.n_parse_failure,
+            "modal": r.modal,
+            "label": r.label,
+        },
+    }
 
 
 def compute_results(
     run_dir_or_table: Path | str | pa.Table, reference_arm: str | None = None
 ) -> list[dict[str, Any]]:
-    """Aggregate trials per (tool, arm).
+    """Aggregate trials per (tool, arm), from :func:`tcplab.report.reduce.reduce_trials`.
 
     Each dict has ``tool``, ``arm``, ``n`` (trials), ``n_ok`` (status ``OK``), ``accuracy``
-    (trials with ``correct`` true ÷ n; a null ``correct`` counts as not correct),
-    ``latency_mean_ns`` / ``latency_p50_ns`` / ``latency_p99_ns`` (over trials with status
-    ``OK`` and a latency; linear-interpolated percentiles; None when there is none),
-    ``speed_ratio`` (this arm's median latency ÷ the reference arm's for the same tool; None
-    when either is missing), ``reference_arm`` and ``metadata`` (``{"n_ok": ...}``).
+    (the tool's fraction of correct trials; None when the tool has no label),
+    ``latency_mean_ns`` / ``latency_p50_ns`` / ``latency_p99_ns`` (over the timed trials:
+    status ``OK``, not a cache hit, a positive latency; linear-interpolated percentiles;
+    None when there is none, never 0), ``speed_ratio`` (this arm's median latency ÷ the
+    reference arm's for the same tool; None when either is missing), ``reference_arm`` and
+    ``metadata`` (``n_ok``, ``n_failed``, ``n_cache_hits``, ``n_timed``, ``n_unknown``,
+    ``n_parse_failure``, ``modal`` and ``label`` codes).
 
     Args:
-        run_dir_or_table: a run directory (its ``trials/`` shards are read) or a trial table.
+        run_dir_or_table: a run directory (its ``trials/`` shards are read) or a trial table
+            with the columns of :data:`REDUCE_COLUMNS` (a missing column reads as nulls: pass
+            them all, or cache hits and failures cannot be told apart).
         reference_arm: the arm ratios are relative to; default ``tcp`` if present, else the
             first arm in trial order.
 
     Raises:
-        UsageError: unknown ``reference_arm``, or no trials.
+        UsageError: unknown ``reference_arm``, no trials, or unreadable trials.
     """
-    if isinstance(run_dir_or_table, pa.Table):
-        table = run_dir_or_table.select(list(_COLUMNS))
-    else:
-        table = read_trials(Path(run_dir_or_table), columns=_COLUMNS)
-    arms = _first_arm_order(table)
-    if not arms:
-        raise UsageError("no trials to aggregate")
-    if reference_arm is None:
-        reference_arm = REFERENCE_ARM if REFERENCE_ARM in arms else arms[0]
-    elif reference_arm not in arms:
-        raise UsageError(f"reference arm {reference_arm!r} is not among the arms: {arms}")
-
-    tools = np.asarray(table["tool"].to_pylist(), dtype=object)
-    arm_col = np.asarray(table["arm"].to_pylist(), dtype=object)
-    correct = pc.fill_null(table["correct"], False).to_numpy(zero_copy_only=False)
-    ok = pc.fill_null(pc.equal(pc.utf8_upper(table["status"]), "OK"), False)
-    ok = pc.and_(ok, pc.is_valid(table["latency_ns"])).to_numpy(zero_copy_only=False)
-    latency = pc.fill_null(table["latency_ns"], 0).to_numpy(zero_copy_only=False)
-
-    keys: dict[tuple[str, str], list[int]] = {}
-    for i, key in enumerate(zip(tools.tolist(), arm_col.tolist(), strict=True)):
-        keys.setdefault(key, []).append(i)
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for (tool, arm), idx_list in keys.items():
-        if tool is None or arm is None:  # not a (tool, arm) result
-            continue
-        idx = np.asarray(idx_list)
-        lat = latency[idx][ok[idx]].astype(np.float64)
-        rows[(tool, arm)] = {
-            "tool": tool,
-            "arm": arm,
-            "n": int(idx.size),
-            "n_ok": int(lat.size),
-            "accuracy": float(correct[idx].mean()),
-            "latency_mean_ns": float(lat.mean()) if lat.size else None,
-            "latency_p50_ns": float(np.percentile(lat, 50)) if lat.size else None,
-            "latency_p99_ns": float(np.percentile(lat, 99)) if lat.size else None,
-        }
-    for (tool, _arm), row in rows.items():
-        ref = rows.get((tool, reference_arm))
-        ref_p50 = ref["latency_p50_ns"] if ref else None
-        p50 = row["latency_p50_ns"]
-        row["speed_ratio"] = p50 / ref_p50 if p50 is not None and ref_p50 else None
-        row["reference_arm"] = reference_arm
-        row["metadata"] = {"n_ok": row["n_ok"]}
-    return sorted(rows.values(), key=lambda r: (str(r["tool"]), str(r["arm"])))
+    source = run_dir_or_table if isinstance(run_dir_or_table, pa.Table) else Path(run_dir_or_table)
+    rows = reduce_trials(source)
+    arms = list(dict.fromkeys(r.arm for r in rows))
+    ref = pick_reference(arms, reference_arm)
+    refs = {r.tool: r for r in rows if r.arm == ref}
+    out = [_row(r, refs.get(r.tool), ref) for r in rows]
+    return sorted(out, key=lambda r: (str(r["tool"]), str(r["arm"])))
