@@ -21,6 +21,11 @@ attempts the fault lasts (``flaky429-2-ls``: two 429 answers, then a valid one).
 ``hang``        no answer for ``hang_s`` (past the client's timeout); ``flakyhang-N``: N times
 ``trunc``       HTTP 200 whose body (JSON or SSE) is cut in the middle
 ==============  ===============================================================================
+
+Every answer carries ``X-Server-Latency-Ns``: the server's own time for the request, from the
+start of its handler to the response headers (so it includes ``latency_s``). With
+``keep_alive=True`` the server speaks HTTP/1.1 with persistent connections and sends streams
+chunked; by default it speaks HTTP/1.0, one request per connection, streams read to the close.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class FaultServer:
         hang_s: how long ``hang`` requests stay silent.
         model: the model name in responses.
         fingerprint: the ``system_fingerprint`` in responses.
+        keep_alive: HTTP/1.1 with persistent connections (chunked streams).
     """
 
     def __init__(
@@ -65,11 +71,14 @@ class FaultServer:
         hang_s: float = 3.0,
         model: str = "fault-model-2024-01-01",
         fingerprint: str = "fp_fault_1",
+        keep_alive: bool = False,
     ) -> None:
         self.latency_s = latency_s
         self.hang_s = hang_s
         self.model = model
         self.fingerprint = fingerprint
+        self.keep_alive = keep_alive
+        self.connections = 0
         self.attempts: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
@@ -112,8 +121,15 @@ class FaultServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"  # one request per connection
+            # HTTP/1.0: one request per connection
+            protocol_version = "HTTP/1.1" if owner.keep_alive else "HTTP/1.0"
             disable_nagle_algorithm = True  # no 40 ms Nagle + delayed-ACK stalls
+            started_ns = 0
+
+            def setup(self) -> None:
+                super().setup()
+                with owner._lock:
+                    owner.connections += 1
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
@@ -125,6 +141,7 @@ class FaultServer:
                     owner._send_json(self, 404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
+                self.started_ns = time.perf_counter_ns()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with owner._lock:
@@ -141,11 +158,19 @@ class FaultServer:
         return Handler
 
     @staticmethod
+    def _start(h: BaseHTTPRequestHandler, code: int) -> None:
+        """Status line and the server's own latency for the request."""
+        started = getattr(h, "started_ns", 0)
+        h.send_response(code)
+        if started:
+            h.send_header("X-Server-Latency-Ns", str(time.perf_counter_ns() - started))
+
+    @staticmethod
     def _send_json(
         h: BaseHTTPRequestHandler, code: int, obj: Any, headers: dict[str, str] | None = None
     ) -> None:
         data = json.dumps(obj).encode()
-        h.send_response(code)
+        FaultServer._start(h, code)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
@@ -225,20 +250,23 @@ class FaultServer:
                 obj["usage"] = usage
             if kind == "trunc":
                 data = json.dumps(obj).encode()[:40]
-                h.send_response(200)
+                self._start(h, 200)
                 h.send_header("Content-Type", "application/json")
                 h.send_header("Content-Length", str(len(data)))
                 h.end_headers()
                 h.wfile.write(data)
                 return
             return self._send_json(h, 200, obj)
-        h.send_response(200)
+        self._start(h, 200)
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Cache-Control", "no-cache")
+        chunked = self.keep_alive
+        if chunked:
+            h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
 
         def send(data: bytes) -> None:
-            h.wfile.write(data)
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             h.wfile.flush()
 
         def event(choices: list[dict[str, Any]], **extra: Any) -> None:
@@ -247,7 +275,12 @@ class FaultServer:
 
         event([{"index": 0, "delta": {"role": "assistant", "content": ""}}])
         if kind == "trunc":
-            send(b'data: {"id": "x", "choices": [{"index": 0, "del\n\n')
+            cut = b'data: {"id": "x", "choices": [{"index": 0, "del\n\n'
+            if chunked:  # a chunk announced longer than what is sent
+                h.wfile.write(b"%x\r\n%s" % (len(cut) + 100, cut))
+                h.wfile.flush()
+            else:
+                send(cut)
             h.close_connection = True  # cut the stream: no last chunk
             return
         if refusal:
@@ -259,12 +292,17 @@ class FaultServer:
         if usage and (body.get("stream_options") or {}).get("include_usage"):
             event([], usage=usage)
         send(b"data: [DONE]\n\n")
+        if chunked:
+            h.wfile.write(b"0\r\n\r\n")
 
 
 if __name__ == "__main__":  # a server in its own process (bench/bench_llm.py)
     import sys
 
-    srv = FaultServer(latency_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0).start()
+    srv = FaultServer(
+        latency_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0,
+        keep_alive=len(sys.argv) > 2 and sys.argv[2] == "keep-alive",
+    ).start()
     print(srv.port, flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     srv.stop()

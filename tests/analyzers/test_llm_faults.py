@@ -12,17 +12,13 @@ from typing import Any
 import pytest
 
 from tcplab.analyzers import Status, ToolInput, default_registry
+from tcplab.analyzers.llm import LLMAnalyzer
 from tcplab.corpus import ToolDoc, write_corpus
 from tcplab.descriptor import RiskLevel
 from tests.analyzers.llm_servers import FaultServer
 from tests.conftest import Runner, in_ci
 
-if importlib.util.find_spec("openai") is None:  # pragma: no cover - environment dependent
-    if in_ci():
-        pytest.fail("the llm tests need 'openai' (pip install 'tcplab[llm]')", pytrace=False)
-    pytest.skip("openai is not installed", allow_module_level=True)
-
-from tcplab.analyzers.llm import LLMAnalyzer
+HAVE_SDK = importlib.util.find_spec("openai") is not None
 
 DOC = {
     "NAME": "tool - does things",
@@ -37,6 +33,22 @@ def server() -> Iterator[FaultServer]:
     srv = FaultServer(hang_s=2.0).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def keep_alive_server() -> Iterator[FaultServer]:
+    srv = FaultServer(hang_s=2.0, keep_alive=True).start()
+    yield srv
+    srv.stop()
+
+
+def need(transport: str) -> str:
+    """``transport``, after skipping (failing in CI) when it is ``sdk`` and openai is missing."""
+    if transport == "sdk" and not HAVE_SDK:  # pragma: no cover - environment dependent
+        if in_ci():
+            pytest.fail("transport=sdk needs 'openai' (pip install 'tcplab[llm]')")
+        pytest.skip("openai is not installed")
+    return transport
 
 
 def arm(server: FaultServer, **params: Any) -> LLMAnalyzer:
@@ -62,8 +74,12 @@ def test_registry_creates_the_llm_arm(server: FaultServer) -> None:
     assert isinstance(a, LLMAnalyzer)
 
 
-def test_valid_answer_records_usage_timing_identity_and_request(server: FaultServer) -> None:
-    with arm(server) as a:
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_valid_answer_records_usage_timing_identity_and_request(
+    server: FaultServer, transport: str, stream: bool
+) -> None:
+    with arm(server, transport=need(transport), stream=stream) as a:
         res = a.analyze(tool("ok-rm"))
         info = a.describe()
     assert res.status is Status.OK
@@ -74,19 +90,28 @@ def test_valid_answer_records_usage_timing_identity_and_request(server: FaultSer
     assert res.model.model_id == "fault-model-2024-01-01"
     assert res.model.version == "fp_fault_1"
     t = res.timing
-    assert t.ttft_ns is not None and 0 < t.ttft_ns <= t.service_ns <= t.total_ns
+    assert 0 < t.service_ns <= t.total_ns
+    assert (t.ttft_ns is not None) is stream
+    if t.ttft_ns is not None:
+        assert 0 < t.ttft_ns <= t.service_ns
+    if transport == "http":  # the server's own latency, from its header
+        assert t.server_ns is not None and 0 < t.server_ns <= t.service_ns
     assert t.backoff_wait_ns == 0
     assert t.queue_wait_ns + t.service_ns <= t.total_ns
     assert not res.cache.hit
     (req,) = server.requests
     assert req["temperature"] == 0 and req["seed"] == 0 and req["max_tokens"] == 512
     assert req["response_format"]["type"] == "json_schema"
-    assert req["stream"] is True and req["stream_options"] == {"include_usage": True}
+    if stream:
+        assert req["stream"] is True and req["stream_options"] == {"include_usage": True}
+    else:
+        assert not req.get("stream") and "stream_options" not in req
     assert "HIGH_RISK: changes permissions" in req["messages"][0]["content"]
     assert "PRIVILEGE_ESCALATION" in req["messages"][0]["content"]
     assert "DESCRIPTION\nDoes things to FILE." in req["messages"][1]["content"]
     assert info["prompt"]["version"] == "risk-v1"
     assert info["sampling"] == {"temperature": 0.0, "seed": 0, "max_tokens": 512}
+    assert info["transport"] == transport and info["stream"] is stream
 
 
 @pytest.mark.parametrize("structured", ["json_object", "none"])
@@ -152,7 +177,7 @@ def test_retry_after_is_honoured(server: FaultServer) -> None:
 
 
 def test_sdk_retries_are_disabled(server: FaultServer) -> None:
-    with arm(server, max_retries=0) as a:
+    with arm(server, max_retries=0, transport=need("sdk")) as a:
         res = a.analyze(tool("e500-x"))
     assert res.status is Status.ERROR and res.attempts == 1
     assert server.attempts["e500-x"] == 1
@@ -168,10 +193,11 @@ def test_sdk_retries_are_disabled(server: FaultServer) -> None:
     ],
 )
 @pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("transport", ["http", "sdk"])
 def test_final_failures_are_errors(
-    server: FaultServer, name: str, attempts: int, fragment: str, stream: bool
+    server: FaultServer, name: str, attempts: int, fragment: str, stream: bool, transport: str
 ) -> None:
-    with arm(server, stream=stream) as a:
+    with arm(server, stream=stream, transport=need(transport)) as a:
         res = a.analyze(tool(name))
     assert res.status is Status.ERROR
     assert res.attempts == attempts == server.attempts[name]
@@ -323,6 +349,7 @@ def test_console_script_against_fault_server(
     proc = tcplab(
         "analyze", "-a", "llm", "-p", f"base_url={server.base_url}", "-p", "model=fault-model",
         "-p", "cache=off", "-p", "max_retries=1", "-p", "timeout_s=5", "-p", "seed=7",
+        "-p", "stream=true",
         "--corpus", str(corpus), "ok-ls", "ok-rm", "garbage-x", "--json",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -1,12 +1,17 @@
-"""The ``llm`` arm: any OpenAI-compatible chat-completions server through the ``openai`` SDK."""
+"""The ``llm`` arm: any OpenAI-compatible chat-completions server.
+
+The default transport is a lean HTTP/1.1 client (:mod:`._lean`); ``transport=sdk`` uses the
+official ``openai`` SDK instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import random
+import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,13 +27,15 @@ from tcplab.analyzers._types import (
 )
 from tcplab.analyzers.llm._answers import assess_reply, build_request
 from tcplab.analyzers.llm._cache import CachedReply, ResponseCache, cache_key
-from tcplab.analyzers.llm._client import ChatClient, import_openai
+from tcplab.analyzers.llm._client import ChatTransport, Reply, SDKChatClient, import_openai
 from tcplab.analyzers.llm._config import LLMConfig, resolve_config
+from tcplab.analyzers.llm._lean import HTTPChatClient
 from tcplab.analyzers.llm._limits import AIMDLimiter, AIMDPolicy, Clock, MonotonicClock, TokenBucket
 from tcplab.analyzers.llm._pricing import load_prices
 from tcplab.analyzers.llm._prompts import load_template
 from tcplab.analyzers.llm._retry import AttemptError, FailureKind, RetryPolicy
 from tcplab.analyzers.llm._runner import LoopThread
+from tcplab.analyzers.llm._saturation import SaturationMonitor
 from tcplab.errors import UsageError
 
 __all__ = ["LLMAnalyzer"]
@@ -50,7 +57,7 @@ class LLMAnalyzer(Analyzer):
         seed: seed sent with each request (default 0; ``none`` to not send one).
         max_tokens: completion token limit (default 512).
         structured: ``json_schema`` (default), ``json_object`` or ``none``.
-        stream: stream answers to measure time to first token (default true).
+        stream: stream answers, only to measure time to first token (default false).
         stream_usage: request usage in the stream (default true).
         timeout_s: per-attempt timeout in seconds (default 60).
         max_retries: retries after the first attempt (default 5).
@@ -68,6 +75,7 @@ class LLMAnalyzer(Analyzer):
         prices: price table YAML (default the shipped ``prices.yaml``).
         prompt: prompt template name or file (default ``risk-v1``).
         jitter_seed: seed for the backoff jitter (default random).
+        transport: ``http`` (built-in lean client, default) or ``sdk`` (the ``openai`` SDK).
         config: YAML file with any of the above.
         clock: time source and sleeper (tests).
     """
@@ -101,6 +109,7 @@ class LLMAnalyzer(Analyzer):
         prices: str | Path | None = None,
         prompt: str | None = None,
         jitter_seed: int | None = None,
+        transport: str | None = None,
         config: str | Path | None = None,
         clock: Clock | None = None,
         **params: Any,
@@ -109,7 +118,9 @@ class LLMAnalyzer(Analyzer):
         given = {k: v for k, v in locals().items() if k not in _NOT_SETTINGS and v is not None}
         self.config: LLMConfig = resolve_config(given, config)
         self.config_file = str(config) if config else None
-        self._openai_version = str(import_openai().__version__)
+        self._openai_version: str | None = None
+        if self.config.transport == "sdk":
+            self._openai_version = str(import_openai().__version__)
         cfg = self.config
         try:
             self.policy = AIMDPolicy(
@@ -130,13 +141,14 @@ class LLMAnalyzer(Analyzer):
         self._clock: Clock = clock or MonotonicClock()
         self._rng = random.Random(cfg.jitter_seed)
         self._runner: LoopThread | None = None
-        self._client: ChatClient | None = None
+        self._client: ChatTransport | None = None
         self._limiter: AIMDLimiter | None = None
         self._rpm: TokenBucket | None = None
         self._tpm: TokenBucket | None = None
         self._cache: ResponseCache | None = None
         self.stats = {"requests": 0, "answers": 0, "answers_without_usage": 0, "cache_hits": 0}
         self.models_seen: set[str] = set()
+        self._monitor = SaturationMonitor()
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -151,7 +163,8 @@ class LLMAnalyzer(Analyzer):
 
     async def _open_on_loop(self) -> None:
         cfg = self.config
-        self._client = ChatClient(
+        transport = SDKChatClient if cfg.transport == "sdk" else HTTPChatClient
+        self._client = transport(
             base_url=cfg.base_url,
             api_key=cfg.api_key or _PLACEHOLDER_KEY,
             timeout_s=cfg.timeout_s,
@@ -168,6 +181,7 @@ class LLMAnalyzer(Analyzer):
             client, self._client = self._client, None
             if client is not None:
                 self._runner.run(client.close())
+            self._runner.loop.call_soon_threadsafe(self._monitor.stop)
             self._runner.stop()
             self._runner = None
         if self._cache is not None:
@@ -184,6 +198,7 @@ class LLMAnalyzer(Analyzer):
             "model": cfg.model,
             "models_seen": sorted(self.models_seen),
             "api_key_set": cfg.api_key is not None,
+            "transport": cfg.transport,
             "openai_sdk": self._openai_version,
             "prompt": {
                 "name": self.template.name,
@@ -206,6 +221,7 @@ class LLMAnalyzer(Analyzer):
             "cache": str(cfg.cache) if cfg.cache else "off",
             "prices": {"file": self.prices.source, "version": self.prices.version},
             "stats": dict(self.stats),
+            "saturation": self._monitor.describe(),
             "config_file": self.config_file,
         }
         if self.price is None:
@@ -241,104 +257,162 @@ class LLMAnalyzer(Analyzer):
         return math.ceil(chars / 4) + self.config.max_tokens
 
     # -- analysis ------------------------------------------------------------------------
-    async def _analyze_async(self, tool: ToolInput) -> Assessment:
+    def _loop(self) -> LoopThread:
         if self._runner is None:
             self.open()
         assert self._runner is not None
-        return await self._runner.run_async(self._run(tool))
+        return self._runner
+
+    async def _analyze_async(self, tool: ToolInput) -> Assessment:
+        return await self._loop().run_async(self._run(tool))
 
     def _analyze(self, tool: ToolInput) -> Assessment:
-        if self._runner is None:
-            self.open()
-        assert self._runner is not None
-        return self._runner.run(self._run(tool))
+        return self._loop().run(self._run(tool))
 
     async def analyze_batch_async(
         self, tools: Sequence[ToolInput], *, concurrency: int = 8
     ) -> list[Assessment]:
         """Analyze many tools; order preserved.
 
-        All tools are submitted at once: the adaptive limiter (``concurrency`` /
-        ``max_concurrency`` parameters of the arm) bounds the requests in flight, so the
-        ``concurrency`` argument of this method is ignored.
+        All tools are submitted at once, in one hand-over to the arm's loop: the adaptive
+        limiter (``concurrency`` / ``max_concurrency`` parameters of the arm) bounds the
+        requests in flight, so the ``concurrency`` argument of this method is ignored.
         """
-        return list(await asyncio.gather(*(self.analyze_async(t) for t in tools)))
+        if not self._opened:
+            self.open()
+        return await self._loop().run_async(self._run_all(tools))
+
+    async def _run_all(self, tools: Sequence[ToolInput]) -> list[Assessment]:
+        return list(await asyncio.gather(*(self._run_guarded(t) for t in tools)))
+
+    async def _run_guarded(self, tool: ToolInput) -> Assessment:
+        t0 = time.perf_counter_ns()
+        try:
+            return self._timed(await self._run(tool), t0)
+        except Exception as exc:  # a failed trial is data, not a crash
+            return self._guard(tool, exc, t0)
+
+    def drain_warnings(self) -> list[str]:
+        """The client-saturation warning for the calls since the last drain, if any.
+
+        See ``docs/llm.md`` ("Saturation"): the client counts as saturated when its event
+        loop delays answers by more than 5% of the median service time (90th percentile),
+        or when a call took more than 10% longer than the server reported for it.
+        """
+        return self._monitor.drain()
 
     async def _run(self, tool: ToolInput) -> Assessment:
-        clock = self._clock
-        t_start = clock.now_ns()
+        t_start = self._clock.now_ns()
         messages = self.template.messages(tool)
         request = build_request(self.config, messages)
-        key = self._key(request)
-        if self._cache is not None:
-            hit = self._cache.get(key)
+        key = self._key(request) if self._cache is not None else None
+        if key is not None:
+            hit = self._cached(tool, key, t_start)
             if hit is not None:
-                elapsed = clock.now_ns() - t_start
-                self.stats["cache_hits"] += 1
-                timing = Timing(service_ns=elapsed, total_ns=elapsed)
-                return replace(
-                    self._assess(tool, hit, hit.attempts, timing),
-                    cache=CacheInfo(hit=True, original_latency_ns=hit.latency_ns),
-                )
-        assert self._client is not None and self._limiter is not None
-        queue = backoff = service = attempts = 0
-        errors: list[AttemptError] = []
-        estimate = self._estimate_tokens(messages)
-        reply = None
-        while reply is None:
-            attempts += 1
-            t_queue = clock.now_ns()
-            epoch = await self._limiter.acquire()
-            try:
-                if self._rpm is not None:
-                    await self._rpm.take(1)
-                if self._tpm is not None:
-                    await self._tpm.take(estimate)
-            except BaseException:
-                await self._limiter.release(epoch)
-                raise
-            t_attempt = clock.now_ns()
-            queue += t_attempt - t_queue
-            self.stats["requests"] += 1
-            try:
-                reply = await self._client.complete(request)
-            except AttemptError as err:
-                service += clock.now_ns() - t_attempt
-                await self._limiter.release(epoch, overload=err.kind is FailureKind.OVERLOAD)
-                if self._tpm is not None:
-                    self._tpm.adjust(-estimate)  # no answer: the tokens were not spent
-                errors.append(err)
-                if err.kind is FailureKind.FATAL or attempts > self.retry.max_retries:
-                    break
-                delay = self.retry.delay_s(attempts, err.retry_after_s, self._rng)
-                t_sleep = clock.now_ns()
-                await clock.sleep(delay)
-                backoff += clock.now_ns() - t_sleep
-                continue
-            except BaseException:
-                await self._limiter.release(epoch)
-                raise
-            service += clock.now_ns() - t_attempt
-            await self._limiter.release(epoch, clean=True)
-            if self._tpm is not None and reply.usage_reported:
-                self._tpm.adjust(reply.prompt_tokens + reply.completion_tokens - estimate)
-        total = clock.now_ns() - t_start
+                return hit
+        call = _Call(estimate=self._estimate_tokens(messages))
+        reply = await self._attempts(request, call)
+        total = self._clock.now_ns() - t_start
         if reply is None:
-            timed_out = all(e.kind is FailureKind.TIMEOUT for e in errors)
-            return failure(
-                tool.name,
-                self.name,
-                Status.TIMEOUT if timed_out else Status.ERROR,
-                f"{attempts} attempt(s) failed; last: {errors[-1]}",
-                attempts=attempts,
-                timing=Timing(
-                    queue_wait_ns=queue,
-                    backoff_wait_ns=backoff,
-                    service_ns=service,
-                    total_ns=total,
-                ),
-                model=ModelIdentity(model_id=self.config.model),
-            )
+            return self._failed(tool, call, total)
+        return self._answered(tool, key, request, reply, call, total)
+
+    def _cached(self, tool: ToolInput, key: str, t_start: int) -> Assessment | None:
+        assert self._cache is not None
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        elapsed = self._clock.now_ns() - t_start
+        self.stats["cache_hits"] += 1
+        timing = Timing(service_ns=elapsed, total_ns=elapsed)
+        return replace(
+            self._assess(tool, hit, hit.attempts, timing),
+            cache=CacheInfo(hit=True, original_latency_ns=hit.latency_ns),
+        )
+
+    async def _attempts(self, request: dict[str, Any], call: _Call) -> Reply | None:
+        """Attempts until an answer, a fatal error or the retry limit (then None)."""
+        while True:
+            call.attempts += 1
+            epoch = await self._admit(call)
+            result = await self._attempt(request, call, epoch)
+            if isinstance(result, Reply):
+                return result
+            if result.kind is FailureKind.FATAL or call.attempts > self.retry.max_retries:
+                return None
+            delay = self.retry.delay_s(call.attempts, result.retry_after_s, self._rng)
+            t_sleep = self._clock.now_ns()
+            await self._clock.sleep(delay)
+            call.backoff_ns += self._clock.now_ns() - t_sleep
+
+    async def _admit(self, call: _Call) -> int:
+        """Wait for a concurrency slot and the budgets (queue wait); returns the epoch."""
+        assert self._limiter is not None
+        t_queue = self._clock.now_ns()
+        epoch = await self._limiter.acquire()
+        try:
+            if self._rpm is not None:
+                await self._rpm.take(1)
+            if self._tpm is not None:
+                await self._tpm.take(call.estimate)
+        except BaseException:
+            await self._limiter.release(epoch)
+            raise
+        call.queue_ns += self._clock.now_ns() - t_queue
+        return epoch
+
+    async def _attempt(
+        self, request: dict[str, Any], call: _Call, epoch: int
+    ) -> Reply | AttemptError:
+        """One HTTP attempt (service time); the slot is released whatever happens."""
+        assert self._client is not None and self._limiter is not None
+        clock, monitor = self._clock, self._monitor
+        self.stats["requests"] += 1
+        monitor.started()
+        t_attempt = clock.now_ns()
+        try:
+            reply = await self._client.complete(request)
+        except AttemptError as err:
+            call.service_ns += clock.now_ns() - t_attempt
+            monitor.finished()
+            await self._limiter.release(epoch, overload=err.kind is FailureKind.OVERLOAD)
+            if self._tpm is not None:
+                self._tpm.adjust(-call.estimate)  # no answer: the tokens were not spent
+            call.errors.append(err)
+            return err
+        except BaseException:
+            monitor.finished()
+            await self._limiter.release(epoch)
+            raise
+        elapsed = clock.now_ns() - t_attempt
+        call.service_ns += elapsed
+        monitor.finished(elapsed, reply.server_ns)
+        await self._limiter.release(epoch, clean=True)
+        if self._tpm is not None and reply.usage_reported:
+            self._tpm.adjust(reply.prompt_tokens + reply.completion_tokens - call.estimate)
+        return reply
+
+    def _failed(self, tool: ToolInput, call: _Call, total: int) -> Assessment:
+        timed_out = all(e.kind is FailureKind.TIMEOUT for e in call.errors)
+        return failure(
+            tool.name,
+            self.name,
+            Status.TIMEOUT if timed_out else Status.ERROR,
+            f"{call.attempts} attempt(s) failed; last: {call.errors[-1]}",
+            attempts=call.attempts,
+            timing=call.timing(total),
+            model=ModelIdentity(model_id=self.config.model),
+        )
+
+    def _answered(
+        self,
+        tool: ToolInput,
+        key: str | None,
+        request: dict[str, Any],
+        reply: Reply,
+        call: _Call,
+        total: int,
+    ) -> Assessment:
         self.stats["answers"] += 1
         if not reply.usage_reported:
             self.stats["answers_without_usage"] += 1
@@ -353,18 +427,12 @@ class LLMAnalyzer(Analyzer):
             usage_reported=reply.usage_reported,
             latency_ns=total,
             ttft_ns=reply.ttft_ns,
-            attempts=attempts,
+            attempts=call.attempts,
         )
-        if self._cache is not None:
+        if self._cache is not None and key is not None:
             self._cache.put(key, request, stored)
-        timing = Timing(
-            queue_wait_ns=queue,
-            backoff_wait_ns=backoff,
-            ttft_ns=reply.ttft_ns,
-            service_ns=service,
-            total_ns=total,
-        )
-        return self._assess(tool, stored, attempts, timing)
+        timing = call.timing(total, ttft_ns=reply.ttft_ns, server_ns=reply.server_ns)
+        return self._assess(tool, stored, call.attempts, timing)
 
     def _assess(
         self, tool: ToolInput, reply: CachedReply, attempts: int, timing: Timing
@@ -376,3 +444,27 @@ class LLMAnalyzer(Analyzer):
 
 
 _NOT_SETTINGS = frozenset({"self", "params", "config", "clock", "__class__"})
+
+
+@dataclass(slots=True)
+class _Call:
+    """Book-keeping of one tool's attempts."""
+
+    estimate: int
+    attempts: int = 0
+    queue_ns: int = 0
+    backoff_ns: int = 0
+    service_ns: int = 0
+    errors: list[AttemptError] = field(default_factory=list)
+
+    def timing(
+        self, total: int, *, ttft_ns: int | None = None, server_ns: int | None = None
+    ) -> Timing:
+        return Timing(
+            queue_wait_ns=self.queue_ns,
+            backoff_wait_ns=self.backoff_ns,
+            ttft_ns=ttft_ns,
+            service_ns=self.service_ns,
+            total_ns=total,
+            server_ns=server_ns,
+        )

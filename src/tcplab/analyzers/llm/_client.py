@@ -1,7 +1,9 @@
-"""One chat-completions attempt through the official ``openai`` SDK (imported lazily).
+"""One chat-completions attempt: the :class:`Reply`, the transport interface, and the
+``transport=sdk`` client through the official ``openai`` SDK (imported lazily).
 
 The SDK's own retries are disabled (``max_retries=0``): the llm arm owns retries, backoff and
-timeouts. Every failure leaves this module as an :class:`AttemptError` with its class.
+timeouts. Every failure leaves a transport as an :class:`AttemptError` with its class. The
+default transport is the lean HTTP client in :mod:`._lean`.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from tcplab.analyzers.llm._limits import Clock
 from tcplab.analyzers.llm._retry import AttemptError, FailureKind, classify_status
 from tcplab.analyzers.llm._retry import parse_retry_after as _parse_retry_after
 from tcplab.errors import MissingDependencyError
 
-__all__ = ["ChatClient", "Reply", "import_openai"]
+__all__ = ["ChatTransport", "Reply", "SDKChatClient", "excerpt", "import_openai"]
 
 
 def import_openai() -> ModuleType:
@@ -47,6 +49,7 @@ class Reply:
         usage_reported: whether the server reported usage.
         ttft_ns: time to first content token (streaming only).
         latency_ns: the attempt's duration.
+        server_ns: the latency the server reported for this request, when it reported one.
     """
 
     content: str
@@ -59,15 +62,29 @@ class Reply:
     usage_reported: bool
     ttft_ns: int | None
     latency_ns: int
+    server_ns: int | None = None
 
 
-def _excerpt(value: object, limit: int = 300) -> str:
+def excerpt(value: object, limit: int = 300) -> str:
+    """``str(value)``, cut at ``limit`` characters."""
     text = str(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class ChatClient:
-    """An ``AsyncOpenAI`` client bound to one event loop.
+class ChatTransport(Protocol):
+    """What the arm needs from a transport: one attempt, and closing."""
+
+    async def complete(self, request: dict[str, Any]) -> Reply:
+        """Send one request and read the whole answer (raises :class:`AttemptError`)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class SDKChatClient:
+    """An ``AsyncOpenAI`` client bound to one event loop (``transport=sdk``).
 
     Args:
         base_url: server root ending in ``/v1``.
@@ -140,14 +157,14 @@ class ChatClient:
                 retry_after = _parse_retry_after(headers.get("retry-after"))
             return AttemptError(
                 classify_status(status),
-                f"HTTP {status}: {_excerpt(exc.body if exc.body is not None else exc)}",
+                f"HTTP {status}: {excerpt(exc.body if exc.body is not None else exc)}",
                 retry_after_s=retry_after,
                 status_code=status,
             )
         if isinstance(exc, oa.APIConnectionError):
             return AttemptError(FailureKind.TRANSIENT, f"connection error: {exc}")
         return AttemptError(
-            FailureKind.TRANSIENT, f"malformed response: {type(exc).__name__}: {_excerpt(exc)}"
+            FailureKind.TRANSIENT, f"malformed response: {type(exc).__name__}: {excerpt(exc)}"
         )
 
     async def _plain(self, request: dict[str, Any], t0: int) -> Reply:

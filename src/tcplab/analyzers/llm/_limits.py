@@ -7,7 +7,9 @@ monotonic ``perf_counter_ns`` clock with ``asyncio.sleep``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -80,6 +82,9 @@ class AIMDLimiter:
     Overload signals from requests that were admitted before the last cut do not cut again
     (one cut per "round trip", as in TCP congestion control), so a burst of 429s answering
     one wave of requests halves the limit once, not once per request.
+
+    Waiters are admitted first come, first served, and a release wakes only the waiters it
+    makes room for (not every waiter), so thousands of queued calls cost nothing per release.
     """
 
     def __init__(self, policy: AIMDPolicy, limit: float | None = None) -> None:
@@ -91,38 +96,57 @@ class AIMDLimiter:
         self.growths = 0
         self._clean = 0
         self._epoch = 0
-        self._cond = asyncio.Condition()
+        self._waiters: deque[asyncio.Future[int]] = deque()
 
     @property
     def current(self) -> int:
         """The integer limit in force."""
         return max(self.policy.minimum, int(self.limit))
 
+    def _admit(self) -> int:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return self._epoch
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.current:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(self._admit())
+
     async def acquire(self) -> int:
         """Wait for a slot; returns the epoch to hand back to :meth:`release`."""
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.in_flight < self.current)
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            return self._epoch
+        if self.in_flight < self.current and not self._waiters:
+            return self._admit()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # admitted, then cancelled
+                self.in_flight -= 1
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            self._wake()
+            raise
 
     async def release(self, epoch: int, *, overload: bool = False, clean: bool = False) -> None:
         """Give the slot back, reporting an overload signal or a clean completion."""
-        async with self._cond:
-            self.in_flight -= 1
-            if overload:
-                if epoch == self._epoch:
-                    self.limit = max(float(self.policy.minimum), self.limit * self.policy.decrease)
-                    self._epoch += 1
-                    self.cuts += 1
+        self.in_flight -= 1
+        if overload:
+            if epoch == self._epoch:
+                self.limit = max(float(self.policy.minimum), self.limit * self.policy.decrease)
+                self._epoch += 1
+                self.cuts += 1
+            self._clean = 0
+        elif clean:
+            self._clean += 1
+            if self._clean >= self.policy.grow_after and self.limit < self.policy.maximum:
+                self.limit = min(float(self.policy.maximum), float(self.current + 1))
+                self.growths += 1
                 self._clean = 0
-            elif clean:
-                self._clean += 1
-                if self._clean >= self.policy.grow_after and self.limit < self.policy.maximum:
-                    self.limit = min(float(self.policy.maximum), float(self.current + 1))
-                    self.growths += 1
-                    self._clean = 0
-            self._cond.notify_all()
+        self._wake()
 
 
 class TokenBucket:
