@@ -27,7 +27,8 @@ LEVELS = ["SAFE", "LOW_RISK", "MEDIUM_RISK", "HIGH_RISK", "CRITICAL"]
 
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A completed run: 30 labelled tools x (tcp, fake SAFE, fake failing) x 3 iterations."""
+    """A completed run: 30 labelled tools x 3 iterations x (tcp, fake SAFE, fake failing on two
+    tools, fake failing on every tool)."""
     base = tmp_path_factory.mktemp("real-run")
     tools = [f"tool{i:02d}" for i in range(30)]
     reg = base / "tools.tcpdb"
@@ -50,6 +51,11 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "name": "flaky",
                 "analyzer": "fake",
                 "params": {"level": "MEDIUM_RISK", "fail": ["tool03", "tool07"]},
+            },
+            {  # every call fails, like an LLM arm whose server refuses connections
+                "name": "down",
+                "analyzer": "fake",
+                "params": {"level": "SAFE", "fail": tools},
             },
         ],
         "iterations": 3,

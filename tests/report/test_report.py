@@ -122,7 +122,7 @@ def test_summary_schema_significance_and_holm(synthetic_run: SyntheticRun) -> No
 def test_real_run_report_files_and_caveats(real_run: Path) -> None:
     files = build_report(real_run, FAST)
     summary = json.loads(files.summary.read_text())
-    assert summary["arm_order"] == ["tcp", "fake", "flaky"]
+    assert summary["arm_order"] == ["tcp", "fake", "flaky", "down"]
     assert summary["settings"]["reference_arm"] == "tcp"
     tcp = summary["arms"]["tcp"]
     assert tcp["latency_is_batch_mean"] is True
