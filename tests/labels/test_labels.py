@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ from sklearn.metrics import cohen_kappa_score
 from tcplab.errors import LabelsError
 from tcplab.labels import agreement, check_labels, read_labels, split_of
 
-from ..conftest import Runner
+from ..conftest import TCPLAB, Runner
 
 HEADER = "command,risk_level,capabilities,rationale,labeler\n"
 
@@ -112,3 +116,87 @@ def test_labels_cli_check_and_agree(tcplab: Runner, tmp_path: Path) -> None:
     res = tcplab("labels", "agree", str(good), str(other), "--json")
     obj = json.loads(res.stdout)
     assert obj["n_common"] == 2 and obj["exact"] == 0.5
+
+
+def test_agree_with_no_common_command_says_nothing_to_compare(
+    tcplab: Runner, tmp_path: Path
+) -> None:
+    a = _write(tmp_path, "a.csv", "ls,SAFE,,lists,A\n")
+    b = _write(tmp_path, "b.csv", "rm,CRITICAL,DESTRUCTIVE,deletes,B\n")
+    with pytest.raises(LabelsError, match="nothing to compare"):
+        agreement(read_labels(a), read_labels(b))
+    for extra in (["--json"], []):
+        res = tcplab("labels", "agree", str(a), str(b), *extra)
+        assert res.returncode == 1, res.stderr
+        assert res.stdout == ""  # no NaN, no half report
+        assert "nothing to compare" in res.stderr and "share no command" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_agree_json_is_strict_json_without_nan(tcplab: Runner, tmp_path: Path) -> None:
+    a = _write(tmp_path, "a.csv", "ls,SAFE,,lists,A\n")
+    b = _write(tmp_path, "b.csv", "ls,SAFE,,lists,B\n")
+    res = tcplab("labels", "agree", str(a), str(b), "--json")
+    assert res.returncode == 0, res.stderr
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    obj = json.loads(res.stdout, parse_constant=refuse)
+    assert obj["n_common"] == 1 and obj["kappa"] == 1.0
+
+
+def _one_line_error(res: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    return res.stderr
+
+
+def test_labels_commands_refuse_directories_fifos_and_missing_files_in_one_line(
+    tcplab: Runner, tmp_path: Path
+) -> None:
+    good = _write(tmp_path, "g.csv", "ls,SAFE,,lists,A\n")
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)  # reading it would block forever: it must be refused, not read
+    for bad, what in (
+        (tmp_path, "is a directory"),
+        (fifo, "not a regular file"),
+        (tmp_path / "absent.csv", "no such labels file"),
+    ):
+        assert what in _one_line_error(tcplab("labels", "check", str(bad)))
+        assert what in _one_line_error(tcplab("labels", "agree", str(good), str(bad), "--json"))
+
+
+def test_labels_check_on_an_unreadable_file_is_one_line(tcplab: Runner, tmp_path: Path) -> None:
+    base = Path(tempfile.mkdtemp(prefix="tcplab-labels-"))
+    try:
+        base.chmod(0o755)
+        locked = base / "locked.csv"
+        locked.write_text(HEADER + "ls,SAFE,,lists,A\n")
+        locked.chmod(0)
+        # root reads anything: as root, run tcplab as an unmapped user in a user namespace
+        prefix = ["unshare", "--user"] if os.geteuid() == 0 else []
+        if prefix and shutil.which("unshare") is None:
+            pytest.skip("unshare (util-linux) is needed to drop root's read permission")
+        res = subprocess.run(
+            [*prefix, str(TCPLAB), "labels", "check", str(locked)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "Permission denied" in _one_line_error(res)
+    finally:
+        shutil.rmtree(base)
+
+
+def test_labels_output_prints_names_with_markup_verbatim(tcplab: Runner, tmp_path: Path) -> None:
+    (tmp_path / "a[").mkdir()
+    odd = tmp_path / "a[" / "x] [bold]labels.csv"  # the path holds "[/x]" and "[bold]"
+    odd.write_text(HEADER + "[/x],SAFE,,lists,A\nrm,CRITICAL,,deletes,A\n")
+    other = _write(tmp_path, "o.csv", "[/x],LOW_RISK,,lists,B\nrm,CRITICAL,,deletes,B\n")
+    res = tcplab("labels", "check", str(odd))
+    assert res.returncode == 0, res.stderr
+    assert f"{odd}: OK, 2 labels" in res.stdout
+    res = tcplab("labels", "agree", str(odd), str(other))
+    assert res.returncode == 0, res.stderr
+    assert "[/x]: A=SAFE B=LOW_RISK" in res.stdout

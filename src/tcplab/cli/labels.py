@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tcplab.cli._console import console, emit_json
@@ -19,7 +20,9 @@ app = typer.Typer(help="Ground-truth label files (labels.csv).", no_args_is_help
 
 
 @app.command("check")
-def check_cmd(path: Annotated[Path, typer.Argument(help="labels.csv to check.")]) -> None:
+def check_cmd(
+    path: Annotated[Path, typer.Argument(help="labels.csv to check.", readable=False)],
+) -> None:
     """Report every problem at once (with line numbers); exit 1 if there is any."""
     problems = check_labels(path)
     if problems:
@@ -28,7 +31,8 @@ def check_cmd(path: Annotated[Path, typer.Argument(help="labels.csv to check.")]
     counts = Counter(lb.risk_level.name for lb in labels)
     splits = Counter(lb.split for lb in labels)
     console.print(
-        f"{path}: OK, {len(labels)} labels ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
+        f"{escape(str(path))}: OK, {len(labels)} labels "
+        f"({', '.join(f'{k} {v}' for k, v in counts.items())}); "
         f"split dev {splits['dev']} / test {splits['test']}; sha256 {labels.sha256[:12]}",
         highlight=False,
     )
@@ -36,8 +40,8 @@ def check_cmd(path: Annotated[Path, typer.Argument(help="labels.csv to check.")]
 
 @app.command("agree")
 def agree_cmd(
-    a: Annotated[Path, typer.Argument(help="First labeler's labels.csv.")],
-    b: Annotated[Path, typer.Argument(help="Second labeler's labels.csv.")],
+    a: Annotated[Path, typer.Argument(help="First labeler's labels.csv.", readable=False)],
+    b: Annotated[Path, typer.Argument(help="Second labeler's labels.csv.", readable=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Compare two labelers: counts, exact agreement, Cohen's κ, weighted κ, confusion matrix."""
@@ -61,4 +65,4 @@ def agree_cmd(
         table.add_row(lv, *(str(v) for v in row))
     console.print(table)
     for cmd, la, lb in rep.disagreements:
-        console.print(f"  {cmd}: A={la} B={lb}", highlight=False)
+        console.print(f"  {escape(cmd)}: A={la} B={lb}", highlight=False)

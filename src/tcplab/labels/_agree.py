@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from tcplab.descriptor import RiskLevel
+from tcplab.errors import LabelsError
 from tcplab.labels._io import LabelSet
 from tcplab.stats import cohen_kappa, confusion_matrix
 
@@ -40,37 +42,44 @@ class AgreementReport:
     capability_agreement: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
+        """JSON-ready dict; a rate that is not a finite number is ``None`` (never NaN)."""
         return {
             "n_common": self.n_common,
             "only_a": self.only_a,
             "only_b": self.only_b,
-            "exact": self.exact,
-            "within_one": self.within_one,
-            "kappa": self.kappa,
-            "kappa_quadratic": self.kappa_quadratic,
+            "exact": _finite(self.exact),
+            "within_one": _finite(self.within_one),
+            "kappa": _finite(self.kappa),
+            "kappa_quadratic": _finite(self.kappa_quadratic),
             "levels": [lv.name for lv in LEVELS],
             "confusion": self.confusion,
             "disagreements": [{"command": c, "a": a, "b": b} for c, a, b in self.disagreements],
-            "capability_agreement": self.capability_agreement,
+            "capability_agreement": {k: _finite(v) for k, v in self.capability_agreement.items()},
         }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def agreement(a: LabelSet, b: LabelSet) -> AgreementReport:
     """Compare two label sets on their common commands.
 
     Cohen's κ (Cohen 1960) and quadratic-weighted κ (Cohen 1968) via :mod:`tcplab.stats`.
-    With no common command every rate is NaN.
+
+    Raises:
+        LabelsError: the two sets share no command, so there is nothing to compare (every
+            rate would be undefined).
     """
     common = sorted(set(a.labels) & set(b.labels))
+    if not common:
+        raise LabelsError(
+            f"nothing to compare: {a.path} ({len(a)} labels) and {b.path} ({len(b)} labels) "
+            "share no command"
+        )
     ya = [int(a.labels[c].risk_level) for c in common]
     yb = [int(b.labels[c].risk_level) for c in common]
     levels = [int(lv) for lv in LEVELS]
-    nan = float("nan")
-    if not common:
-        return AgreementReport(
-            0, sorted(a.labels), sorted(b.labels), nan, nan, nan, nan, [[0] * 5 for _ in range(5)]
-        )
     cm = confusion_matrix(ya, yb, levels)
     caps: dict[str, float] = {}
     for cap in (

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +148,32 @@ def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
 
 
 def _read_text(path: Path) -> bytes:
+    """The bytes of a regular file; LabelsError (one line) for anything else.
+
+    Opened non-blocking so a FIFO or device is refused instead of blocking the read.
+    """
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise LabelsError(f"{path}: no such labels file") from exc
     except IsADirectoryError as exc:
         raise LabelsError(f"{path}: is a directory, not a labels file") from exc
+    except OSError as exc:
+        raise LabelsError(f"{path}: cannot open labels file: {exc.strerror or exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise LabelsError(f"{path}: is a directory, not a labels file")
+        if not stat.S_ISREG(mode):
+            raise LabelsError(f"{path}: not a regular file (a FIFO, socket or device?)")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise LabelsError(f"{path}: cannot read labels file: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
 
 
 def check_labels(path: str | os.PathLike[str]) -> list[str]:
