@@ -3,19 +3,24 @@
 The curated top level re-exports the names most users need; everything else lives in its
 package (``tcplab.descriptor``, ``tcplab.registry``, ``tcplab.corpus``, ``tcplab.labels``,
 ``tcplab.rules``, ``tcplab.generator``, ``tcplab.analyzers``, ``tcplab.experiment``,
-``tcplab.stats``, ``tcplab.report``, ``tcplab.store``). Importing it loads no optional SDK.
+``tcplab.stats``, ``tcplab.report``, ``tcplab.store``). Importing it loads no optional SDK, and
+no numpy: the batch validator, the registry and ``__version__`` are resolved on first use, so
+the light CLI commands (which import this package first) start fast.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from tcplab.descriptor import Capability, Decision, RiskLevel, decode, encode, validate_batch
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tcplab.descriptor import Capability, Decision, RiskLevel, decode, encode
 from tcplab.errors import TcplabError
-from tcplab.registry import DecisionCache, Registry
 
-try:
-    __version__ = version("tcplab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from tcplab.descriptor import validate_batch
+    from tcplab.registry import DecisionCache, Registry
+
+    __version__: str
 
 __all__ = [
     "Capability",
@@ -29,3 +34,34 @@ __all__ = [
     "encode",
     "validate_batch",
 ]
+
+_LAZY = {
+    "DecisionCache": "tcplab.registry",
+    "Registry": "tcplab.registry",
+    "validate_batch": "tcplab.descriptor",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tcplab")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without install
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the lazily imported names (PEP 562)."""
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})

@@ -1,17 +1,104 @@
-"""Shared rich consoles and output helpers for the CLI."""
+"""Shared rich consoles and output helpers for the CLI.
+
+Data is never rendered as Rich markup: a tool name, a file name, an SQL value or an error message
+may contain ``[red]`` or ``[/x]``, which markup would hide or choke on. Use :func:`print_data`
+(plain text, no markup, no emoji codes, no highlighting), :func:`print_kv` (a bold key and a
+plain value), :func:`print_error` (one ``error:`` line), or :func:`esc` to embed a value in a
+markup string you write yourself.
+
+Importing this module does not import rich; ``console`` and ``err_console`` are created on first
+use, so the light commands that only print JSON stay fast.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
-__all__ = ["console", "emit_json", "err_console"]
+    console: Console
+    err_console: Console
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+__all__ = [
+    "console",
+    "emit_json",
+    "err_console",
+    "esc",
+    "print_data",
+    "print_error",
+    "print_kv",
+    "print_record",
+]
+
+_consoles: dict[str, Any] = {}
+
+
+def _console(name: str) -> Console:
+    found = _consoles.get(name)
+    if found is None:
+        from rich.console import Console
+
+        found = Console(stderr=name == "err_console", soft_wrap=True)
+        _consoles[name] = found
+    console: Console = found
+    return console
+
+
+def __getattr__(name: str) -> Any:
+    """``console`` and ``err_console``, created on first use (PEP 562)."""
+    if name in ("console", "err_console"):
+        return _console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def esc(value: object) -> str:
+    """``str(value)`` escaped for embedding in Rich markup (``[`` cannot open a tag)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def _plain(text: str, style: str = "") -> Any:
+    from rich.text import Text
+
+    return Text(text, style=style)
+
+
+def print_data(*values: object, sep: str = " ", err: bool = False) -> None:
+    """Print values as plain text: no markup, no emoji codes, no highlighting."""
+    target = _console("err_console" if err else "console")
+    target.print(_plain(sep.join(str(v) for v in values)), highlight=False, emoji=False)
+
+
+def print_kv(key: str, value: object, width: int = 15) -> None:
+    """Print ``key: value`` with a bold, right-aligned key; the value is plain data."""
+    from rich.text import Text
+
+    line = Text.assemble((f"{key:>{width}}", "bold"), ": ", str(value))
+    _console("console").print(line, highlight=False, emoji=False)
+
+
+def print_error(message: str, problems: Iterable[object] = ()) -> None:
+    """One ``error: MESSAGE`` line on stderr (plus one ``  - problem`` line per problem)."""
+    from rich.text import Text
+
+    target = _console("err_console")
+    target.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, emoji=False)
+    for problem in problems:
+        target.print(_plain(f"  - {problem}"), highlight=False, emoji=False)
+
+
+def print_record(record: dict[str, Any], as_json: bool, width: int = 15) -> None:
+    """One JSON object, or one ``key: value`` line per field (values are plain data)."""
+    if as_json:
+        emit_json(record)
+    else:
+        for key, value in record.items():
+            print_kv(key, value, width)
 
 
 def emit_json(obj: Any) -> None:

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, BinaryIO
 
-import numpy as np
 import typer
 
-from tcplab.cli._console import console, emit_json
-from tcplab.descriptor import (
-    DESCRIPTOR_SIZE,
-    Decision,
-    Reason,
-    RiskLevel,
-    encode,
-    lint,
-    parse_hex,
-    unpack,
-    validate,
-    validate_batch,
-)
-from tcplab.errors import DecodeError, UsageError
+from tcplab.cli._console import print_record
+from tcplab.descriptor import Reason, encode
+from tcplab.descriptor._report import decode_report
+from tcplab.errors import UsageError
 
-__all__ = ["app", "decode_report"]
+__all__ = ["app", "decode_main", "decode_report"]
 
 app = typer.Typer(
     help="Encode, decode and validate 24-byte TCP v2 descriptors.", no_args_is_help=True
@@ -62,126 +51,72 @@ def encode_cmd(
     sys.stdout.write(raw.hex() + "\n")
 
 
-def decode_report(text: str) -> dict[str, Any]:
-    """The ``decode --json`` object for a hex string (valid or not; never raises).
-
-    Invalid descriptors report ``risk_level`` UNKNOWN and decision REQUIRE_APPROVAL (an agent
-    must not trust their bits); ``raw_risk_level`` shows what the bits would have said.
-    """
-    nulls: dict[str, Any] = dict.fromkeys(
-        (
-            "version",
-            "command_hash",
-            "exec_time_ms",
-            "memory_mb",
-            "output_kb",
-            "command_length",
-            "checksum",
-            "flags",
-            "vendor_bits",
-            "raw_risk_level",
-        )
-    )
-    try:
-        raw = parse_hex(text)
-    except DecodeError as exc:
-        return {
-            "valid": False,
-            "errors": list(exc.reasons),
-            **nulls,
-            "risk_level": RiskLevel.UNKNOWN.name,
-            "capabilities": [],
-            "decision": Decision.REQUIRE_APPROVAL.value,
-            "warnings": [],
-        }
-    desc = unpack(raw)
-    report = desc.to_json_dict()
-    reasons = [r.name for r in validate(raw)]
-    report["warnings"] = lint(desc)
-    report["raw_risk_level"] = desc.risk_level.name
-    if reasons:
-        report.update(
-            valid=False,
-            errors=reasons,
-            risk_level=RiskLevel.UNKNOWN.name,
-            decision=Decision.REQUIRE_APPROVAL.value,
-            warnings=[],
-        )
-    return report
-
-
 @app.command("decode")
 def decode_cmd(
     hex_text: Annotated[str, typer.Argument(metavar="HEX", help="48 hex characters.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Decode a descriptor; exit 0 if valid, 1 if not."""
+    raise typer.Exit(decode_main(hex_text, as_json))
+
+
+def decode_main(hex_text: str, as_json: bool) -> int:
+    """Print the decode report; the exit status (0 valid, 1 not). No typer needed."""
     report = decode_report(hex_text)
-    if as_json:
-        emit_json(report)
-    else:
-        for key, value in report.items():
-            console.print(f"[bold]{key:>15}[/]: {value}", highlight=False)
-    raise typer.Exit(0 if report["valid"] else 1)
+    print_record(report, as_json)
+    return 0 if report["valid"] else 1
 
 
-_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+def _line_suffix(reason: Reason) -> str:
+    valid, name = ("false", f'"{reason.name}"') if reason else ("true", "null")
+    return f'"valid": {valid}, "reason": {name}}}\n'
 
 
-def _classify(line: str) -> tuple[bytes | None, int]:
-    s = line.strip()
-    if len(s) == 2 * DESCRIPTOR_SIZE:
-        try:
-            raw = bytes.fromhex(s)
-        except ValueError:
-            return None, Reason.HEX
-        if len(raw) == DESCRIPTOR_SIZE:
-            return raw, Reason.OK
-        return None, Reason.HEX
-    if s and not _HEX_CHARS.issuperset(s):
-        return None, Reason.HEX
-    return None, Reason.LENGTH
+_LINE_SUFFIX = {int(r): _line_suffix(r) for r in Reason}
 
 
-_REASON_JSON = {int(r): (f'"{r.name}"' if r else "null") for r in Reason}
+def _open_input(input_file: str) -> BinaryIO:
+    if input_file == "-":
+        return sys.stdin.buffer
+    path = Path(input_file)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "no such file"
+        raise UsageError(f"--input {input_file}: {what}")
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"--input {input_file}: cannot read: {exc.strerror or exc}") from exc
 
 
 @app.command("validate")
 def validate_cmd(
     input_file: Annotated[str, typer.Option("--input", help="File of hex lines, or - for stdin.")],
 ) -> None:
-    """Validate one hex descriptor per line; one JSON line each. Exit 0 all valid, 1 otherwise."""
-    if input_file == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        path = Path(input_file)
-        if not path.is_file():
-            raise UsageError(f"--input {input_file}: no such file")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    n = len(lines)
-    reasons = np.zeros(n, dtype=np.uint8)
-    good_idx: list[int] = []
-    buf = bytearray()
-    for i, line in enumerate(lines):
-        raw, reason = _classify(line)
-        if raw is None:
-            reasons[i] = reason
-        else:
-            good_idx.append(i)
-            buf += raw
-    if good_idx:
-        arr = np.frombuffer(bytes(buf), dtype=np.uint8).reshape(len(good_idx), DESCRIPTOR_SIZE)
-        reasons[np.asarray(good_idx)] = validate_batch(arr).reasons
-    out = sys.stdout
-    chunk: list[str] = []
-    for i, r in enumerate(reasons.tolist()):
-        chunk.append(
-            f'{{"line": {i + 1}, "valid": {"true" if r == 0 else "false"}, '
-            f'"reason": {_REASON_JSON[r]}}}\n'
-        )
-        if len(chunk) >= 65536:
-            out.write("".join(chunk))
-            chunk.clear()
-    out.write("".join(chunk))
+    """Validate one hex descriptor per line; one JSON line each. Exit 0 all valid, 1 otherwise.
+
+    Streams the input in bounded chunks (constant memory whatever its size); lines end with
+    LF, CRLF or CR, and surrounding ASCII whitespace is ignored.
+    """
+    from tcplab.descriptor._lines import iter_line_reasons
+
+    fh = _open_input(input_file)
+    out, suffix = sys.stdout, _LINE_SUFFIX
+    line, all_valid = 0, True
+    try:
+        for reasons in iter_line_reasons(fh.read):
+            first = line + 1
+            line += len(reasons)
+            out.write(
+                "".join(
+                    [
+                        f'{{"line": {n}, {suffix[r]}'
+                        for n, r in zip(range(first, line + 1), reasons, strict=True)
+                    ]
+                )
+            )
+            all_valid = all_valid and not any(reasons)
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
     out.flush()
-    raise typer.Exit(0 if not reasons.any() else 1)
+    raise typer.Exit(0 if all_valid else 1)

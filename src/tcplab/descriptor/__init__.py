@@ -1,6 +1,16 @@
-"""The TCP v2 descriptor: one frozen 24-byte format (see ``docs/format.md``)."""
+"""The TCP v2 descriptor: one frozen 24-byte format (see ``docs/format.md``).
 
-from tcplab.descriptor._batch import BatchResult, validate_batch, validate_batch_numpy
+The scalar codec is pure Python (stdlib only). The batch validator needs numpy (and numba for
+its compiled kernel); it is imported on first use of :func:`validate_batch`,
+:func:`validate_batch_numpy` or :class:`BatchResult`, so single-descriptor users and the light
+CLI commands never load numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tcplab.descriptor._codec import (
     DESCRIPTOR_SIZE,
     FORMAT_VERSION,
@@ -16,6 +26,9 @@ from tcplab.descriptor._codec import (
     validate,
 )
 from tcplab.descriptor._flags import Capability, Decision, Reason, RiskLevel, decide
+
+if TYPE_CHECKING:
+    from tcplab.descriptor._batch import BatchResult, validate_batch, validate_batch_numpy
 
 __all__ = [
     "DESCRIPTOR_SIZE",
@@ -39,3 +52,18 @@ __all__ = [
     "validate_batch",
     "validate_batch_numpy",
 ]
+
+_LAZY = frozenset({"BatchResult", "validate_batch", "validate_batch_numpy"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import the numpy-based batch validator on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module("tcplab.descriptor._batch"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import os
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 from tcplab.descriptor import (
-    FORMAT_VERSION,
-    MAGIC,
     Decision,
     RiskLevel,
     command_hash,
@@ -19,7 +16,6 @@ from tcplab.descriptor import (
     parse_hex,
     unpack,
     validate,
-    validate_batch,
 )
 from tcplab.errors import DecodeError, RegistryBuildError, RegistryFormatError, UsageError
 from tcplab.registry._file import Registry, write_registry
@@ -88,6 +84,10 @@ def _read_csv(path: Path) -> list[tuple[int, str, str]]:
         text = path.read_text(encoding="utf-8") if str(path) != "-" else ""
     except FileNotFoundError as exc:
         raise UsageError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{path}: is a directory, not a CSV file") from exc
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     reader = csv.DictReader(io.StringIO(text))
@@ -123,23 +123,42 @@ def build_from_csv(csv_path: str | os.PathLike[str], out: str | os.PathLike[str]
     return write_registry(out, good)
 
 
-def export_csv(registry: Registry, out: io.TextIOBase | None = None) -> str:
-    """The registry as ``command,hex`` CSV text (round-trips through :func:`build_from_csv`)."""
+def export_csv(
+    registry: Registry, out: io.TextIOBase | None = None, *, allow_invalid: bool = False
+) -> str:
+    """The registry as ``command,hex`` CSV text (round-trips through :func:`build_from_csv`).
+
+    Entries that cannot be trusted (:meth:`Registry.invalid_entries`) are refused: nothing is
+    written. With ``allow_invalid=True`` every row is written with a third column,
+    ``problems``, that flags them (empty for good rows).
+
+    Raises:
+        RegistryFormatError: some entries are invalid and ``allow_invalid`` is false; the
+            message names up to five of them.
+    """
+    invalid = {i: problems for i, _name, problems in registry.invalid_entries()}
+    if invalid and not allow_invalid:
+        first = [
+            f"{registry.name_bytes_at(i).decode('utf-8', 'replace')!r} [{', '.join(problems)}]"
+            for i, problems in list(invalid.items())[:5]
+        ]
+        raise RegistryFormatError(
+            f"{registry.path}: {len(invalid)} of {len(registry)} entries are invalid "
+            f"(first: {'; '.join(first)}); nothing exported (--allow-invalid flags them)"
+        )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(_REQUIRED)
-    for name, raw in registry.items():
-        writer.writerow((name, raw.hex()))
+    writer.writerow((*_REQUIRED, "problems") if allow_invalid else _REQUIRED)
+    for i in range(len(registry)):
+        name = registry.name_bytes_at(i).decode("utf-8", "replace")
+        row: tuple[str, ...] = (name, registry.bytes_at(i).hex())
+        if allow_invalid:
+            row = (*row, " ".join(invalid.get(i, ())))
+        writer.writerow(row)
     text = buf.getvalue()
     if out is not None:
         out.write(text)
     return text
-
-
-_VALID_HEAD = MAGIC + FORMAT_VERSION.to_bytes(2, "big")
-_LEVEL_OF_RISK_BITS = [
-    RiskLevel.UNKNOWN if bits == 0 else RiskLevel(bits.bit_length() - 1) for bits in range(32)
-]
 
 
 def decide_cold(registry: Registry, command: str) -> tuple[RiskLevel, Decision]:
@@ -147,16 +166,10 @@ def decide_cold(registry: Registry, command: str) -> tuple[RiskLevel, Decision]:
 
     Validation is the full structural check (magic, version, CRC); decoding reads the risk bits
     (highest wins). Unknown commands and invalid descriptors are UNKNOWN → REQUIRE_APPROVAL.
+    This calls :meth:`Registry.decide_cold` (compiled when available); bind that method once
+    (``decide = registry.decide_cold``) to save a call per decision.
     """
-    raw = registry.get_bytes(command)
-    if (
-        raw is None
-        or raw[:6] != _VALID_HEAD
-        or (raw[22] << 8 | raw[23]) != zlib.crc32(raw[:22]) & 0xFFFF
-    ):
-        return RiskLevel.UNKNOWN, Decision.REQUIRE_APPROVAL
-    level = _LEVEL_OF_RISK_BITS[raw[13] & 0x1F]
-    return level, decide(level)
+    return registry.decide_cold(command)
 
 
 class _DecisionMap(dict[str, Decision]):
@@ -175,6 +188,8 @@ class DecisionCache:
     """
 
     def __init__(self, registry: Registry) -> None:
+        from tcplab.descriptor import validate_batch
+
         arr = registry.descriptor_array()
         result = validate_batch(arr)
         if not result.valid.all():

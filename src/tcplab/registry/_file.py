@@ -1,77 +1,68 @@
 """The ``.tcpdb`` registry file: many descriptors keyed by command name, memory-mapped.
 
-Layout (little-endian header fields, all offsets absolute, see ``docs/format.md``)::
-
-    header (64 bytes)
-      0   8s  magic  b"\\x89TCPDB\\r\\n"
-      8   u16 registry format version (1)
-      10  u16 descriptor format version (2)
-      12  u32 reserved (0)
-      16  u64 entry count N
-      24  u64 offset of the descriptor table  (N × 24 bytes, entries sorted by name)
-      32  u64 offset of the name-offset table ((N+1) × u64 into the name blob)
-      40  u64 offset of the hash-slot table  (S × u32, S = power of two ≥ 2N; 0 = empty,
-                                              else entry index + 1; key = CRC-32 of the name)
-      48  u64 slot count S
-      56  u32 CRC-32 of bytes [0, 56) and [64, end)
-      60  u32 reserved (0)
-    then the tables, then the name blob (UTF-8 names, concatenated in entry order)
-
-Commands are stored by their full name, so two commands whose 4-byte MD5 prefixes collide are
-both kept and told apart. Opening verifies the header and the whole-file CRC (a few ms for
-100,000 entries) but parses no entry; lookup is an O(1) hash probe into the mapped file.
+The layout is documented in :mod:`tcplab.registry._layout` and ``docs/format.md``. Commands are
+stored by their full name, so two commands whose 4-byte MD5 prefixes collide are both kept and
+told apart. Opening verifies the header, the whole-file CRC and the two tables but parses no
+entry; lookup is an O(1) hash probe into the mapped file, bounded by N + 1 probes whatever the
+file holds. This module imports no numpy (the light CLI commands use it).
 """
 
 from __future__ import annotations
 
-import mmap
+import array
 import os
-import struct
-import tempfile
+import stat
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
+from tcplab.descriptor import (
+    DESCRIPTOR_SIZE,
+    FORMAT_VERSION,
+    Decision,
+    Descriptor,
+    RiskLevel,
+    command_hash,
+    unpack,
+    validate,
+)
+from tcplab.errors import CommandNotFoundError, RegistryError, RegistryFormatError, UsageError
+from tcplab.registry import _cold
+from tcplab.registry._layout import (
+    CRC_OFFSET,
+    HEADER,
+    HEADER_SIZE,
+    NATIVE_LE,
+    REGISTRY_FORMAT_VERSION,
+    REGISTRY_MAGIC,
+    Layout,
+    check_header,
+    check_tables,
+    slot_count,
+)
 
-from tcplab.descriptor import DESCRIPTOR_SIZE, FORMAT_VERSION, Descriptor, unpack
-from tcplab.errors import CommandNotFoundError, RegistryFormatError, UsageError
+if TYPE_CHECKING:
+    import mmap
+
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["REGISTRY_FORMAT_VERSION", "REGISTRY_MAGIC", "Registry", "write_registry"]
 
-REGISTRY_MAGIC = b"\x89TCPDB\r\n"
-REGISTRY_FORMAT_VERSION = 1
-_HEADER = struct.Struct("<8sHHIQQQQQII")
-_HEADER_SIZE = 64
-_CRC_OFFSET = 56
-_U32 = struct.Struct("<I")
-_U64X2 = struct.Struct("<QQ")
-assert _HEADER.size == _HEADER_SIZE
+ColdDecider = Callable[[str], tuple[RiskLevel, Decision]]
 
 
-def _slot_count(n: int) -> int:
-    s = 8
-    while s < 2 * n:
-        s <<= 1
-    return s
+def _le_array(typecode: str, values: Iterable[int]) -> bytes:
+    arr = array.array(typecode, values)
+    if not NATIVE_LE:  # pragma: no cover - big-endian hosts
+        arr.byteswap()
+    return arr.tobytes()
 
 
-def _name_key(name: bytes) -> int:
-    return zlib.crc32(name)
-
-
-def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, bytes]]) -> int:
-    """Write a registry atomically (temp file + rename); return the number of entries.
-
-    ``entries`` are ``(command, 24-byte descriptor)`` pairs; callers validate them first
-    (:func:`tcplab.registry.build_from_rows` does).
-
-    Raises:
-        UsageError: duplicate or empty command names, or a descriptor not 24 bytes long.
-    """
-    items = sorted(((c.encode("utf-8"), d) for c, d in entries), key=lambda kv: kv[0])
+def _encode_entries(entries: Iterable[tuple[str, bytes]]) -> list[tuple[bytes, bytes]]:
+    items = sorted(((c.encode("utf-8"), bytes(d)) for c, d in entries), key=lambda kv: kv[0])
     for i, (name, desc) in enumerate(items):
         if not name:
             raise UsageError("empty command name")
@@ -79,133 +70,165 @@ def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, by
             raise UsageError(f"descriptor for {name!r} is {len(desc)} bytes, not 24")
         if i and items[i - 1][0] == name:
             raise UsageError(f"duplicate command {name.decode('utf-8', 'replace')!r}")
+    return items
+
+
+def _file_bytes(items: list[tuple[bytes, bytes]]) -> bytes:
     n = len(items)
-    slots_n = _slot_count(n)
-    desc_off = _HEADER_SIZE
-    names_off_off = desc_off + n * DESCRIPTOR_SIZE
-    slots_off = names_off_off + (n + 1) * 8
-    name_offsets = np.zeros(n + 1, dtype="<u8")
-    pos = 0
+    slots_n = slot_count(n)
+    names_off = HEADER_SIZE + n * DESCRIPTOR_SIZE
+    offsets = [0] * (n + 1)
     for i, (name, _d) in enumerate(items):
-        name_offsets[i] = pos
-        pos += len(name)
-    name_offsets[n] = pos
-    slots = np.zeros(slots_n, dtype="<u4")
+        offsets[i + 1] = offsets[i] + len(name)
+    slots = [0] * slots_n
     mask = slots_n - 1
     for i, (name, _d) in enumerate(items):
-        h = _name_key(name) & mask
+        h = zlib.crc32(name) & mask
         while slots[h]:
             h = (h + 1) & mask
         slots[h] = i + 1
     body = b"".join(
         [
             b"".join(d for _n, d in items),
-            name_offsets.tobytes(),
-            slots.tobytes(),
+            _le_array("Q", offsets),
+            _le_array("I", slots),
             b"".join(nm for nm, _d in items),
         ]
     )
-    size = _HEADER_SIZE + len(body)
-    head = _HEADER.pack(
-        REGISTRY_MAGIC,
-        REGISTRY_FORMAT_VERSION,
-        FORMAT_VERSION,
-        0,
-        n,
-        desc_off,
-        names_off_off,
-        slots_off,
-        slots_n,
-        0,
-        0,
-    )
-    crc = zlib.crc32(body, zlib.crc32(head[:_CRC_OFFSET]))
-    head = head[:_CRC_OFFSET] + struct.pack("<II", crc, 0)
+    fields = (REGISTRY_MAGIC, REGISTRY_FORMAT_VERSION, FORMAT_VERSION, 0, n, HEADER_SIZE)
+    head = HEADER.pack(*fields, names_off, names_off + (n + 1) * 8, slots_n, 0, 0)
+    crc = zlib.crc32(body, zlib.crc32(head[:CRC_OFFSET]))
+    return head[:CRC_OFFSET] + crc.to_bytes(4, "little") + bytes(4) + body
+
+
+def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, bytes]]) -> int:
+    """Write a registry atomically (temp file + ``fsync`` + rename); return the entry count.
+
+    ``entries`` are ``(command, 24-byte descriptor)`` pairs; callers validate them first
+    (:func:`tcplab.registry.check_rows` does).
+
+    Raises:
+        UsageError: duplicate or empty command names, a descriptor not 24 bytes long, or a
+            target that is a directory.
+        RegistryError: the file cannot be written (permissions, full disk...).
+    """
+    items = _encode_entries(entries)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise UsageError(f"{target}: is a directory; give the registry file to write (.tcpdb)")
+    data = _file_bytes(items)
+    import tempfile
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise RegistryError(f"{target}: cannot write: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(head)
-            fh.write(body)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise RegistryError(f"{target}: cannot write: {exc.strerror or exc}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    assert size == target.stat().st_size
-    return n
+    return len(items)
+
+
+def _map_file(path: Path) -> mmap.mmap:
+    """Open and map a regular file read-only; every failure is a RegistryFormatError."""
+    import mmap
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as exc:
+        raise RegistryFormatError(f"{path}: no such registry file") from exc
+    except PermissionError as exc:
+        raise RegistryFormatError(f"{path}: permission denied") from exc
+    except OSError as exc:  # symlink loop, name too long, I/O error...
+        raise RegistryFormatError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise RegistryFormatError(f"{path}: is a directory, not a registry")
+        if not stat.S_ISREG(st.st_mode):
+            raise RegistryFormatError(f"{path}: not a regular file")
+        if st.st_size < HEADER_SIZE:
+            raise RegistryFormatError(
+                f"{path}: not a usable tcplab registry: truncated: {st.st_size} bytes, "
+                "smaller than the 64-byte header"
+            )
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise RegistryFormatError(f"{path}: cannot map: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+
+
+def _table_view(mm: mmap.mmap, start: int, nbytes: int, typecode: Literal["I", "Q"]) -> Any:
+    """A read-only typed view of a table (a byte-swapped copy on big-endian hosts)."""
+    if NATIVE_LE:
+        with memoryview(mm) as whole:
+            return whole[start : start + nbytes].cast(typecode)
+    arr = array.array(typecode, mm[start : start + nbytes])  # pragma: no cover
+    arr.byteswap()  # pragma: no cover
+    return memoryview(arr)  # pragma: no cover
 
 
 class Registry:
     """A read-only, memory-mapped ``.tcpdb`` registry.
 
     Use as a context manager or call :meth:`close`. Lookups return raw bytes
-    (:meth:`get_bytes`) or decoded descriptors (:meth:`lookup`).
+    (:meth:`get_bytes`) or decoded descriptors (:meth:`lookup`); :meth:`decide_cold` is the
+    per-decision cold path (compiled when a C compiler is available, else pure Python).
 
     Raises:
-        RegistryFormatError: on open, when the file is truncated, corrupted or of another version;
-            the message names the file and the problem.
+        RegistryFormatError: on open, when the path is not a regular file or the file is
+            truncated, corrupted, inconsistent or of another version; the message names the file
+            and the problem.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._views: list[memoryview] = []
+        self._native: Any = None
+        self._fast: ColdDecider | None = None
+        mm = _map_file(self.path)
         try:
-            with open(self.path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size < _HEADER_SIZE:
-                    raise self._bad(f"truncated: {size} bytes, smaller than the 64-byte header")
-                self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except FileNotFoundError as exc:
-            raise RegistryFormatError(f"{self.path}: no such registry file") from exc
-        except IsADirectoryError as exc:
-            raise RegistryFormatError(f"{self.path}: is a directory, not a registry") from exc
-        except PermissionError as exc:
-            raise RegistryFormatError(f"{self.path}: permission denied") from exc
-        try:
-            self._check(size)
+            layout = self._checked_layout(mm)
         except BaseException:
-            self._mm.close()
+            mm.close()
             raise
+        self._mm = mm
+        self._layout = layout
+        self._n = layout.n
+        self._mask = layout.slots_n - 1
+        self._blob = layout.blob_off
+        self._offs = self._view(layout.names_off, 8 * (layout.n + 1), "Q")
+        self._slots = self._view(layout.slots_off, 4 * layout.slots_n, "I")
 
     def _bad(self, what: str) -> RegistryFormatError:
         return RegistryFormatError(f"{self.path}: not a usable tcplab registry: {what}")
 
-    def _check(self, size: int) -> None:
-        mm = self._mm
-        (magic, fver, dver, _r, n, d_off, no_off, s_off, s_n, crc, _r2) = _HEADER.unpack_from(mm)
-        if magic != REGISTRY_MAGIC:
-            raise self._bad(f"bad magic {magic!r} (expected {REGISTRY_MAGIC!r})")
-        if fver != REGISTRY_FORMAT_VERSION:
-            raise self._bad(
-                f"registry format version {fver} is not supported (this tcplab reads "
-                f"{REGISTRY_FORMAT_VERSION}); rebuild it with this version of tcplab"
-            )
-        if dver != FORMAT_VERSION:
-            raise self._bad(f"descriptor format version {dver} is not supported")
-        expected_min = _HEADER_SIZE + n * DESCRIPTOR_SIZE + (n + 1) * 8 + s_n * 4
-        if (
-            d_off != _HEADER_SIZE
-            or no_off != d_off + n * DESCRIPTOR_SIZE
-            or s_off != no_off + (n + 1) * 8
-            or s_n < 8
-            or s_n & (s_n - 1)
-            or size < expected_min
-        ):
-            raise self._bad(f"truncated or inconsistent tables ({size} bytes for {n} entries)")
-        actual = zlib.crc32(memoryview(mm)[_HEADER_SIZE:], zlib.crc32(mm[:_CRC_OFFSET]))
-        if actual != crc:
-            raise self._bad(f"checksum mismatch (stored {crc:08x}, computed {actual:08x})")
-        self._n: int = int(n)
-        self._names = np.frombuffer(mm, dtype="<u8", count=n + 1, offset=no_off)
-        self._slots = np.frombuffer(mm, dtype="<u4", count=s_n, offset=s_off)
-        self._blob = no_off + (n + 1) * 8 + s_n * 4
-        if int(self._names[n]) != size - self._blob:
-            raise self._bad("name table does not match the file size")
-        self._mask = s_n - 1
-        self._no_off = no_off
-        self._s_off = s_off
+    def _checked_layout(self, mm: mmap.mmap) -> Layout:
+        layout, problem = check_header(mm, len(mm))
+        if layout is None:
+            raise self._bad(problem)
+        offs = mm[layout.names_off : layout.slots_off]
+        slots = mm[layout.slots_off : layout.blob_off]
+        problem = check_tables(offs, slots, layout.n, layout.blob_len)
+        if problem:
+            raise self._bad(problem)
+        return layout
+
+    def _view(self, start: int, nbytes: int, typecode: Literal["I", "Q"]) -> Any:
+        view = _table_view(self._mm, start, nbytes, typecode)
+        self._views.append(view)
+        return view
 
     def __enter__(self) -> Registry:
         return self
@@ -215,39 +238,73 @@ class Registry:
     ) -> None:
         self.close()
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._mm.closed
+
     def close(self) -> None:
-        """Release the mapping (arrays taken from it must not be used afterwards)."""
-        if not self._mm.closed:
-            del self._names, self._slots
-            self._mm.close()
+        """Release the mapping (idempotent). Lookups on a closed registry raise ValueError."""
+        if self._mm.closed:
+            return
+        if self._native is not None:
+            self._native.release()
+        for view in self._views:
+            view.release()
+        self._views.clear()
+        self._mm.close()
 
     def __len__(self) -> int:
         return self._n
 
+    def _check_index(self, i: int) -> int:
+        if not 0 <= i < self._n:
+            raise IndexError(f"entry index {i} out of range for {self._n} entries")
+        return i
+
+    def name_bytes_at(self, i: int) -> bytes:
+        """The raw UTF-8 bytes of entry ``i``'s name."""
+        self._check_index(i)
+        return self._mm[self._blob + self._offs[i] : self._blob + self._offs[i + 1]]
+
     def name_at(self, i: int) -> str:
-        """Command name of entry ``i`` (entries are sorted by UTF-8 name)."""
-        a, b = int(self._names[i]), int(self._names[i + 1])
-        return self._mm[self._blob + a : self._blob + b].decode("utf-8")
+        """Command name of entry ``i`` (entries are sorted by UTF-8 name).
+
+        Raises:
+            RegistryFormatError: the stored name is not UTF-8.
+        """
+        raw = self.name_bytes_at(i)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._bad(f"entry {i}: the name {raw!r} is not UTF-8") from None
 
     def bytes_at(self, i: int) -> bytes:
         """The 24 descriptor bytes of entry ``i``."""
-        off = _HEADER_SIZE + i * DESCRIPTOR_SIZE
+        off = HEADER_SIZE + self._check_index(i) * DESCRIPTOR_SIZE
         return self._mm[off : off + DESCRIPTOR_SIZE]
 
     def index_of(self, command: str) -> int:
-        """Entry index of ``command`` or -1 (O(1) expected: one hash probe sequence)."""
-        name = command.encode("utf-8")
-        mm, mask, blob = self._mm, self._mask, self._blob
-        s_off, no_off = self._s_off, self._no_off
+        """Entry index of ``command`` or -1 (O(1) expected; never more than N + 1 probes)."""
+        try:
+            name = command.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: no stored (UTF-8) name can match
+            return -1
+        mm, slots, offs, blob, mask = self._mm, self._slots, self._offs, self._blob, self._mask
         h = zlib.crc32(name) & mask
-        while True:
-            (idx,) = _U32.unpack_from(mm, s_off + 4 * h)
-            if idx == 0:
+        for _ in range(self._n + 1):
+            idx = slots[h]
+            if not idx:
                 return -1
-            a, b = _U64X2.unpack_from(mm, no_off + 8 * (idx - 1))
-            if mm[blob + a : blob + b] == name:
+            a = blob + offs[idx - 1]
+            if mm[a : blob + offs[idx]] == name:
                 return int(idx) - 1
             h = (h + 1) & mask
+        return -1  # unreachable for a checked file: N occupied slots leave an empty one
+
+    def tables(self) -> tuple[Any, Any, Any, int, int, int]:
+        """``(mapping, slot view, name-offset view, blob offset, slot mask, N)`` for fast paths."""
+        return self._mm, self._slots, self._offs, self._blob, self._mask, self._n
 
     def get_bytes(self, command: str) -> bytes | None:
         """The raw 24 bytes for ``command`` (not validated), or None when absent."""
@@ -269,19 +326,89 @@ class Registry:
         return unpack(raw)
 
     def items(self) -> Iterator[tuple[str, bytes]]:
-        """``(command, bytes)`` pairs in name order."""
+        """``(command, bytes)`` pairs in name order.
+
+        Raises:
+            RegistryFormatError: a stored name is not UTF-8.
+        """
         for i in range(self._n):
             yield self.name_at(i), self.bytes_at(i)
 
+    def entry_problems(self, i: int) -> list[str]:
+        """Reason codes why entry ``i`` cannot be trusted (empty when it is fine).
+
+        ``LENGTH``/``MAGIC``/``VERSION``/``CHECKSUM`` (the descriptor is structurally invalid),
+        ``NAME_NOT_UTF8``, ``HASH_MISMATCH``/``LENGTH_MISMATCH`` (the descriptor is not the
+        named command's), ``UNSORTED`` (out of name order or a duplicate), ``UNREACHABLE``
+        (the hash table does not lead to it).
+        """
+        raw, name = self.bytes_at(i), self.name_bytes_at(i)
+        problems = [r.name for r in validate(raw)]
+        try:
+            text: str | None = name.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+            problems.append("NAME_NOT_UTF8")
+        if text is not None and not problems:
+            desc = unpack(raw)
+            if desc.command_hash != command_hash(text):
+                problems.append("HASH_MISMATCH")
+            if desc.command_length != min(len(name), 0xFFFF):
+                problems.append("LENGTH_MISMATCH")
+        if i and self.name_bytes_at(i - 1) >= name:
+            problems.append("UNSORTED")
+        if text is not None and self.index_of(text) != i:
+            problems.append("UNREACHABLE")
+        return problems
+
+    def invalid_entries(self) -> list[tuple[int, str, list[str]]]:
+        """Every entry that cannot be trusted: ``(index, printable name, reason codes)``."""
+        out: list[tuple[int, str, list[str]]] = []
+        for i in range(self._n):
+            problems = self.entry_problems(i)
+            if problems:
+                out.append((i, self.name_bytes_at(i).decode("utf-8", "replace"), problems))
+        return out
+
     def descriptor_array(self) -> npt.NDArray[np.uint8]:
-        """All descriptors as an ``N×24`` uint8 array (a copy, safe after close)."""
-        return (
-            np.frombuffer(
-                self._mm, dtype=np.uint8, count=self._n * DESCRIPTOR_SIZE, offset=_HEADER_SIZE
-            )
-            .reshape(self._n, DESCRIPTOR_SIZE)
-            .copy()
-        )
+        """All descriptors as an ``N×24`` uint8 array (a copy, safe after close; needs numpy)."""
+        import numpy as np
+
+        data = self._mm[HEADER_SIZE : HEADER_SIZE + self._n * DESCRIPTOR_SIZE]
+        return np.frombuffer(data, dtype=np.uint8).reshape(self._n, DESCRIPTOR_SIZE).copy()
+
+    def cold_decider(self, native: bool | None = None) -> ColdDecider:
+        """The cold per-decision function ``command -> (RiskLevel, Decision)``.
+
+        Each call looks the command up in the mapped file, validates the 24 bytes (magic,
+        version, CRC) and decodes the risk; absent or invalid → (UNKNOWN, REQUIRE_APPROVAL).
+        ``native=None`` uses the compiled path when it can be built or loaded, ``True``
+        requires it, ``False`` gives the pure-Python path.
+
+        Raises:
+            UsageError: ``native=True`` and no compiled path is available.
+        """
+        if native is False:
+            return _cold.python_decider(self)
+        if self._native is None:
+            self._native = _cold.native_decider(self._mm, self._layout, require=native)
+        if self._native is None:
+            return _cold.python_decider(self)
+        fn: ColdDecider = self._native.decide
+        return fn
+
+    def decide_cold(self, command: str) -> tuple[RiskLevel, Decision]:
+        """One cold decision (see :meth:`cold_decider`).
+
+        The first call picks the fastest available path and stores it on the instance, so
+        ``registry.decide_cold`` then is that function itself (a compiled call when a C
+        compiler is available).
+        """
+        fast = self._fast
+        if fast is None:
+            fast = self._fast = self.cold_decider()
+            self.__dict__["decide_cold"] = fast
+        return fast(command)
 
     def info(self) -> dict[str, object]:
         """Summary for ``tcplab registry info``."""
@@ -290,6 +417,6 @@ class Registry:
             "entries": self._n,
             "registry_format_version": REGISTRY_FORMAT_VERSION,
             "descriptor_format_version": FORMAT_VERSION,
-            "file_bytes": self.path.stat().st_size,
+            "file_bytes": len(self._mm),
             "hash_slots": self._mask + 1,
         }
