@@ -21,6 +21,9 @@ errors are translated at the boundary with ``raise ... from exc``. The CLI print
     │   ├── StoreUnavailableError    the database / object store cannot be used
     │   │   └── StorePermissionError the server refused the credentials or the operation
     │   └── ArtifactIntegrityError   an object's SHA-256 or size differs from manifest.json
+    ├── RunError                     an experiment run cannot proceed
+    │   ├── RunLockedError           another live process is executing the run
+    │   └── WorkerLostError          a worker process died (the run stays resumable)
     └── MissingDependencyError       an optional extra is not installed (names the pip command)
 """
 
@@ -41,11 +44,14 @@ __all__ = [
     "RegistryBuildError",
     "RegistryError",
     "RegistryFormatError",
+    "RunError",
+    "RunLockedError",
     "StoreError",
     "StorePermissionError",
     "StoreUnavailableError",
     "TcplabError",
     "UsageError",
+    "WorkerLostError",
 ]
 
 
@@ -147,6 +153,18 @@ class StorePermissionError(StoreUnavailableError):
 
 class ArtifactIntegrityError(StoreError):
     """A stored object does not match its ``manifest.json`` entry (SHA-256 or size)."""
+
+
+class RunError(TcplabError):
+    """An experiment run cannot proceed; the message says what to do (usually resume)."""
+
+
+class RunLockedError(RunError):
+    """Another live process holds the run's lock."""
+
+
+class WorkerLostError(RunError):
+    """A worker process died (killed, out of memory); finished shards are kept."""
 
 
 class MissingDependencyError(TcplabError, ImportError):

@@ -20,6 +20,8 @@ class RulesAnalyzer(Analyzer):
     """Apply the rules file (default: the shipped ``rules_v1.yaml``) to each tool's sections."""
 
     name: ClassVar[str] = "rules"
+    #: the arm answers from documentation: a run refuses to start without a corpus
+    reads_documentation: ClassVar[bool] = True
 
     def __init__(self, rules: str | Path | None = None, **params: Any) -> None:
         super().__init__(**params)

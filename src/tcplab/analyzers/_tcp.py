@@ -12,7 +12,7 @@ from tcplab.analyzers._types import Assessment, ModelIdentity, Status, Timing, T
 from tcplab.config import get_settings
 from tcplab.descriptor import RiskLevel, validate
 from tcplab.descriptor._codec import unpack
-from tcplab.errors import UsageError
+from tcplab.errors import RegistryError, UsageError
 from tcplab.registry import DecisionCache, Registry, decide_cold
 
 __all__ = ["TcpAnalyzer"]
@@ -46,7 +46,7 @@ class TcpAnalyzer(Analyzer):
     def open(self) -> None:
         if self._reg is None:
             if not self.registry_path.exists():
-                raise UsageError(
+                raise RegistryError(
                     f"tcp analyzer: registry {self.registry_path} does not exist; create it "
                     "with `tcplab corpus scan` and `tcplab descriptors generate`"
                 )
@@ -67,8 +67,12 @@ class TcpAnalyzer(Analyzer):
             "mode": self.mode,
             "registry": str(self.registry_path),
         }
-        if self.registry_path.exists():
+        if self.registry_path.is_file():
+            import hashlib
+
             info["registry_bytes"] = self.registry_path.stat().st_size
+            with self.registry_path.open("rb") as fh:
+                info["registry_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
         return info
 
     def hot_path(self) -> Callable[[str], object]:

@@ -33,7 +33,9 @@ app = typer.Typer(
 
 def default_labels_path() -> Path:
     """The shipped label set (``data/labels/tcplab-v1.csv`` of the source tree)."""
-    return Path(__file__).resolve().parents[3] / "data" / "labels" / "tcplab-v1.csv"
+    from tcplab.resources import shipped_labels
+
+    return shipped_labels("tcplab-v1.csv")
 
 
 @app.command("generate")

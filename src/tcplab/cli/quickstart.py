@@ -13,6 +13,7 @@ from typing import Annotated
 
 import pyarrow.compute as pc
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -20,7 +21,15 @@ from tcplab.analyzers import default_registry
 from tcplab.cli._console import console, err_console
 from tcplab.config import get_settings
 from tcplab.corpus import read_corpus, scan_tools, write_corpus
-from tcplab.experiment import load_spec, prepare_run, read_trials, run_experiment
+from tcplab.errors import MissingDependencyError, UsageError
+from tcplab.experiment import (
+    ExperimentSpec,
+    ToolSelection,
+    load_spec,
+    prepare_run,
+    read_trials,
+    run_experiment,
+)
 from tcplab.generator import default_explain_path, generate_registry
 from tcplab.rules import load_rules
 
@@ -28,8 +37,10 @@ __all__ = ["default_spec_path", "register", "summary_table"]
 
 
 def default_spec_path() -> Path:
-    """``examples/quickstart.yaml`` of the source tree."""
-    return Path(__file__).resolve().parents[3] / "examples" / "quickstart.yaml"
+    """The quickstart spec shipped with the package (``examples/quickstart.yaml`` links to it)."""
+    from tcplab.resources import example_spec
+
+    return example_spec("quickstart")
 
 
 def _ensure_corpus_and_registry() -> None:
@@ -99,6 +110,23 @@ def _ns(v: float) -> str:
     return f"{v / 1e9:.2f} s"
 
 
+def _narrow(parsed: ExperimentSpec, limit: int | None, arms: str | None) -> ExperimentSpec:
+    """The spec with a smaller tool sample and/or a subset of its arms."""
+    update: dict[str, object] = {}
+    if limit is not None:
+        if limit < 1:
+            raise UsageError(f"--limit must be at least 1 (got {limit})")
+        update["tools"] = ToolSelection(kind="sample", n=limit)
+    if arms:
+        wanted = [a.strip() for a in arms.split(",") if a.strip()]
+        known = [a.name for a in parsed.arms]
+        unknown = [a for a in wanted if a not in known]
+        if unknown or not wanted:
+            raise UsageError(f"--arms: unknown arm(s) {unknown}; the spec has: {', '.join(known)}")
+        update["arms"] = [a for a in parsed.arms if a.name in wanted]
+    return parsed.model_copy(update=update) if update else parsed
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``quickstart`` command to ``app``."""
 
@@ -106,31 +134,43 @@ def register(app: typer.Typer) -> None:
     def quickstart(
         spec: Annotated[
             Path | None,
-            typer.Option("--spec", help="Spec to run (default examples/quickstart.yaml)."),
+            typer.Option("--spec", help="Spec to run (default: the shipped quickstart spec)."),
+        ] = None,
+        limit: Annotated[
+            int | None,
+            typer.Option("--limit", help="Run on a stratified sample of N labeled tools."),
+        ] = None,
+        arms: Annotated[
+            str | None,
+            typer.Option("--arms", help="Comma-separated subset of the spec's arms."),
         ] = None,
     ) -> None:
         """Scan, generate the registry, run the quickstart experiment and summarise it."""
         spec_path = spec or default_spec_path()
-        parsed = load_spec(spec_path, default_registry().names())
+        parsed = _narrow(load_spec(spec_path, default_registry().names()), limit, arms)
         _ensure_corpus_and_registry()
         run_dir, meta, plan = prepare_run(parsed, spec_path.resolve().parent)
         console.print(
             f"Running {plan.n_trials:,} trials ({len(plan.tools)} tools × "
             f"{len(plan.arms)} arms × {parsed.iterations} iterations), run id "
-            f"{meta['run_id']}…",
+            f"{meta.run_id}…",
             highlight=False,
         )
         outcome = run_experiment(run_dir)
+        for warning in outcome.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         console.print(summary_table(run_dir))
         console.print(
             f"accuracy = mean over tools of the fraction of correct trials, against "
-            f"{meta.get('labels')}\n(held out: no arm was developed on these tools). Latency "
-            "is per decision: tcp arms are means of\ncalibrated batches, other arms one call "
-            "per sample; arms take turns on one worker.",
+            f"{escape(str(meta.labels))}\n(held out: no arm was developed on these tools). "
+            "Latency is per decision: tcp arms are means of\ncalibrated batches, other arms "
+            "one call per sample; arms take turns on one worker.",
             highlight=False,
         )
         _report(run_dir)
-        console.print(f"run {outcome.run_id}: {outcome.status} -> {run_dir}", highlight=False)
+        console.print(
+            f"run {outcome.run_id}: {outcome.status} -> {escape(str(run_dir))}", highlight=False
+        )
         if outcome.status != "completed":
             raise typer.Exit(1)
 
@@ -138,5 +178,12 @@ def register(app: typer.Typer) -> None:
 def _report(run_dir: Path) -> None:
     from tcplab.report import build_report
 
-    files = build_report(run_dir)
-    console.print(f"full report (statistics, plots, disagreements): {files.html}", highlight=False)
+    try:
+        files = build_report(run_dir)
+    except MissingDependencyError as exc:
+        err_console.print(f"[yellow]warning:[/] no report: {escape(str(exc))}", highlight=False)
+        return
+    console.print(
+        f"full report (statistics, plots, disagreements): {escape(str(files.html))}",
+        highlight=False,
+    )

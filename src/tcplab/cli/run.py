@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from tcplab.analyzers import default_registry
 from tcplab.cli._console import console, err_console
-from tcplab.errors import MissingDependencyError, StoreError, UsageError
+from tcplab.errors import UsageError
 from tcplab.experiment import (
     Progress,
     find_run,
@@ -24,79 +25,14 @@ from tcplab.experiment import (
     run_experiment,
     runs_dir,
 )
-from tcplab.experiment._worker import ShardResult
 
 __all__ = ["register", "runs_app"]
 
 runs_app = typer.Typer(help="List and inspect experiment runs.", no_args_is_help=True)
 
 
-def _open_result_store(db: str | None) -> Any:
-    """The SQL result store, or None (with a warning) when it cannot be used right now."""
-    try:
-        from tcplab.store import open_store
-
-        return open_store(db)
-    except (StoreError, MissingDependencyError) as exc:
-        err_console.print(
-            f"[yellow]warning:[/] result store not used ({exc}); trials still go "
-            "to Parquet — load them later with `tcplab runs sync RUN`",
-            highlight=False,
-        )
-        return None
-
-
-def _finish_stores(run_dir: Path, store: Any, artifacts: str | None) -> None:
-    """Final run row and per-tool results into the SQL store; push to the artifact store."""
-    meta = json.loads((run_dir / "run.json").read_text())
-    if store is not None:
-        try:
-            from tcplab.store import compute_results
-
-            store.upsert_run(meta)
-            store.write_results(meta["run_id"], compute_results(run_dir))
-            console.print(
-                f"results stored in {store.url if hasattr(store, 'url') else 'db'}", highlight=False
-            )
-        except StoreError as exc:
-            err_console.print(
-                f"[yellow]warning:[/] {exc}; run `tcplab runs sync {meta['run_id']}` later",
-                highlight=False,
-            )
-        finally:
-            store.close()
-    url = artifacts or os.environ.get("TCPLAB_ARTIFACTS_URL")
-    if url:
-        from tcplab.store import push_run
-
-        try:
-            dest = push_run(run_dir, url)
-            console.print(f"artifacts pushed to {dest}", highlight=False)
-        except StoreError as exc:
-            err_console.print(
-                f"[yellow]warning:[/] artifacts not pushed ({exc}); run "
-                f"`tcplab runs push {meta['run_id']} --to {url}` later",
-                highlight=False,
-            )
-
-
-def _execute(
-    run_dir: Path,
-    executor: str | None,
-    workers: int | None,
-    db: str | None = None,
-    artifacts: str | None = None,
-    use_db: bool = True,
-) -> None:
-    meta = json.loads((run_dir / "run.json").read_text())
-    spec_ex = meta["spec"]["executor"]
-    ex = make_executor(
-        executor or spec_ex["kind"],
-        workers or spec_ex["workers"],
-        spec_ex.get("address"),
-        spec_ex.get("max_retries", 2),
-    )
-    columns = (
+def _bar_columns() -> tuple[Any, ...]:
+    return (
         TextColumn("{task.description:<16}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -104,13 +40,27 @@ def _execute(
         TimeRemainingColumn(),
         TextColumn("failures {task.fields[failures]}"),
     )
-    with RichProgress(*columns, console=err_console, transient=False) as bar:
+
+
+def _execute(
+    run_dir: Path,
+    ex: Any,
+    store: Any,
+    db: str | None,
+    artifacts: str | None,
+    use_db: bool,
+) -> None:
+    """Run with a progress bar; the library does the rest (store, artifacts, status)."""
+    from tcplab.experiment import RunDir
+
+    record = RunDir(run_dir).read_record()
+    with RichProgress(*_bar_columns(), console=err_console, transient=False) as bar:
         tasks: dict[str, TaskID] = {
-            arm: bar.add_task(arm, total=n, rate="", failures=0)
-            for arm, n in meta["trials_by_arm"].items()
+            arm: bar.add_task(escape(arm), total=n, rate="", failures=0)
+            for arm, n in record.trials_by_arm.items()
         }
 
-        def update(p: Progress, _r: ShardResult) -> None:
+        def update(p: Progress, _r: Any) -> None:
             for arm, task in tasks.items():
                 speed = bar.tasks[task].speed
                 bar.update(
@@ -120,24 +70,64 @@ def _execute(
                     rate=f"{speed:,.0f}/s" if speed else "",
                 )
 
-        store = _open_result_store(db) if use_db else None
-        outcome = run_experiment(run_dir, executor=ex, on_shard=update, store=store)
-    meta_after = json.loads((run_dir / "run.json").read_text())
-    if store is not None and meta_after.get("store_errors"):
-        err_console.print(
-            f"[yellow]warning:[/] result store failed during the run "
-            f"({meta_after['store_errors'][0]}); trials are safe in Parquet",
-            highlight=False,
+        outcome = run_experiment(
+            run_dir,
+            executor=ex,
+            on_shard=update,
+            store=store,
+            db=db,
+            use_store=use_db,
+            artifacts=artifacts,
         )
-        store = None
-    _finish_stores(run_dir, store, artifacts)
+    for warning in outcome.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if outcome.stored_in:
+        console.print(f"results stored in {escape(outcome.stored_in)}", highlight=False)
+    if outcome.artifacts_url:
+        console.print(f"artifacts pushed to {escape(outcome.artifacts_url)}", highlight=False)
     console.print(
         f"run {outcome.run_id}: {outcome.status} ({outcome.shards_run} shards run, "
-        f"{outcome.n_trials} trials planned)\n{outcome.run_dir}",
+        f"{outcome.n_trials} trials planned)\n{escape(str(outcome.run_dir))}",
         highlight=False,
     )
     if outcome.status != "completed":
         raise typer.Exit(1)
+
+
+def _options(
+    executor: str | None, workers: int | None, db: str | None, artifacts: str | None, use_db: bool
+) -> tuple[Any, Any]:
+    """Check the run options before any run directory exists (a refused option leaves no
+    orphan run): the executor, the store URL, the artifacts URL."""
+    if executor is not None:
+        make_executor(executor, workers or 1)
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1 (got {workers})")
+    store = None
+    if use_db:
+        from tcplab.experiment._finish import open_result_store
+
+        store, warning = open_result_store(db)
+        if warning:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    url = artifacts or os.environ.get("TCPLAB_ARTIFACTS_URL")
+    if url:
+        from tcplab.store import open_artifacts
+
+        open_artifacts(url)
+    return store, None
+
+
+def _executor_for(run_dir: Path, executor: str | None, workers: int | None) -> Any:
+    from tcplab.experiment import RunDir
+
+    spec_ex = RunDir(run_dir).read_record().spec.get("executor", {})
+    return make_executor(
+        executor or spec_ex.get("kind", "local"),
+        workers or spec_ex.get("workers", 1),
+        spec_ex.get("address"),
+        spec_ex.get("max_retries", 2),
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -180,24 +170,27 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run an experiment; prints the run id. Ctrl-C leaves it resumable."""
+        if resume and spec is not None:
+            raise UsageError("give either a spec or --resume RUN_ID, not both")
+        if not resume and spec is None:
+            raise UsageError("give a spec file (or --resume RUN_ID)")
+        parsed = load_spec(spec, default_registry().names()) if spec is not None else None
+        store, _ = _options(executor, workers, db, artifacts, not no_db)
         if resume:
-            if spec is not None:
-                raise UsageError("give either a spec or --resume RUN_ID, not both")
             run_dir = find_run(resume) if out is None else out / resume
-            console.print(f"resuming {run_dir.name}", highlight=False)
+            console.print(f"resuming {escape(run_dir.name)}", highlight=False)
         else:
-            if spec is None:
-                raise UsageError("give a spec file (or --resume RUN_ID)")
-            parsed = load_spec(spec, default_registry().names())
+            assert spec is not None and parsed is not None
             run_dir, meta, plan = prepare_run(parsed, spec.resolve().parent, out)
             console.print(
-                f"run id: {meta['run_id']}  ({plan.n_trials:,} trials in "
+                f"run id: {meta.run_id}  ({plan.n_trials:,} trials in "
                 f"{plan.n_shards} shards, {len(plan.tools)} tools × "
                 f"{len(plan.arms)} arms × {parsed.iterations} iterations)",
                 highlight=False,
             )
         try:
-            _execute(run_dir, executor, workers, db, artifacts, not no_db)
+            ex = _executor_for(run_dir, executor, workers)
+            _execute(run_dir, ex, store, db, artifacts, not no_db)
         except KeyboardInterrupt:
             err_console.print(f"cancelled; resume with: tcplab run --resume {run_dir.name}")
             raise typer.Exit(130) from None
@@ -207,29 +200,52 @@ def register(app: typer.Typer) -> None:
 
 @runs_app.command("list")
 def list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Runs under TCPLAB_HOME/runs, newest first."""
+    """Runs under TCPLAB_HOME/runs, newest first (unreadable run records are listed as such)."""
+    from tcplab.experiment import RunDir
+
     rows = []
     base = runs_dir()
-    for p in sorted(base.glob("*/run.json"), reverse=True) if base.exists() else []:
+    for p in sorted(base.glob("*/run.json"), reverse=True) if base.is_dir() else []:
+        rd = RunDir(p.parent)
         try:
-            m = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
+            rec = rd.read_record()
+        except UsageError as exc:
+            rows.append({"run_id": p.parent.name, "status": "unreadable", "error": str(exc)})
             continue
-        rows.append(
-            {
-                k: m.get(k)
-                for k in ("run_id", "name", "status", "started_at", "finished_at", "n_trials")
-            }
-        )
+        row = {
+            k: getattr(rec, k)
+            for k in ("run_id", "name", "status", "started_at", "finished_at", "n_trials")
+        }
+        if rd.liveness(rec) == "dead":
+            row["status"] = "running (dead)"
+        rows.append(row)
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    table = Table(title=f"runs in {base}")
+    table = Table(title=escape(f"runs in {base}"))
     for col in ("run_id", "name", "status", "started_at", "n_trials"):
         table.add_column(col)
     for r in rows:
-        table.add_row(*(str(r[c]) for c in ("run_id", "name", "status", "started_at", "n_trials")))
+        table.add_row(
+            *(
+                escape(str(r.get(c, "")))
+                for c in ("run_id", "name", "status", "started_at", "n_trials")
+            )
+        )
     console.print(table)
+
+
+def _liveness_text(rd: Any, rec: Any) -> str:
+    state = rd.liveness(rec)
+    age = rd.heartbeat_age()
+    beat = f"last heartbeat {age:.0f} s ago" if age is not None else "no heartbeat"
+    who = f"pid {rec.owner.pid} on {rec.owner.host}" if rec.owner else "unknown process"
+    if state == "live":
+        return f"live ({who}, {beat})"
+    if state == "dead":
+        hint = f"resume with `tcplab run --resume {rec.run_id}`"
+        return f"dead ({who} no longer holds the run; {beat}) — {hint}"
+    return "not running"
 
 
 @runs_app.command("show")
@@ -237,12 +253,17 @@ def show_cmd(
     run: Annotated[str, typer.Argument(help="Run id or directory.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show a run's metadata and how many of its shards are done."""
-    from tcplab.experiment import completed_shards
+    """Show a run's metadata, how many of its shards are done, and whether it is alive."""
+    from tcplab.experiment import RunDir
 
-    run_dir = find_run(run)
-    meta = json.loads((run_dir / "run.json").read_text())
-    meta["shards_done"] = len(completed_shards(run_dir))
+    rd = RunDir(find_run(run))
+    rec = rd.read_record()
+    scan = rd.scan_shards(rd.read_plan(rec), rec)
+    meta = rec.to_json_dict()
+    meta["shards_done"] = len(scan.complete)
+    meta["shards_corrupt"] = sorted(scan.corrupt)
+    meta["liveness"] = rd.liveness(rec)
+    meta["heartbeat_age_s"] = rd.heartbeat_age()
     if as_json:
         typer.echo(json.dumps(meta, default=str))
         return
@@ -260,11 +281,19 @@ def show_cmd(
         "plan_hash",
         "trials_by_arm",
     ):
-        console.print(f"[bold]{key:>14}[/]: {meta.get(key)}", highlight=False)
-    env = meta.get("environment", {})
+        console.print(f"[bold]{key:>14}[/]: {escape(str(meta.get(key)))}", highlight=False)
+    console.print(f"[bold]{'process':>14}[/]: {escape(_liveness_text(rd, rec))}", highlight=False)
+    if scan.corrupt:
+        bad = ", ".join(str(i) for i in sorted(scan.corrupt))
+        console.print(
+            f"[bold]{'corrupt':>14}[/]: shards {bad} (re-run with --resume)", highlight=False
+        )
+    for w in rec.warnings:
+        console.print(f"[bold]{'warning':>14}[/]: {escape(w)}", highlight=False)
+    env = rec.environment
     console.print(
-        f"[bold]{'host':>14}[/]: {env.get('host')} ({env.get('cpu_model')}, "
-        f"{env.get('cpu_count')} cores)",
+        f"[bold]{'host':>14}[/]: "
+        + escape(f"{env.get('host')} ({env.get('cpu_model')}, {env.get('cpu_count')} cores)"),
         highlight=False,
     )
-    console.print(f"[bold]{'clock':>14}[/]: {meta.get('clock')}", highlight=False)
+    console.print(f"[bold]{'clock':>14}[/]: {escape(str(rec.clock))}", highlight=False)

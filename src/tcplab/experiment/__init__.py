@@ -1,22 +1,29 @@
-"""Experiments: spec, seeded plan, calibrated timing, executors, crash-safe trial records."""
+"""Experiments: spec, seeded plan, calibrated timing, executors, crash-safe trial records.
+
+The run lifecycle lives here: :func:`prepare_run` checks a spec's inputs and creates the run
+directory; :func:`run_experiment` executes or resumes it and finishes it (store, artifacts);
+:class:`RunDir` and :class:`RunRecord` are the only way to read a run directory.
+"""
 
 from tcplab.experiment._executors import (
+    EXECUTOR_KINDS,
     Executor,
     InlineExecutor,
     LocalExecutor,
     RayExecutor,
     make_executor,
 )
+from tcplab.experiment._import import write_run_from_trials
 from tcplab.experiment._plan import Plan, build_plan, read_plan
-from tcplab.experiment.trials import (
-    TRIAL_SCHEMA,
-    TRIAL_SCHEMA_VERSION,
-    completed_shards,
-    read_trials,
-    write_shard,
+from tcplab.experiment._record import (
+    RUN_SCHEMA_VERSION,
+    RUN_STATUSES,
+    Attempt,
+    RunOwner,
+    RunRecord,
+    ShardInfo,
 )
 from tcplab.experiment._run import (
-    RUN_SCHEMA_VERSION,
     Progress,
     RunOutcome,
     find_run,
@@ -24,13 +31,34 @@ from tcplab.experiment._run import (
     run_experiment,
     runs_dir,
 )
-from tcplab.experiment._spec import ExperimentSpec, SpecError, load_spec, validate_spec
+from tcplab.experiment._rundir import RunDir, ShardScan
+from tcplab.experiment._spec import (
+    ArmSpec,
+    ExperimentSpec,
+    SpecError,
+    ToolSelection,
+    load_spec,
+    validate_spec,
+)
 from tcplab.experiment._timing import ClockCalibration, MicroTimer, calibrate_clock
+from tcplab.experiment._worker import ShardResult, ShardTask, WorkerContext, WorkerFailure
+from tcplab.experiment.trials import (
+    TRIAL_SCHEMA,
+    TRIAL_SCHEMA_VERSION,
+    completed_shards,
+    read_trial_files,
+    read_trials,
+    write_shard,
+)
 
 __all__ = [
+    "EXECUTOR_KINDS",
     "RUN_SCHEMA_VERSION",
+    "RUN_STATUSES",
     "TRIAL_SCHEMA",
     "TRIAL_SCHEMA_VERSION",
+    "ArmSpec",
+    "Attempt",
     "ClockCalibration",
     "Executor",
     "ExperimentSpec",
@@ -40,8 +68,18 @@ __all__ = [
     "Plan",
     "Progress",
     "RayExecutor",
+    "RunDir",
     "RunOutcome",
+    "RunOwner",
+    "RunRecord",
+    "ShardInfo",
+    "ShardResult",
+    "ShardScan",
+    "ShardTask",
     "SpecError",
+    "ToolSelection",
+    "WorkerContext",
+    "WorkerFailure",
     "build_plan",
     "calibrate_clock",
     "completed_shards",
@@ -50,9 +88,11 @@ __all__ = [
     "make_executor",
     "prepare_run",
     "read_plan",
+    "read_trial_files",
     "read_trials",
     "run_experiment",
     "runs_dir",
     "validate_spec",
+    "write_run_from_trials",
     "write_shard",
 ]

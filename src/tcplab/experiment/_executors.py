@@ -2,55 +2,133 @@
 
 Lifecycle: ``start(ctx)`` → ``submit(task)`` (any number) → ``results()`` (yields
 :class:`ShardResult` as shards finish, in completion order) → ``close()``; ``cancel()`` drops
-pending work. Nothing here assumes one machine: tasks and results are plain picklable values,
-and only the driver writes files.
+pending work. The state is explicit (``new``, ``started``, ``closed``, ``failed``); ``cancel``
+and ``close`` are safe and idempotent in every state. Nothing here assumes one machine: tasks
+and results are plain picklable values, and only the driver writes files.
+
+Errors raised in a worker (while it starts or runs a shard) travel back as
+:class:`WorkerFailure` values and are re-raised in the driver as the same typed error, never as
+``BrokenProcessPool`` or a Ray traceback.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Literal
 
-from tcplab.errors import MissingDependencyError, UsageError
-from tcplab.experiment._worker import ShardResult, ShardTask, TrialWorker, WorkerContext
+from tcplab.errors import MissingDependencyError, UsageError, WorkerLostError
+from tcplab.experiment._worker import (
+    ShardResult,
+    ShardTask,
+    TrialWorker,
+    WorkerContext,
+    WorkerFailure,
+)
 
-__all__ = ["Executor", "InlineExecutor", "LocalExecutor", "RayExecutor", "make_executor"]
+__all__ = [
+    "EXECUTOR_KINDS",
+    "Executor",
+    "ExecutorState",
+    "InlineExecutor",
+    "LocalExecutor",
+    "RayExecutor",
+    "make_executor",
+]
+
+ExecutorState = Literal["new", "started", "closed", "failed"]
+EXECUTOR_KINDS = ("inline", "local", "ray")
 
 
 class Executor(abc.ABC):
-    """Runs shards of trials."""
+    """Runs shards of trials. Subclasses implement the ``_``-prefixed hooks."""
 
     kind = "executor"
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
+        self.state: ExecutorState = "new"
+        self._released = False
 
-    @abc.abstractmethod
     def start(self, ctx: WorkerContext) -> None:
-        """Start workers (each loads its analyzers once)."""
+        """Start workers (each loads its analyzers once); a start error is re-raised typed."""
+        if self.state != "new":
+            raise UsageError(f"{self.kind} executor cannot start: it is {self.state}")
+        try:
+            self._start(ctx)
+        except BaseException:
+            self.state = "failed"
+            self._close_quietly()
+            raise
+        self.state = "started"
 
-    @abc.abstractmethod
     def submit(self, task: ShardTask) -> None:
         """Queue one shard."""
+        if self.state != "started":
+            raise UsageError(f"{self.kind} executor is {self.state}; cannot submit shards")
+        self._submit(task)
 
-    @abc.abstractmethod
     def results(self) -> Iterator[ShardResult]:
         """Yield results of submitted shards as they finish, until none is pending."""
+        if self.state != "started":
+            return
+        try:
+            yield from self._results()
+        except BaseException:
+            self.state = "failed"
+            raise
 
-    @abc.abstractmethod
     def cancel(self) -> None:
         """Drop pending shards (running ones may finish; their results are discarded)."""
+        if self.state in ("started", "failed"):
+            self._cancel()
+
+    def close(self) -> None:
+        """Stop workers and release resources (idempotent)."""
+        if self.state == "closed":
+            return
+        was_new = self.state == "new"
+        self.state = "closed"
+        if not was_new:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._close()
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # already failing: report the first error
+            self._release()
 
     @abc.abstractmethod
-    def close(self) -> None:
-        """Stop workers and release resources."""
+    def _start(self, ctx: WorkerContext) -> None: ...
+
+    @abc.abstractmethod
+    def _submit(self, task: ShardTask) -> None: ...
+
+    @abc.abstractmethod
+    def _results(self) -> Iterator[ShardResult]: ...
+
+    @abc.abstractmethod
+    def _cancel(self) -> None: ...
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
 
     def arms_info(self) -> list[dict[str, Any]]:
         """The arms as a worker describes them (for run metadata)."""
         return []
+
+
+def _unwrap(value: ShardResult | WorkerFailure) -> ShardResult:
+    if isinstance(value, WorkerFailure):
+        raise value.exception()
+    return value
 
 
 class InlineExecutor(Executor):
@@ -58,41 +136,62 @@ class InlineExecutor(Executor):
 
     kind = "inline"
 
-    def start(self, ctx: WorkerContext) -> None:
-        self._worker = TrialWorker(ctx)
+    def _start(self, ctx: WorkerContext) -> None:
         self._queue: list[ShardTask] = []
+        self._worker = TrialWorker(ctx)
 
-    def submit(self, task: ShardTask) -> None:
+    def _submit(self, task: ShardTask) -> None:
         self._queue.append(task)
 
-    def results(self) -> Iterator[ShardResult]:
+    def _results(self) -> Iterator[ShardResult]:
         while self._queue:
             yield self._worker.run(self._queue.pop(0))
 
-    def cancel(self) -> None:
-        self._queue.clear()
+    def _cancel(self) -> None:
+        if hasattr(self, "_queue"):
+            self._queue.clear()
 
-    def close(self) -> None:
-        self._worker.close()
+    def _close(self) -> None:
+        if hasattr(self, "_worker"):
+            self._worker.close()
 
     def arms_info(self) -> list[dict[str, Any]]:
         return self._worker.describe_arms()
 
 
 _PROCESS_WORKER: TrialWorker | None = None
+_PROCESS_INIT_ERROR: WorkerFailure | None = None
+
+
+def _worker_name() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _init_process(ctx: WorkerContext) -> None:
-    global _PROCESS_WORKER
-    _PROCESS_WORKER = TrialWorker(ctx)
+    """Pool initializer: never raises (that would break the pool); the error is kept."""
+    global _PROCESS_WORKER, _PROCESS_INIT_ERROR
+    try:
+        _PROCESS_WORKER = TrialWorker(ctx)
+    except BaseException as exc:
+        _PROCESS_INIT_ERROR = WorkerFailure.capture(exc, _worker_name())
 
 
-def _run_in_process(task: ShardTask) -> ShardResult:
+def _run_in_process(task: ShardTask) -> ShardResult | WorkerFailure:
+    if _PROCESS_INIT_ERROR is not None:
+        return _PROCESS_INIT_ERROR
     assert _PROCESS_WORKER is not None, "worker not initialised"
-    return _PROCESS_WORKER.run(task)
+    try:
+        return _PROCESS_WORKER.run(task)
+    except BaseException as exc:
+        return WorkerFailure.capture(exc, _PROCESS_WORKER.worker)
 
 
-def _describe_in_process() -> list[dict[str, Any]]:
+def _describe_in_process() -> list[dict[str, Any]] | WorkerFailure:
+    if _PROCESS_INIT_ERROR is not None:
+        return _PROCESS_INIT_ERROR
     assert _PROCESS_WORKER is not None
     return _PROCESS_WORKER.describe_arms()
 
@@ -102,40 +201,67 @@ class LocalExecutor(Executor):
 
     kind = "local"
 
-    def start(self, ctx: WorkerContext) -> None:
+    def _start(self, ctx: WorkerContext) -> None:
         mp = multiprocessing.get_context("forkserver")
+        self._pending: set[Future[ShardResult | WorkerFailure]] = set()
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=mp, initializer=_init_process, initargs=(ctx,)
         )
-        self._pending: set[Future[ShardResult]] = set()
 
-    def submit(self, task: ShardTask) -> None:
-        self._pending.add(self._pool.submit(_run_in_process, task))
+    def _submit(self, task: ShardTask) -> None:
+        try:
+            fut = self._pool.submit(_run_in_process, task)
+        except BrokenProcessPool as exc:
+            raise _lost(task.shard) from exc
+        fut.shard = task.shard  # type: ignore[attr-defined]
+        self._pending.add(fut)
 
-    def results(self) -> Iterator[ShardResult]:
+    def _results(self) -> Iterator[ShardResult]:
         while self._pending:
             done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                yield fut.result()
+                try:
+                    value = fut.result()
+                except BrokenProcessPool as exc:
+                    raise _lost(getattr(fut, "shard", None)) from exc
+                yield _unwrap(value)
 
-    def cancel(self) -> None:
-        for fut in self._pending:
+    def _cancel(self) -> None:
+        for fut in getattr(self, "_pending", ()):
             fut.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if hasattr(self, "_pending"):
+            self._pending.clear()
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def _close(self) -> None:
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def arms_info(self) -> list[dict[str, Any]]:
-        return self._pool.submit(_describe_in_process).result()
+        try:
+            value = self._pool.submit(_describe_in_process).result()
+        except BrokenProcessPool as exc:
+            raise _lost(None) from exc
+        if isinstance(value, WorkerFailure):
+            raise value.exception()
+        return value
+
+
+def _lost(shard: int | None) -> WorkerLostError:
+    where = f" while running shard {shard}" if shard is not None else ""
+    return WorkerLostError(
+        f"a worker process died{where} (killed, or out of memory); finished shards are "
+        "kept — resume the run with `tcplab run --resume RUN_ID`"
+    )
 
 
 class RayExecutor(Executor):
     """Ray actors (one per worker, each loads its analyzers once); shard-level retries.
 
     Connects to ``address`` when given (e.g. ``ray://head:10001`` or ``auto``), otherwise starts
-    a local Ray with the dashboard off.
+    a local Ray with the dashboard off. Worker errors come back as :class:`WorkerFailure`
+    values (re-raised typed, not retried); only a lost actor is retried.
     """
 
     kind = "ray"
@@ -145,13 +271,15 @@ class RayExecutor(Executor):
         self.address = address
         self.max_retries = max_retries
 
-    def start(self, ctx: WorkerContext) -> None:
+    def _start(self, ctx: WorkerContext) -> None:
         try:
             import ray
         except ImportError as exc:
             raise MissingDependencyError.for_extra("ray", "ray", "the ray executor") from exc
         self._ray = ray
         self._started_ray = False
+        self._queue: list[ShardTask] = []
+        self._running: dict[Any, tuple[Any, ShardTask, int]] = {}
         if not ray.is_initialized():
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
@@ -166,8 +294,9 @@ class RayExecutor(Executor):
         actor_cls = ray.remote(num_cpus=1, max_restarts=self.max_retries)(_RayShardActor)
         self._actors: list[Any] = [actor_cls.remote(ctx) for _ in range(self.workers)]
         self._free: list[Any] = list(self._actors)
-        self._queue: list[ShardTask] = []
-        self._running: dict[Any, tuple[Any, ShardTask, int]] = {}
+        failure = ray.get(self._actors[0].init_error.remote())
+        if failure is not None:
+            raise failure.exception()
 
     def _dispatch(self) -> None:
         while self._free and self._queue:
@@ -175,11 +304,11 @@ class RayExecutor(Executor):
             task = self._queue.pop(0)
             self._running[actor.run.remote(task)] = (actor, task, 0)
 
-    def submit(self, task: ShardTask) -> None:
+    def _submit(self, task: ShardTask) -> None:
         self._queue.append(task)
         self._dispatch()
 
-    def results(self) -> Iterator[ShardResult]:
+    def _results(self) -> Iterator[ShardResult]:
         ray = self._ray
         while self._running or self._queue:
             self._dispatch()
@@ -187,52 +316,82 @@ class RayExecutor(Executor):
             ref = ready[0]
             actor, task, tries = self._running.pop(ref)
             try:
-                result = ray.get(ref)
+                value = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
                 if tries >= self.max_retries:
-                    raise UsageError(
-                        f"shard {task.shard} failed {tries + 1} times on Ray: {exc}"
+                    raise WorkerLostError(
+                        f"shard {task.shard} failed {tries + 1} times on Ray "
+                        f"({type(exc).__name__}); finished shards are kept — resume with "
+                        "`tcplab run --resume RUN_ID`"
                     ) from exc
                 self._running[actor.run.remote(task)] = (actor, task, tries + 1)
                 continue
             self._free.append(actor)
-            yield result
+            yield _unwrap(value)
 
-    def cancel(self) -> None:
+    def _cancel(self) -> None:
+        if not hasattr(self, "_queue"):
+            return
         self._queue.clear()
         for ref in list(self._running):
             self._ray.cancel(ref, force=True)
         self._running.clear()
 
-    def close(self) -> None:
+    def _close(self) -> None:
         for actor in getattr(self, "_actors", []):
             self._ray.kill(actor)
         if getattr(self, "_started_ray", False):
             self._ray.shutdown()
 
     def arms_info(self) -> list[dict[str, Any]]:
-        return list(self._ray.get(self._actors[0].describe.remote()))
+        value = self._ray.get(self._actors[0].describe.remote())
+        if isinstance(value, WorkerFailure):
+            raise value.exception()
+        return list(value)
 
 
 class _RayShardActor:
     def __init__(self, ctx: WorkerContext) -> None:
-        self.worker = TrialWorker(ctx)
+        self.worker: TrialWorker | None = None
+        self.failure: WorkerFailure | None = None
+        try:
+            self.worker = TrialWorker(ctx)
+        except BaseException as exc:
+            self.failure = WorkerFailure.capture(exc, _worker_name())
 
-    def run(self, task: ShardTask) -> ShardResult:
-        return self.worker.run(task)
+    def init_error(self) -> WorkerFailure | None:
+        return self.failure
 
-    def describe(self) -> list[dict[str, Any]]:
+    def run(self, task: ShardTask) -> ShardResult | WorkerFailure:
+        if self.worker is None:
+            assert self.failure is not None
+            return self.failure
+        try:
+            return self.worker.run(task)
+        except BaseException as exc:
+            return WorkerFailure.capture(exc, self.worker.worker)
+
+    def describe(self) -> list[dict[str, Any]] | WorkerFailure:
+        if self.worker is None:
+            assert self.failure is not None
+            return self.failure
         return self.worker.describe_arms()
 
 
 def make_executor(
     kind: str, workers: int, address: str | None = None, max_retries: int = 2
 ) -> Executor:
-    """Build an executor by name."""
+    """Build an executor by name.
+
+    Raises:
+        UsageError: unknown kind or a worker count below 1.
+    """
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1 (got {workers})")
     if kind == "inline":
         return InlineExecutor(1)
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "ray":
         return RayExecutor(workers, address, max_retries)
-    raise UsageError(f"unknown executor {kind!r}; known: inline, local, ray")
+    raise UsageError(f"unknown executor {kind!r}; known: {', '.join(EXECUTOR_KINDS)}")

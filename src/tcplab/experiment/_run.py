@@ -1,23 +1,19 @@
-"""The experiment driver: plan, dispatch shards, write results atomically, resume.
+"""The experiment driver: prepare a run, execute (or resume) it, finish it.
 
-Run directory (``TCPLAB_HOME/runs/RUN_ID/`` by default)::
-
-    run.json                  metadata: resolved spec + hash, plan hash, seed, versions, host,
-                              clock calibration, git commit, start/end, status
-    plan.parquet              the plan (see _plan.py)
-    trials/shard-NNNNNN.parquet   one file per finished shard, written atomically
-
-A shard is either complete on disk or absent, so ``--resume`` re-runs exactly the missing
-shards. Ctrl-C cancels cleanly (status ``cancelled``) and leaves the run resumable.
+:func:`prepare_run` checks everything the spec references (labels, corpus, every arm's
+analyzer) *before* the run directory exists, so a spec that cannot run leaves nothing behind.
+:func:`run_experiment` owns the whole lifecycle a library caller needs — the same as
+``tcplab run``: lock the run directory, compare the inputs with the recorded ones on resume,
+dispatch the pending shards, write each atomically with its checksum in the record, write the
+SQL store as it goes, and finish (per-tool results into the store, artifacts pushed, status
+recorded). The CLI only parses options and draws progress.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
-import os
+import logging
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,20 +21,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tcplab.analyzers import AnalyzerRegistry
 from tcplab.config import get_settings
 from tcplab.errors import UsageError
 from tcplab.experiment._env import collect_environment
 from tcplab.experiment._executors import Executor, make_executor
-from tcplab.experiment._plan import Plan, build_plan, read_plan
-from tcplab.experiment.trials import completed_shards, write_shard
+from tcplab.experiment._finish import StoreSession, finish_run
+from tcplab.experiment._plan import Plan, build_plan
+from tcplab.experiment._preflight import Preflight, describe_changes, preflight
+from tcplab.experiment._record import Attempt, RunRecord, now_iso
+from tcplab.experiment._rundir import RunDir, owner_now, shard_info
 from tcplab.experiment._select import resolve_inputs, select_tools
 from tcplab.experiment._spec import ExperimentSpec
 from tcplab.experiment._timing import calibrate_clock
 from tcplab.experiment._worker import ShardResult, ShardTask, WorkerContext
+from tcplab.experiment.trials import write_shard
 
-__all__ = ["RUN_SCHEMA_VERSION", "Progress", "RunOutcome", "prepare_run", "run_experiment"]
+__all__ = ["Progress", "RunOutcome", "find_run", "prepare_run", "run_experiment", "runs_dir"]
 
-RUN_SCHEMA_VERSION = 1
+log = logging.getLogger("tcplab")
 
 
 @dataclass
@@ -55,24 +56,16 @@ class Progress:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended."""
+    """How a run ended, and where its results went."""
 
     run_id: str
     run_dir: Path
     status: str
     n_trials: int
     shards_run: int
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    warnings: tuple[str, ...] = ()
+    stored_in: str | None = None
+    artifacts_url: str | None = None
 
 
 def _slug(name: str) -> str:
@@ -84,45 +77,60 @@ def runs_dir() -> Path:
     return get_settings().home / "runs"
 
 
+def _create_dir(parent: Path, run_id: str) -> RunDir:
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--out {parent}: is a file, not a directory")
+    try:
+        path = parent / run_id
+        path.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the run directory under {parent}: {exc.strerror or exc}"
+        ) from exc
+    return RunDir(path)
+
+
 def prepare_run(
-    spec: ExperimentSpec, spec_dir: Path, out: Path | None = None
-) -> tuple[Path, dict[str, Any], Plan]:
-    """Resolve tools, build the plan, create the run directory and ``run.json``."""
+    spec: ExperimentSpec,
+    spec_dir: Path,
+    out: Path | None = None,
+    *,
+    registry: AnalyzerRegistry | None = None,
+) -> tuple[Path, RunRecord, Plan]:
+    """Check every input, then create the run directory, ``plan.parquet`` and ``run.json``.
+
+    Raises:
+        TcplabError: any input that cannot be used (nothing is created then).
+    """
     corpus, labels = resolve_inputs(spec, spec_dir)
     tools = select_tools(spec, corpus, labels)
     plan = build_plan(spec, tools)
+    pre = preflight(spec, corpus, labels, registry)
     run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{_slug(spec.name)}-{secrets.token_hex(3)}"
-    run_dir = (out or runs_dir()) / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
-    plan_hash = plan.write(run_dir / "plan.parquet")
-    meta: dict[str, Any] = {
-        "schema_version": RUN_SCHEMA_VERSION,
-        "run_id": run_id,
-        "name": spec.name,
-        "type": "experiment",
-        "description": spec.description,
-        "tags": spec.tags,
-        "spec": spec.model_dump(mode="json"),
-        "spec_hash": spec.spec_hash(),
-        "plan_hash": plan_hash,
-        "seed": spec.seed,
-        "corpus": str(corpus) if corpus else None,
-        "labels": str(labels) if labels else None,
-        "status": "created",
-        "created_by": getpass.getuser(),
-        "started_at": _now(),
-        "finished_at": None,
-        "n_trials": plan.n_trials,
-        "n_shards": plan.n_shards,
-        "n_tools": len(plan.tools),
-        "trials_by_arm": plan.trials_per_arm(),
-        "environment": collect_environment(),
-        "clock": calibrate_clock().to_dict(),
-        "arms": [],
-        "attempts": [],
-    }
-    _write_json(run_dir / "run.json", meta)
-    return run_dir, meta, plan
+    rd = _create_dir(out or runs_dir(), run_id)
+    record = RunRecord(
+        run_id=run_id,
+        name=spec.name,
+        description=spec.description,
+        tags=spec.tags,
+        spec=spec.model_dump(mode="json"),
+        spec_hash=spec.spec_hash(),
+        plan_hash=plan.write(rd.plan_path),
+        seed=spec.seed,
+        corpus=str(corpus) if corpus else None,
+        labels=str(labels) if labels else None,
+        inputs=pre.inputs,
+        created_by=getpass.getuser(),
+        n_trials=plan.n_trials,
+        n_shards=plan.n_shards,
+        n_tools=len(plan.tools),
+        trials_by_arm=plan.trials_per_arm(),
+        environment=collect_environment(),
+        clock=calibrate_clock().to_dict(),
+        arms=pre.arms,
+    )
+    rd.write_record(record)
+    return rd.path, record, plan
 
 
 def _task(plan: Plan, shard: int) -> ShardTask:
@@ -136,22 +144,6 @@ def _task(plan: Plan, shard: int) -> ShardTask:
     )
 
 
-def _load_for_resume(run_dir: Path) -> tuple[dict[str, Any], Plan, ExperimentSpec]:
-    meta_path = run_dir / "run.json"
-    if not meta_path.is_file():
-        raise UsageError(f"{run_dir}: no run.json; not a tcplab run directory")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("schema_version") != RUN_SCHEMA_VERSION:
-        raise UsageError(
-            f"{meta_path}: run schema version {meta.get('schema_version')} is "
-            f"not supported (this tcplab writes {RUN_SCHEMA_VERSION})"
-        )
-    plan, stored = read_plan(run_dir / "plan.parquet")
-    if plan.plan_hash() != stored or stored != meta["plan_hash"]:
-        raise UsageError(f"{run_dir}: plan.parquet does not match its hash; cannot resume")
-    return meta, plan, ExperimentSpec.model_validate(meta["spec"])
-
-
 def find_run(run: str) -> Path:
     """A run directory from a run id (under TCPLAB_HOME/runs) or a path."""
     p = Path(run)
@@ -163,113 +155,215 @@ def find_run(run: str) -> Path:
     raise UsageError(f"no run {run!r} (looked in {runs_dir()}); `tcplab runs list` shows runs")
 
 
+def _check_inputs(record: RunRecord, spec: ExperimentSpec, pre: Preflight) -> None:
+    """Refuse to resume a run whose inputs changed since it started."""
+    if not any(k.startswith("arm:") for k in record.inputs):
+        return  # a version-1 record: nothing recorded to compare with
+    changes = describe_changes(record.inputs, pre, record.arms)
+    if changes:
+        raise UsageError(
+            f"cannot resume run {record.run_id}: its inputs changed since it started — "
+            + "; ".join(changes)
+            + ". Restore them, or start a new run"
+        )
+
+
+def _reconcile_shards(rd: RunDir, plan: Plan, record: RunRecord) -> list[int]:
+    """Adopt shards written just before a crash, move corrupt ones aside; pending shards."""
+    scan = rd.scan_shards(plan, record)
+    for idx, info in scan.adopted.items():
+        record.shards[str(idx)] = info
+    for idx, why in sorted(scan.corrupt.items()):
+        path = rd.shard_path(idx)
+        moved = rd.move_aside(path) if path.exists() else None
+        record.shards.pop(str(idx), None)
+        note = f"; moved to {moved.name}" if moved else ""
+        record.add_warning(f"shard {idx} was corrupt ({why}){note}; it was re-run")
+    for f in scan.unknown:
+        record.add_warning(f"{f.name}: not a shard of this run's plan; ignored")
+    return [s for s in range(plan.n_shards) if s not in scan.complete or s in scan.corrupt]
+
+
+@dataclass
+class _Loop:
+    """State of one execution of the dispatch loop."""
+
+    rd: RunDir
+    record: RunRecord
+    plan: Plan
+    spec: ExperimentSpec
+    progress: Progress
+    store: StoreSession
+    on_shard: Callable[[Progress, ShardResult], None] | None
+    should_stop: Callable[[], str | None] | None
+    ran: int = 0
+
+    def accept(self, result: ShardResult) -> None:
+        path = write_shard(self.rd.path, result.shard, result.table)
+        self.record.shards[str(result.shard)] = shard_info(path, result.table.num_rows)
+        for w in result.warnings:
+            self.record.add_warning(w)
+        p = self.progress
+        self.ran += 1
+        p.shards_done += 1
+        p.cost_usd += result.cost_usd
+        for arm, n in result.trials_by_arm.items():
+            p.done_by_arm[arm] = p.done_by_arm.get(arm, 0) + n
+        for arm, n in result.failures_by_arm.items():
+            p.failures_by_arm[arm] = p.failures_by_arm.get(arm, 0) + n
+        self.store.write_shard(self.record, result)
+        self.rd.write_record(self.record)
+        if self.on_shard is not None:
+            self.on_shard(self.progress, result)
+
+    def stop_reason(self, t0: float) -> tuple[str, str] | None:
+        limits = self.spec.limits
+        if limits.max_cost_usd is not None and self.progress.cost_usd > limits.max_cost_usd:
+            return "stopped", "max_cost_usd"
+        if limits.max_duration is not None and time.monotonic() - t0 > limits.max_duration:
+            return "stopped", "max_duration"
+        reason = self.should_stop() if self.should_stop is not None else None
+        return ("cancelled", reason) if reason else None
+
+
+def _dispatch(loop: _Loop, ex: Executor, pending: list[int]) -> str:
+    """Run ``pending`` shards on ``ex``; the status the loop ended with."""
+    t0 = time.monotonic()
+    window = max(2, 2 * ex.workers)
+    for s in pending[:window]:
+        ex.submit(_task(loop.plan, s))
+    next_i = min(window, len(pending))
+    for result in ex.results():
+        loop.accept(result)
+        stop = loop.stop_reason(t0)
+        if stop is not None:
+            loop.record.stop_reason = stop[1]
+            ex.cancel()
+            return stop[0]
+        if next_i < len(pending):
+            ex.submit(_task(loop.plan, pending[next_i]))
+            next_i += 1
+    return "completed"
+
+
+def _execute(loop: _Loop, ex: Executor, pending: list[int], classes: tuple[Any, ...]) -> None:
+    rd, record, plan = loop.rd, loop.record, loop.plan
+    ctx = WorkerContext(
+        record.run_id, loop.spec.canonical_json(), plan.tools, record.corpus, record.labels, classes
+    )
+    record.status, record.error, record.stop_reason = "running", None, None
+    record.owner = owner_now()
+    record.attempts.append(
+        Attempt(
+            started_at=now_iso(),
+            executor=ex.kind,
+            workers=ex.workers,
+            pending_shards=len(pending),
+            pid=record.owner.pid,
+            host=record.owner.host,
+        )
+    )
+    rd.write_record(record)
+    status, error = "failed", None
+    try:
+        ex.start(ctx)
+        status = _dispatch(loop, ex, pending)
+    except KeyboardInterrupt:
+        status = "cancelled"
+        raise
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        ex.cancel()
+        try:
+            ex.close()
+        finally:
+            _close_record(loop, status, error)
+
+
+def _close_record(loop: _Loop, status: str, error: str | None) -> None:
+    record = loop.record
+    complete = len(record.shards) == loop.plan.n_shards
+    record.status = "completed" if status == "completed" and complete else status  # type: ignore[assignment]
+    record.error = error
+    record.finished_at = now_iso()
+    record.owner = None
+    record.attempts[-1].finished_at = record.finished_at
+    record.attempts[-1].status = record.status
+    record.attempts[-1].shards_run = loop.ran
+    record.attempts[-1].error = error
+    record.cost_usd += loop.progress.cost_usd
+    record.store_errors.extend(loop.store.errors)
+    loop.rd.write_record(record)
+
+
+def _progress(plan: Plan, done: list[int]) -> Progress:
+    progress = Progress(
+        total_by_arm=plan.trials_per_arm(), shards_total=plan.n_shards, shards_done=len(done)
+    )
+    for s in done:
+        r = plan.shard_range(s)
+        for a in plan.arm_idx[r.start : r.stop].tolist():
+            arm = plan.arms[a]
+            progress.done_by_arm[arm] = progress.done_by_arm.get(arm, 0) + 1
+    return progress
+
+
 def run_experiment(
     run_dir: Path,
     *,
     executor: Executor | None = None,
     on_shard: Callable[[Progress, ShardResult], None] | None = None,
-    store: Any | None = None,
+    store: Any = None,
+    db: str | None = None,
+    use_store: bool = True,
+    artifacts: str | None = None,
+    registry: AnalyzerRegistry | None = None,
+    should_stop: Callable[[], str | None] | None = None,
 ) -> RunOutcome:
-    """Run (or resume) the run in ``run_dir``: only shards without a trial file are run."""
-    meta, plan, spec = _load_for_resume(run_dir)
-    done = completed_shards(run_dir)
-    pending = [s for s in range(plan.n_shards) if s not in done]
-    ex = executor or make_executor(
-        spec.executor.kind, spec.executor.workers, spec.executor.address, spec.executor.max_retries
-    )
-    progress = Progress(
-        total_by_arm=plan.trials_per_arm(), shards_total=plan.n_shards, shards_done=len(done)
-    )
-    for s in done:
-        for arm, n in _arm_counts(plan, s).items():
-            progress.done_by_arm[arm] = progress.done_by_arm.get(arm, 0) + n
-    ctx = WorkerContext(
-        meta["run_id"], spec.canonical_json(), plan.tools, meta.get("corpus"), meta.get("labels")
-    )
-    meta["status"] = "running"
-    meta["attempts"].append(
-        {
-            "started_at": _now(),
-            "executor": ex.kind,
-            "workers": ex.workers,
-            "pending_shards": len(pending),
-        }
-    )
-    _write_json(run_dir / "run.json", meta)
-    status, t0, ran = "completed", time.monotonic(), 0
-    limits = spec.limits
-    try:
-        ex.start(ctx)
-        if not meta["arms"]:
-            meta["arms"] = ex.arms_info()
-        window = max(2, 2 * ex.workers)
-        queue = list(pending)
-        for s in queue[:window]:
-            ex.submit(_task(plan, s))
-        next_i = min(window, len(queue))
-        for result in ex.results():
-            write_shard(run_dir, result.shard, result.table)
-            ran += 1
-            progress.shards_done += 1
-            progress.cost_usd += result.cost_usd
-            for arm, n in result.trials_by_arm.items():
-                progress.done_by_arm[arm] = progress.done_by_arm.get(arm, 0) + n
-            for arm, n in result.failures_by_arm.items():
-                progress.failures_by_arm[arm] = progress.failures_by_arm.get(arm, 0) + n
-            if store is not None:
-                store = _store_write(store, meta, result)
-            if on_shard is not None:
-                on_shard(progress, result)
-            over_cost = limits.max_cost_usd is not None and progress.cost_usd > limits.max_cost_usd
-            over_time = (
-                limits.max_duration is not None and time.monotonic() - t0 > limits.max_duration
-            )
-            if over_cost or over_time:
-                status = "stopped"
-                meta["stop_reason"] = "max_cost_usd" if over_cost else "max_duration"
-                ex.cancel()
-                break
-            if next_i < len(queue):
-                ex.submit(_task(plan, queue[next_i]))
-                next_i += 1
-    except KeyboardInterrupt:
-        status = "cancelled"
-        ex.cancel()
-        raise
-    except BaseException:
-        status = "failed"
-        ex.cancel()
-        raise
-    finally:
+    """Run (or resume) the run in ``run_dir`` and finish it.
+
+    Args:
+        executor: where shards run (default: the spec's executor).
+        on_shard: called after every finished shard (progress display).
+        store: an open result store to write to; else one is opened from ``db`` (default
+            ``TCPLAB_DATABASE_URL`` or the SQLite file) unless ``use_store`` is false. A store
+            that cannot be reached is a warning: trials are safe in Parquet (``runs sync``).
+        artifacts: push the finished run here (directory or ``s3://``; default
+            ``TCPLAB_ARTIFACTS_URL``; none when unset).
+        registry: the analyzer registry that resolves arm names (default: built-ins and
+            entry points); analyzers registered on it reach every executor's workers.
+        should_stop: polled after each shard; a returned reason cancels the run there.
+
+    Raises:
+        RunLockedError: another process is executing this run.
+        TcplabError: the inputs changed since the run started, or cannot be opened.
+    """
+    rd = RunDir(run_dir)
+    record = rd.read_record()
+    plan = rd.read_plan(record)
+    spec = ExperimentSpec.model_validate(record.spec)
+    with rd.lock(record):
+        corpus = Path(record.corpus) if record.corpus else None
+        labels = Path(record.labels) if record.labels else None
+        pre = preflight(spec, corpus, labels, registry)
+        _check_inputs(record, spec, pre)
+        if not record.inputs:
+            record.inputs = pre.inputs
+        pending = _reconcile_shards(rd, plan, record)
+        done = [s for s in range(plan.n_shards) if s not in pending]
+        ex = executor or make_executor(
+            spec.executor.kind,
+            spec.executor.workers,
+            spec.executor.address,
+            spec.executor.max_retries,
+        )
+        session = StoreSession.open(store, db, use_store)
+        loop = _Loop(rd, record, plan, spec, _progress(plan, done), session, on_shard, should_stop)
         try:
-            ex.close()
-        finally:
-            complete = len(completed_shards(run_dir)) == plan.n_shards
-            meta["status"] = "completed" if status == "completed" and complete else status
-            meta["finished_at"] = _now()
-            meta["attempts"][-1].update(
-                finished_at=meta["finished_at"], status=meta["status"], shards_run=ran
-            )
-            meta["cost_usd"] = meta.get("cost_usd", 0.0) + progress.cost_usd
-            _write_json(run_dir / "run.json", meta)
-    return RunOutcome(meta["run_id"], run_dir, meta["status"], plan.n_trials, ran)
-
-
-def _arm_counts(plan: Plan, shard: int) -> dict[str, int]:
-    r = plan.shard_range(shard)
-    out: dict[str, int] = {}
-    for a in plan.arm_idx[r.start : r.stop].tolist():
-        out[plan.arms[a]] = out.get(plan.arms[a], 0) + 1
-    return out
-
-
-def _store_write(store: Any, meta: dict[str, Any], result: ShardResult) -> Any:
-    """Write a shard to the SQL store; on failure keep going without the store."""
-    try:
-        store.upsert_run(meta)
-        store.write_trials(meta["run_id"], result.shard, result.table)
-        store.mark_shard(meta["run_id"], result.shard, "completed", result.table.num_rows)
-    except Exception as exc:  # the database is optional during a run
-        meta.setdefault("store_errors", []).append(f"{type(exc).__name__}: {exc}"[:300])
-        return None
-    return store
+            _execute(loop, ex, pending, pre.classes)
+        except BaseException:
+            session.close()
+            raise
+    return finish_run(rd, record, session, artifacts, loop.ran)

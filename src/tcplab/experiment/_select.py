@@ -10,18 +10,17 @@ from tcplab.analyzers import default_corpus_path
 from tcplab.corpus import read_corpus
 from tcplab.experiment._spec import ExperimentSpec, SpecError
 from tcplab.labels import LabelSet, read_labels
+from tcplab.resources import resolve_data_ref
 
 __all__ = ["resolve_inputs", "select_tools"]
 
 
 def resolve_inputs(spec: ExperimentSpec, base: Path) -> tuple[Path | None, Path | None]:
-    """Absolute corpus and labels paths (relative paths are relative to the spec's folder)."""
+    """Absolute corpus and labels paths (relative to the spec's folder; ``tcplab:NAME`` is
+    a file shipped with the package)."""
 
     def fix(value: str | None) -> Path | None:
-        if value is None:
-            return None
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (base / p).resolve()
+        return None if value is None else resolve_data_ref(value, base)
 
     corpus = fix(spec.corpus) or default_corpus_path()
     return corpus, fix(spec.labels)

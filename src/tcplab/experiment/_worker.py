@@ -7,10 +7,12 @@ the driver does, so workers need no shared filesystem.
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,23 +20,76 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from tcplab.analyzers import Analyzer, Assessment, Status, ToolInput, default_registry, load_inputs
-from tcplab.experiment.trials import to_table
+from tcplab.errors import TcplabError
 from tcplab.experiment._spec import ArmSpec, ExperimentSpec
 from tcplab.experiment._timing import ClockCalibration, MicroTimer, calibrate_clock
+from tcplab.experiment.trials import to_table
 from tcplab.labels import read_labels
 
-__all__ = ["ShardResult", "ShardTask", "TrialWorker", "WorkerContext"]
+__all__ = ["ShardResult", "ShardTask", "TrialWorker", "WorkerContext", "WorkerFailure"]
 
 
 @dataclass(frozen=True)
 class WorkerContext:
-    """Everything a worker needs, picklable and small."""
+    """Everything a worker needs, picklable and small.
+
+    ``analyzers`` holds each arm's analyzer class, resolved by the driver's registry, so an
+    analyzer registered in the driver (entry point or ``register``) reaches every worker: it
+    travels by reference (``module:qualname``; Ray also ships non-importable classes by value).
+    """
 
     run_id: str
     spec_json: str
     tools: tuple[str, ...]
     corpus: str | None
     labels: str | None
+    analyzers: tuple[type[Analyzer], ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """An exception raised in a worker, carried back to the driver as plain values.
+
+    The driver re-raises it with :meth:`reraise`: a tcplab error comes back as the same type
+    with the same message (the CLI prints one line); anything else is a bug and keeps the
+    worker's traceback.
+    """
+
+    type_path: str
+    message: str
+    worker: str
+    traceback: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def capture(cls, exc: BaseException, worker: str) -> WorkerFailure:
+        """Describe ``exc`` (raised in a worker)."""
+        attrs = {k: tuple(getattr(exc, k)) for k in ("problems", "reasons") if hasattr(exc, k)}
+        return cls(
+            f"{type(exc).__module__}:{type(exc).__qualname__}",
+            str(exc),
+            worker,
+            "".join(traceback.format_exception(exc)),
+            attrs,
+        )
+
+    def exception(self) -> BaseException:
+        """The exception to raise in the driver."""
+        module, _, name = self.type_path.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            cls = None
+        if isinstance(cls, type) and issubclass(cls, TcplabError):
+            exc: TcplabError = TcplabError.__new__(cls)
+            Exception.__init__(exc, self.message)
+            for k, v in self.attrs.items():
+                setattr(exc, k, v)
+            return exc
+        return RuntimeError(
+            f"worker {self.worker} failed with {self.type_path}: {self.message}\n"
+            f"--- worker traceback ---\n{self.traceback}"
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +113,7 @@ class ShardResult:
     trials_by_arm: dict[str, int]
     cost_usd: float
     worker: str
+    warnings: tuple[str, ...] = ()
 
 
 class TrialWorker:
@@ -72,10 +128,10 @@ class TrialWorker:
         if ctx.labels:
             for lb in read_labels(ctx.labels):
                 self.labels[lb.command] = (lb.risk_level.name, sorted(lb.capabilities))
-        registry = default_registry()
         self.arms: list[ArmSpec] = list(self.spec.arms)
+        classes = ctx.analyzers or _resolve_classes(self.arms)
         self.analyzers: list[Analyzer] = [
-            registry.create(a.analyzer, **a.params) for a in self.arms
+            cls(**a.params) for cls, a in zip(classes, self.arms, strict=True)
         ]
         for an in self.analyzers:
             an.open()
@@ -93,6 +149,15 @@ class TrialWorker:
         """Release every analyzer."""
         for an in self.analyzers:
             an.close()
+
+    def drain_warnings(self) -> list[str]:
+        """Warnings the arms raised since the last call (e.g. a saturated LLM client)."""
+        out: list[str] = []
+        for arm, an in zip(self.arms, self.analyzers, strict=True):
+            drain = getattr(an, "drain_warnings", None)
+            if callable(drain):
+                out.extend(f"arm {arm.name}: {w}" for w in drain())
+        return out
 
     def describe_arms(self) -> list[dict[str, Any]]:
         """Each arm's identity as its analyzer reports it."""
@@ -202,7 +267,21 @@ class TrialWorker:
             if rec["status"] != Status.OK.value:
                 fails[name] = fails.get(name, 0) + 1
             cost += rec["cost_usd"] or 0.0
-        return ShardResult(task.shard, to_table(records), fails, counts, cost, self.worker)
+        return ShardResult(
+            task.shard,
+            to_table(records),
+            fails,
+            counts,
+            cost,
+            self.worker,
+            tuple(self.drain_warnings()),
+        )
+
+
+def _resolve_classes(arms: list[ArmSpec]) -> list[type[Analyzer]]:
+
+    registry = default_registry()
+    return [registry.get(a.analyzer) for a in arms]
 
 
 def _path(value: str | None) -> Any:

@@ -22,8 +22,11 @@ __all__ = [
     "TRIAL_COLUMNS",
     "TRIAL_SCHEMA",
     "TRIAL_SCHEMA_VERSION",
+    "completed_shards",
+    "read_trial_files",
     "read_trials",
     "shard_path",
+    "to_table",
     "write_shard",
 ]
 
@@ -118,33 +121,49 @@ def write_shard(run_dir: Path, shard: int, records: Sequence[Mapping[str, Any]] 
 
 
 def completed_shards(run_dir: Path) -> set[int]:
-    """Indices of shards whose Parquet file exists (temp files are ignored)."""
-    out: set[int] = set()
-    for p in (run_dir / "trials").glob("shard-*.parquet"):
+    """Indices of the run's verified complete shards (see :meth:`RunDir.scan_shards`)."""
+    from tcplab.experiment._rundir import RunDir
+
+    rd = RunDir(run_dir)
+    record = rd.read_record()
+    return set(rd.scan_shards(rd.read_plan(record), record).complete)
+
+
+def read_trial_files(files: Sequence[Path], columns: Iterable[str] | None = None) -> pa.Table:
+    """The trials of ``files`` as one Arrow table, in the order given.
+
+    Raises:
+        UsageError: no files, an unreadable file, or one written by an unknown schema version.
+    """
+    if not files:
+        raise UsageError("no trial files: the run has no finished shard yet")
+    tables = []
+    for f in files:
         try:
-            out.add(int(p.stem.split("-")[1]))
-        except (IndexError, ValueError):
-            continue
-    return out
+            meta = pq.read_schema(f).metadata or {}
+            version = int(meta.get(b"tcplab.trial_schema_version", b"0"))
+            if version != TRIAL_SCHEMA_VERSION:
+                raise UsageError(
+                    f"{f}: trial schema version {version} is not supported "
+                    f"(this tcplab reads {TRIAL_SCHEMA_VERSION})"
+                )
+            tables.append(pq.read_table(f, columns=list(columns) if columns else None))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise UsageError(f"{f}: unreadable trial file ({type(exc).__name__}: {exc})") from exc
+    return pa.concat_tables(tables)
 
 
 def read_trials(run_dir: Path, columns: Iterable[str] | None = None) -> pa.Table:
-    """All trials of a run as one Arrow table (shards in order).
+    """All trials of a run as one Arrow table (verified shards, in plan order).
+
+    Files that are not shards of the run's plan are ignored with a warning.
 
     Raises:
-        UsageError: no trials, or a shard written by an unknown schema version.
+        UsageError: no trials, a corrupt shard (named), or an unknown schema version.
     """
-    files = sorted((run_dir / "trials").glob("shard-*.parquet"))
+    from tcplab.experiment._rundir import RunDir
+
+    files = RunDir(run_dir).verified_shards()
     if not files:
         raise UsageError(f"{run_dir}: no trial files under trials/")
-    tables = []
-    for f in files:
-        meta = pq.read_schema(f).metadata or {}
-        version = int(meta.get(b"tcplab.trial_schema_version", b"0"))
-        if version != TRIAL_SCHEMA_VERSION:
-            raise UsageError(
-                f"{f}: trial schema version {version} is not supported "
-                f"(this tcplab reads {TRIAL_SCHEMA_VERSION})"
-            )
-        tables.append(pq.read_table(f, columns=list(columns) if columns else None))
-    return pa.concat_tables(tables)
+    return read_trial_files(files, columns)

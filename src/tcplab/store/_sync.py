@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from tcplab.config import get_settings
 from tcplab.errors import UsageError
-from tcplab.experiment.trials import TRIAL_SCHEMA_VERSION, read_trials
+from tcplab.experiment import RunDir
+from tcplab.experiment.trials import read_trial_files, read_trials
 from tcplab.store._base import ResultStore
 from tcplab.store._compute import compute_results
 
@@ -49,29 +47,12 @@ def resolve_run_dir(run: str | Path) -> Path:
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:
-    """``run.json`` as a dict (``run_id`` defaults to the directory name).
+    """``run.json`` as a dict, through the typed run record.
 
     Raises:
-        UsageError: missing or not a JSON object.
+        UsageError: missing, damaged or of an unknown schema version.
     """
-    try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{run_dir / 'run.json'}: cannot read run metadata: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise UsageError(f"{run_dir / 'run.json'}: not a JSON object")
-    meta.setdefault("run_id", run_dir.name)
-    return meta
-
-
-def _shard_files(run_dir: Path) -> list[tuple[int, Path]]:
-    out = []
-    for path in sorted((run_dir / "trials").glob("shard-*.parquet")):
-        try:
-            out.append((int(path.stem.split("-")[1]), path))
-        except (IndexError, ValueError):
-            continue
-    return out
+    return RunDir(run_dir).read_record().to_json_dict()
 
 
 def sync_run(
@@ -91,13 +72,10 @@ def sync_run(
     run_id = str(meta["run_id"])
     store.upsert_run(meta)
     total = 0
-    shards = _shard_files(run_dir)
-    for shard, path in shards:
-        file_meta = pq.read_schema(path).metadata or {}
-        version = int(file_meta.get(b"tcplab.trial_schema_version", b"0"))
-        if version != TRIAL_SCHEMA_VERSION:
-            raise UsageError(f"{path}: trial schema version {version} is not supported")
-        table = pq.read_table(path)
+    shards = RunDir(run_dir).verified_shards()
+    for path in shards:
+        shard = int(path.name.removesuffix(".parquet").removeprefix("shard-"))
+        table = read_trial_files([path])
         n = store.write_trials(run_id, shard, table)
         store.mark_shard(run_id, shard, LOADED, n)
         total += n

@@ -69,6 +69,8 @@ class EmbeddingAnalyzer(Analyzer):
     """
 
     name: ClassVar[str] = "embedding"
+    #: the arm answers from documentation: a run refuses to start without a corpus
+    reads_documentation: ClassVar[bool] = True
 
     def __init__(
         self,
