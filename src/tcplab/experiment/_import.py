@@ -58,6 +58,7 @@ def write_run_from_trials(
         "trials_by_arm": plan.trials_per_arm(),
     }
     fields.update(record)
+    fields.pop("schema_version", None)  # written as the current version
     fields.update(plan_hash=plan.write(rd.plan_path), n_trials=n, n_shards=plan.n_shards)
     rec = RunRecord.model_validate(fields)
     for s in range(plan.n_shards):
