@@ -83,12 +83,12 @@ def compare_runs(
 ) -> dict[str, Any]:
     """Compare arm(s) of run B (new) with the same arm(s) of run A (baseline).
 
-    Method: per-tool median latencies (cache hits excluded) of the tools timed in both
-    runs; the ratio of their medians B/A with a paired tool-level bootstrap CI on the log
-    scale. The verdict is "slower"/"faster" only when the CI excludes 1 *and* the ratio is
-    outside ``1 +/- threshold``; otherwise "not significant". Accuracy: the paired
-    bootstrap CI of the difference in accuracy_exact (B - A) over the labelled tools common
-    to both runs.
+    Method: per-tool median latencies of the timed trials (failures and cache hits
+    excluded) of the tools timed in both runs; the ratio of their medians B/A with a
+    paired tool-level bootstrap CI on the log scale. The verdict is "slower"/"faster" only
+    when the CI excludes 1 *and* the ratio is outside ``1 +/- threshold``; otherwise "not
+    significant". Accuracy: the paired bootstrap CI of the difference in accuracy_exact
+    (B - A) over the labelled tools common to both runs.
 
     Args:
         run_a: baseline run directory.

@@ -50,7 +50,7 @@ def ecdf_svg(medians: Mapping[str, Sequence[float]], batch_mean: Mapping[str, bo
         label = f"{arm} (batch means)" if batch_mean.get(arm) else arm
         ax.step(x, y, where="post", color=_PALETTE[i % len(_PALETTE)], label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("per-tool median latency (ns, log scale; cache hits excluded)")
+    ax.set_xlabel("per-tool median latency (ns, log scale; failures and cache hits excluded)")
     ax.set_ylabel("fraction of tools")
     ax.set_ylim(0, 1.02)
     ax.grid(True, which="both", alpha=0.3)
