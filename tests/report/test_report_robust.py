@@ -108,3 +108,10 @@ def test_invalid_warnings_field_is_a_usage_error(synthetic_run: SyntheticRun) ->
     (run_dir / "run.json").write_text(json.dumps(doc))
     with pytest.raises(UsageError, match="warnings"):
         build_report(run_dir, FAST)
+
+
+def test_cli_report_prints_the_run_warnings(synthetic_run: SyntheticRun, tcplab: Runner) -> None:
+    run_dir = synthetic_run(n_tools=10, warnings=["[bold]not markup[/bold] client saturated"])
+    res = tcplab("report", str(run_dir), "--resamples", "50")
+    assert res.returncode == 0, res.stderr
+    assert "run warning: [bold]not markup[/bold] client saturated" in res.stderr
