@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from tcplab.errors import UsageError
+from tcplab.errors import ConfigError, UsageError
 from tcplab.store._config import artifacts_url, require
 from tcplab.store._errors import StoreError, StorePermissionError, StoreUnavailableError
 
@@ -53,6 +54,14 @@ class ArtifactStore(ABC):
     @abstractmethod
     def child(self, prefix: str) -> ArtifactStore:
         """The same store rooted at ``prefix`` below this root."""
+
+    @abstractmethod
+    def move(self, prefix: str, new_prefix: str) -> None:
+        """Move every object under ``prefix`` to ``new_prefix`` (which must be unused).
+
+        Nothing is lost: a directory is renamed; on S3 every object is copied first and the
+        originals are deleted only once all copies exist.
+        """
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``."""
@@ -95,6 +104,8 @@ class LocalArtifactStore(ArtifactStore):
     def get_file(self, key: str, dest: Path) -> None:
         """Copy ``ROOT/key`` to ``dest``."""
         src = self._path(key)
+        if src.exists() and not src.is_file():
+            raise StoreError(f"artifact {src} is not a regular file")
         try:
             dest.write_bytes(src.read_bytes())
         except FileNotFoundError as exc:
@@ -114,6 +125,17 @@ class LocalArtifactStore(ArtifactStore):
         """``ROOT/prefix``."""
         return LocalArtifactStore(self._path(prefix))
 
+    def move(self, prefix: str, new_prefix: str) -> None:
+        """Rename the directory ``ROOT/prefix`` to ``ROOT/new_prefix``."""
+        src, dst = self._path(prefix), self._path(new_prefix)
+        if dst.exists():
+            raise StoreError(f"cannot move {src} to {dst}: it already exists")
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.rename(dst)
+        except OSError as exc:
+            raise StoreError(f"cannot move {src} to {dst}: {exc.strerror or exc}") from exc
+
 
 class S3ArtifactStore(ArtifactStore):
     """Objects in ``s3://bucket/prefix`` through boto3 (endpoint: ``TCPLAB_S3_ENDPOINT_URL``)."""
@@ -130,20 +152,36 @@ class S3ArtifactStore(ArtifactStore):
     def _make_client() -> Any:
         boto3 = require("boto3", "boto3", "s3", "the S3 artifact store")
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
         endpoint = os.environ.get("TCPLAB_S3_ENDPOINT_URL") or None
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if endpoint is not None:
+            try:
+                parsed = urlsplit(endpoint)
+                ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+                ok = ok and (parsed.port is None or parsed.port > 0)
+            except ValueError:  # bad IPv6 literal, port out of range or not a number
+                ok = False
+            if not ok:
+                raise ConfigError(
+                    f"TCPLAB_S3_ENDPOINT_URL={endpoint!r} is not an http(s) URL "
+                    "(e.g. http://127.0.0.1:8333)"
+                )
         config = Config(
             connect_timeout=5,
             read_timeout=60,
             retries={"max_attempts": 3, "mode": "standard"},
             s3={"addressing_style": "path"} if endpoint else None,
         )
-        # A new session each time: the default session caches credentials once resolved.
-        session = boto3.session.Session()
-        return session.client(
-            "s3", endpoint_url=endpoint, region_name=region or "us-east-1", config=config
-        )
+        try:
+            # A new session each time: the default session caches credentials once resolved.
+            session = boto3.session.Session()
+            return session.client(
+                "s3", endpoint_url=endpoint, region_name=region or "us-east-1", config=config
+            )
+        except (ValueError, BotoCoreError) as exc:
+            raise ConfigError(f"cannot set up the S3 client: {exc}") from exc
 
     def _key(self, key: str) -> str:
         check_key(key)
@@ -197,6 +235,23 @@ class S3ArtifactStore(ArtifactStore):
             for page in pages.paginate(Bucket=self.bucket, Prefix=full):
                 out.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(out)
+
+    def move(self, prefix: str, new_prefix: str) -> None:
+        """Server-side copy of every object under ``prefix``, then delete the originals."""
+        if self.keys(new_prefix):
+            raise StoreError(f"cannot move to {self.url}/{new_prefix}: it is not empty")
+        keys = self.keys(prefix)
+        for key in keys:
+            target = f"{new_prefix}/{key[len(prefix) + 1 :]}"
+            with self._guard(f"copy of {key}"):
+                self._client.copy_object(
+                    Bucket=self.bucket,
+                    Key=self._key(target),
+                    CopySource={"Bucket": self.bucket, "Key": self._key(key)},
+                )
+        for key in keys:
+            with self._guard(f"removal of {key} (copied to {new_prefix})"):
+                self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def child(self, prefix: str) -> S3ArtifactStore:
         """``s3://bucket/prefix/PREFIX`` sharing this store's client."""
