@@ -66,15 +66,14 @@ def _bad_shard(run_dir: Path) -> tuple[Path, Exception] | None:
 
 
 def read_run_trials(run_dir: Path, columns: Iterable[str]) -> pa.Table:
-    """The run's trials (``columns`` that the shards have), read with
-    :func:`tcplab.experiment.read_trials`.
+    """The run's trials (only ``columns``), read with :func:`tcplab.experiment.read_trials`.
 
     Raises:
         UsageError: no trials, or a truncated/corrupt shard (the file is named).
     """
     wanted = list(columns)
     try:
-        table = read_trials(run_dir)
+        table = read_trials(run_dir, wanted)
     except TcplabError:
         raise
     except (OSError, ValueError, pa.ArrowException) as exc:
@@ -87,7 +86,7 @@ def read_run_trials(run_dir: Path, columns: Iterable[str]) -> pa.Table:
         ) from exc
     if table.num_rows == 0:
         raise UsageError(f"{run_dir}: the run has no trials")
-    return table.select([c for c in wanted if c in table.column_names])
+    return table
 
 
 def arm_order(meta: dict[str, Any], seen: list[str]) -> list[str]:
