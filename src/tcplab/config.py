@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tcplab.errors import ConfigError
 
-__all__ = ["Settings", "default_home", "get_settings"]
+__all__ = ["Settings", "default_home", "ensure_dir", "get_settings"]
 
 
 def default_home() -> Path:
@@ -48,10 +48,36 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Build the settings from the environment.
 
+    An empty ``TCPLAB_HOME`` is treated as unset (never as the current directory).
+
     Raises:
-        ConfigError: an environment variable holds an invalid value.
+        ConfigError: an environment variable holds an invalid value, or ``TCPLAB_HOME`` names
+            something that is not a directory.
     """
+    overrides: dict[str, object] = {}
+    if os.environ.get("TCPLAB_HOME", None) == "" or os.environ.get("TCPLAB_HOME", "x").isspace():
+        overrides["home"] = default_home()
     try:
-        return Settings()
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(f"invalid tcplab settings: {exc}") from exc
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        raise ConfigError(
+            f"TCPLAB_HOME={home} is not a directory; point it at a directory (or unset it to "
+            f"use {default_home()})"
+        )
+    return settings
+
+
+def ensure_dir(path: Path, what: str = "directory") -> Path:
+    """Create ``path`` (and parents) or raise a one-line :class:`ConfigError` saying why."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise ConfigError(f"{what} {path}: a file is in the way") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot create {what} {path}: {exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path} is not writable")
+    return path

@@ -7,11 +7,9 @@ missing), runs ``examples/quickstart.yaml`` and prints a summary a newcomer can 
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow.compute as pc
 import typer
 from rich.markup import escape
 from rich.progress import Progress
@@ -27,7 +25,6 @@ from tcplab.experiment import (
     ToolSelection,
     load_spec,
     prepare_run,
-    read_trials,
     run_experiment,
 )
 from tcplab.generator import default_explain_path, generate_registry
@@ -72,35 +69,36 @@ def _stale(registry: Path) -> bool:
     return bool(first.get("rules_sha256") != load_rules().sha256)
 
 
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
 def summary_table(run_dir: Path) -> Table:
-    """Per arm: tools, accuracy against the labels, failures, latency, speed relative to tcp."""
-    t = read_trials(run_dir, ["tool", "arm", "correct", "latency_ns", "status"])
-    arm_list = t["arm"].to_pylist()
-    arms = sorted(set(arm_list), key=arm_list.index)
+    """Per arm, from the one reduction the report and the SQL store use: unsafe approvals
+    first, then accuracy against the labels, failures, latency, speed relative to tcp."""
+    from tcplab.report import arm_table
+
     table = Table(title="Same tools, same documentation, independent labels")
-    for col in ("arm", "tools", "accuracy", "failures", "median", "p99", "vs tcp"):
+    cols = ("arm", "tools", "unsafe approvals", "accuracy", "failures", "median", "p99", "vs tcp")
+    for col in cols:
         table.add_column(col, justify="left" if col == "arm" else "right")
-    rows, med = [], {}
-    for arm in arms:
-        s = t.filter(pc.equal(t["arm"], arm))
-        lat = sorted(s["latency_ns"].to_pylist())
-        per_tool: dict[str, list[bool]] = {}
-        for tool, ok in zip(s["tool"].to_pylist(), s["correct"].to_pylist(), strict=True):
-            if ok is not None:
-                per_tool.setdefault(tool, []).append(bool(ok))
-        vals = [sum(v) / len(v) for v in per_tool.values()]
-        acc = f"{statistics.fmean(vals):.1%}" if vals else "-"
-        med[arm] = statistics.median(lat)
-        p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-        fails = sum(st != "OK" for st in s["status"].to_pylist())
-        rows.append((arm, len(set(s["tool"].to_pylist())), acc, fails, med[arm], p99))
-    ref = med.get("tcp") or min(med.values())
-    for arm, n_tools, acc, fails, m, p99 in rows:
-        table.add_row(arm, str(n_tools), acc, str(fails), _ns(m), _ns(p99), f"{m / ref:,.0f}×")
+    for row in arm_table(run_dir):
+        table.add_row(
+            escape(row.arm),
+            str(row.n_tools),
+            _pct(row.unsafe_approval_rate),
+            _pct(row.accuracy),
+            str(row.n_failed),
+            _ns(row.latency_p50_ns),
+            _ns(row.latency_p99_ns),
+            "—" if row.speed_ratio is None else f"{row.speed_ratio:,.0f}×",
+        )
     return table
 
 
-def _ns(v: float) -> str:
+def _ns(v: float | None) -> str:
+    if v is None:
+        return "—"
     if v < 1e3:
         return f"{v:.0f} ns"
     if v < 1e6:
@@ -161,7 +159,8 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         console.print(summary_table(run_dir))
         console.print(
-            f"accuracy = mean over tools of the fraction of correct trials, against "
+            "unsafe approvals = share of HIGH_RISK/CRITICAL tools the arm would approve; "
+            "accuracy = mean over tools of the fraction of correct trials, against "
             f"{escape(str(meta.labels))}\n(held out: no arm was developed on these tools). "
             "Latency is per decision: tcp arms are means of\ncalibrated batches, other arms "
             "one call per sample; arms take turns on one worker.",

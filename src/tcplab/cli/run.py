@@ -53,23 +53,27 @@ def _execute(
     """Run with a progress bar; the library does the rest (store, artifacts, status)."""
     from tcplab.experiment import RunDir
 
-    record = RunDir(run_dir).read_record()
-    with RichProgress(*_bar_columns(), console=err_console, transient=False) as bar:
-        tasks: dict[str, TaskID] = {
-            arm: bar.add_task(escape(arm), total=n, rate="", failures=0)
-            for arm, n in record.trials_by_arm.items()
-        }
+    rd = RunDir(run_dir)
+    record = rd.read_record()
+    rd.read_plan(record)  # a damaged run is refused before any progress is drawn
+    bar = RichProgress(*_bar_columns(), console=err_console, transient=False)
+    tasks: dict[str, TaskID] = {}
 
-        def update(p: Progress, _r: Any) -> None:
-            for arm, task in tasks.items():
-                speed = bar.tasks[task].speed
-                bar.update(
-                    task,
-                    completed=p.done_by_arm.get(arm, 0),
-                    failures=p.failures_by_arm.get(arm, 0),
-                    rate=f"{speed:,.0f}/s" if speed else "",
-                )
+    def update(p: Progress, _r: Any) -> None:
+        if not tasks:  # the bar appears once the first shard is in (checks passed)
+            bar.start()
+            for arm, n in record.trials_by_arm.items():
+                tasks[arm] = bar.add_task(escape(arm), total=n, rate="", failures=0)
+        for arm, task in tasks.items():
+            speed = bar.tasks[task].speed
+            bar.update(
+                task,
+                completed=p.done_by_arm.get(arm, 0),
+                failures=p.failures_by_arm.get(arm, 0),
+                rate=f"{speed:,.0f}/s" if speed else "",
+            )
 
+    try:
         outcome = run_experiment(
             run_dir,
             executor=ex,
@@ -79,6 +83,8 @@ def _execute(
             use_store=use_db,
             artifacts=artifacts,
         )
+    finally:
+        bar.stop()
     for warning in outcome.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if outcome.stored_in:

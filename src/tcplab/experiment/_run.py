@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.analyzers import AnalyzerRegistry
-from tcplab.config import get_settings
-from tcplab.errors import UsageError
+from tcplab.config import ensure_dir, get_settings
+from tcplab.errors import ConfigError, UsageError
 from tcplab.experiment._env import collect_environment
 from tcplab.experiment._executors import Executor, make_executor
 from tcplab.experiment._finish import StoreSession, finish_run
@@ -79,12 +79,13 @@ def runs_dir() -> Path:
 
 def _create_dir(parent: Path, run_id: str) -> RunDir:
     if parent.exists() and not parent.is_dir():
-        raise UsageError(f"--out {parent}: is a file, not a directory")
+        raise UsageError(f"{parent}: is a file, not a directory for runs")
+    ensure_dir(parent, "runs directory")
     try:
         path = parent / run_id
-        path.mkdir(parents=True, exist_ok=False)
+        path.mkdir(exist_ok=False)
     except OSError as exc:
-        raise UsageError(
+        raise ConfigError(
             f"cannot create the run directory under {parent}: {exc.strerror or exc}"
         ) from exc
     return RunDir(path)

@@ -108,7 +108,7 @@ class ExperimentSpec(_Model):
     arms: list[ArmSpec] = Field(min_length=1)
     iterations: int = Field(default=1, ge=1)
     warmup: int = Field(default=1, ge=0, le=1000)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     order: Literal["interleaved", "sequential"] = "interleaved"
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     shard_size: int = Field(default=500, ge=1, le=1_000_000)
@@ -168,6 +168,10 @@ def validate_spec(raw: Any, known_analyzers: list[str]) -> ExperimentSpec:
     return spec
 
 
+#: the largest spec file read (a spec is a small YAML document; this bounds memory)
+MAX_SPEC_BYTES = 1024 * 1024
+
+
 def load_spec(path: str | Path, known_analyzers: list[str]) -> ExperimentSpec:
     """Read and validate a spec file.
 
@@ -176,9 +180,21 @@ def load_spec(path: str | Path, known_analyzers: list[str]) -> ExperimentSpec:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecError(f"cannot read spec {p}", [f"{p}: {exc.strerror}"]) from exc
+        raise SpecError(f"cannot read spec {p}", [f"{p}: {exc.strerror or exc}"]) from exc
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec {p} is larger than {MAX_SPEC_BYTES // 1024} KiB",
+            [f"{p}: not an experiment spec (specs are small YAML files)"],
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"spec {p} is not UTF-8 text", [f"{p}: byte {exc.start}"]) from exc
+    if "\x00" in text:
+        raise SpecError(f"spec {p} is a binary file", [f"{p}: contains NUL bytes"])
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

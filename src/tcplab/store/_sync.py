@@ -9,7 +9,7 @@ from typing import Any
 from tcplab.config import get_settings
 from tcplab.errors import UsageError
 from tcplab.experiment import RunDir
-from tcplab.experiment.trials import read_trial_files, read_trials
+from tcplab.experiment.trials import read_trial_files
 from tcplab.store._base import ResultStore
 from tcplab.store._compute import compute_results
 
@@ -81,8 +81,6 @@ def sync_run(
         total += n
     results: list[dict[str, Any]] = []
     if shards:
-        table = read_trials(run_dir, columns=("tool", "arm", "status", "correct", "latency_ns"))
-        if table.num_rows:
-            results = compute_results(table, reference_arm)
-            store.write_results(run_id, results)
+        results = compute_results(run_dir, reference_arm)
+        store.write_results(run_id, results)
     return SyncReport(run_id=run_id, shards=len(shards), trials=total, results=len(results))
