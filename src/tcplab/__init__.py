@@ -11,12 +11,14 @@ the light CLI commands (which import this package first) start fast.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from tcplab.descriptor import Capability, Decision, RiskLevel, decode, encode
 from tcplab.errors import TcplabError
 
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
 if TYPE_CHECKING:
+    from typing import Any
+
     from tcplab.descriptor import validate_batch
     from tcplab.registry import DecisionCache, Registry
 

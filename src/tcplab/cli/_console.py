@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import Console
 
     console: Console

@@ -21,12 +21,13 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from tcplab.errors import TcplabError, UsageError
 
+TYPE_CHECKING = False  # not `typing`: start-up time is this module's job
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
     app: typer.Typer
@@ -34,11 +35,18 @@ if TYPE_CHECKING:
 __all__ = ["COMMANDS", "app", "load_command", "main"]
 
 
-@dataclass(frozen=True)
 class _Entry:
-    module: str  # tcplab.cli.<module>
-    how: str  # "app": add_typer(module.app); "register": module.register(app); or special
-    help: str
+    """One subcommand: its module under tcplab.cli, how it is registered, its help line.
+
+    ``how``: ``app`` (``add_typer(module.app)``), ``register`` (``module.register(app)``),
+    ``store`` (``register(app, with_runs=False)``) or ``runs`` (run.py's group plus the store's
+    commands).
+    """
+
+    __slots__ = ("help", "how", "module")
+
+    def __init__(self, module: str, how: str, help: str) -> None:
+        self.module, self.how, self.help = module, how, help
 
 
 COMMANDS: dict[str, _Entry] = {
@@ -156,7 +164,7 @@ def _build_app() -> Any:
     root = typer.Typer(
         name="tcplab",
         cls=LazyGroup,
-        help="Honest experiments on the Tool Capability Protocol (TCP).",
+        help=_ROOT_HELP,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
@@ -164,9 +172,7 @@ def _build_app() -> Any:
 
     @root.callback()
     def _root(
-        debug: bool = typer.Option(
-            False, "--debug", help="Show tracebacks of expected errors (or TCPLAB_DEBUG=1)."
-        ),
+        debug: bool = typer.Option(False, "--debug", help=_ROOT_OPTIONS["--debug"]),
     ) -> None:
         if debug:
             _STATE["debug"] = True
@@ -213,9 +219,50 @@ _FAST: dict[tuple[str, str], tuple[int, Callable[[list[str], bool], int]]] = {
 }
 
 
+_ROOT_HELP = "Honest experiments on the Tool Capability Protocol (TCP)."
+_ROOT_OPTIONS = {
+    "--debug": "Show tracebacks of expected errors (or TCPLAB_DEBUG=1).",
+    "--help": "Show this message and exit.",
+}
+
+
+def _fast_help() -> int:
+    """``tcplab --help`` from the table, in typer's layout, without importing typer."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    from tcplab.cli._console import console
+
+    def panel(title: str, rows: dict[str, str], width: int) -> Panel:
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(style="bold cyan", no_wrap=True, width=width)
+        table.add_column(ratio=10)
+        for name, text in rows.items():
+            table.add_row(Text(name), Text(text))
+        return Panel(table, title=title, title_align="left", border_style="dim")
+
+    usage = Text.assemble(("Usage: ", "yellow"), ("tcplab [OPTIONS] COMMAND [ARGS]...", "bold"))
+    width = max(len(name) for name in [*COMMANDS, *_ROOT_OPTIONS])
+    body = Group(
+        Padding(usage, 1),
+        Padding(Text(_ROOT_HELP), (0, 1, 1, 1)),
+        panel("Options", _ROOT_OPTIONS, width),
+        panel("Commands", {name: entry.help for name, entry in COMMANDS.items()}, width),
+    )
+    console.print(body, highlight=False, emoji=False)
+    return 0
+
+
 def _fast_path(args: list[str]) -> Callable[[], int] | None:
-    """The typer-free runner for a plain per-decision command line, else None."""
-    if len(args) < 3 or os.environ.get("TCPLAB_CLI_FAST", "").strip() == "0":
+    """The typer-free runner for ``--help`` or a plain per-decision command line, else None."""
+    if os.environ.get("TCPLAB_CLI_FAST", "").strip() == "0":
+        return None
+    if args == ["--help"]:
+        return _fast_help
+    if len(args) < 3:
         return None
     spec = _FAST.get((args[0], args[1]))
     if spec is None:

@@ -9,7 +9,6 @@ CLI commands never load numpy.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from tcplab.descriptor._codec import (
     DESCRIPTOR_SIZE,
@@ -27,7 +26,10 @@ from tcplab.descriptor._codec import (
 )
 from tcplab.descriptor._flags import Capability, Decision, Reason, RiskLevel, decide
 
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
 if TYPE_CHECKING:
+    from typing import Any
+
     from tcplab.descriptor._batch import BatchResult, validate_batch, validate_batch_numpy
 
 __all__ = [

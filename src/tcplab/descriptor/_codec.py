@@ -11,12 +11,9 @@ Layout (big-endian, 24 bytes) — the single source of truth, see ``docs/format.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from tcplab.descriptor._flags import (
     RISK_MASK,
@@ -28,6 +25,10 @@ from tcplab.descriptor._flags import (
     decide,
 )
 from tcplab.errors import DecodeError, EncodeError
+
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DESCRIPTOR_SIZE",
@@ -54,6 +55,8 @@ _FULL = struct.Struct(">4sH4sIHHHHH")  # all 24 bytes
 
 def command_hash(command: str) -> bytes:
     """First 4 bytes of the MD5 digest of the UTF-8 command string."""
+    import hashlib  # lazily: decoding never needs it
+
     return hashlib.md5(command.encode("utf-8"), usedforsecurity=False).digest()[:4]
 
 
@@ -62,21 +65,75 @@ def checksum(body: bytes) -> int:
     return zlib.crc32(body) & 0xFFFF
 
 
-@dataclass(frozen=True, slots=True)
-class Descriptor:
-    """A decoded TCP v2 descriptor.
+_FIELDS = (
+    "command_hash",
+    "flags",
+    "exec_time_ms",
+    "memory_mb",
+    "output_kb",
+    "command_length",
+    "version",
+    "checksum",
+)
 
-    ``flags`` is the raw 32-bit security word; the properties interpret it.
+
+class Descriptor:
+    """A decoded TCP v2 descriptor (immutable; equality ignores the stored checksum).
+
+    ``flags`` is the raw 32-bit security word; the properties interpret it. (A hand-written
+    slotted class rather than a dataclass: importing ``dataclasses`` costs the per-decision CLI
+    commands a noticeable part of their start-up.)
     """
 
+    __slots__ = _FIELDS
     command_hash: bytes
     flags: int
-    exec_time_ms: int = 0
-    memory_mb: int = 0
-    output_kb: int = 0
-    command_length: int = 0
-    version: int = FORMAT_VERSION
-    checksum: int = field(default=0, compare=False)
+    exec_time_ms: int
+    memory_mb: int
+    output_kb: int
+    command_length: int
+    version: int
+    checksum: int
+
+    def __init__(
+        self,
+        command_hash: bytes,
+        flags: int,
+        exec_time_ms: int = 0,
+        memory_mb: int = 0,
+        output_kb: int = 0,
+        command_length: int = 0,
+        version: int = FORMAT_VERSION,
+        checksum: int = 0,
+    ) -> None:
+        values = (command_hash, flags, exec_time_ms, memory_mb, output_kb, command_length)
+        for name, value in zip(_FIELDS, (*values, version, checksum), strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Descriptor is immutable: cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Descriptor is immutable: cannot delete field {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS[:-1])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Descriptor)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __reduce__(self) -> tuple[type[Descriptor], tuple[object, ...]]:
+        return Descriptor, tuple(getattr(self, name) for name in _FIELDS)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"Descriptor({inner})"
 
     @property
     def risk_level(self) -> RiskLevel:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tcplab.descriptor._codec import lint, parse_hex, unpack, validate
 from tcplab.descriptor._flags import Decision, RiskLevel
 from tcplab.errors import DecodeError
+
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["decode_report"]
 

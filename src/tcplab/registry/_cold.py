@@ -20,12 +20,14 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from tcplab.descriptor import FORMAT_VERSION, MAGIC, Decision, RiskLevel, decide
 from tcplab.errors import UsageError
 
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
 if TYPE_CHECKING:
+    from typing import Any
+
     from tcplab.registry._file import Registry
     from tcplab.registry._layout import Layout
 

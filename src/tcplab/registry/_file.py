@@ -16,7 +16,6 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
 
 from tcplab.descriptor import (
     DESCRIPTOR_SIZE,
@@ -43,8 +42,10 @@ from tcplab.registry._layout import (
     slot_count,
 )
 
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
 if TYPE_CHECKING:
     import mmap
+    from typing import Any, Literal
 
     import numpy as np
     import numpy.typing as npt

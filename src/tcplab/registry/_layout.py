@@ -30,10 +30,12 @@ import operator
 import struct
 import sys
 import zlib
-from dataclasses import dataclass
-from typing import Any
 
 from tcplab.descriptor import DESCRIPTOR_SIZE, FORMAT_VERSION
+
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CRC_OFFSET",
@@ -65,16 +67,16 @@ def slot_count(n: int) -> int:
     return s
 
 
-@dataclass(frozen=True, slots=True)
 class Layout:
     """Where the tables of a checked registry file are (absolute byte offsets)."""
 
-    n: int
-    names_off: int
-    slots_off: int
-    slots_n: int
-    blob_off: int
-    blob_len: int
+    __slots__ = ("blob_len", "blob_off", "n", "names_off", "slots_n", "slots_off")
+
+    def __init__(
+        self, n: int, names_off: int, slots_off: int, slots_n: int, blob_off: int, blob_len: int
+    ) -> None:
+        self.n, self.names_off, self.slots_off = n, names_off, slots_off
+        self.slots_n, self.blob_off, self.blob_len = slots_n, blob_off, blob_len
 
 
 def check_header(buf: Any, size: int) -> tuple[Layout | None, str]:

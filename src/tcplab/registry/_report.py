@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from tcplab.descriptor._report import decode_report
 from tcplab.errors import CommandNotFoundError
 from tcplab.registry._file import Registry
+
+TYPE_CHECKING = False  # not `typing`: the per-decision CLI commands import this module
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["lookup_report"]
 
