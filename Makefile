@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dev,all
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck pytest bench clean
+.PHONY: help install run test lint typecheck pytest bench clean wheel-smoke
 
 help:
 	@echo "make run    - set up and run the quickstart"
 	@echo "make test   - set up and run ruff, mypy and pytest"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make wheel-smoke - build the wheel, install it (no extras) in a fresh venv, use it"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +39,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+wheel-smoke: install
+	BUILD_PY=$(BIN)/python bash scripts/wheel-smoke.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
@@ -81,7 +82,7 @@ def summary_table(run_dir: Path) -> Table:
     table = Table(title="Same tools, same documentation, independent labels")
     cols = ("arm", "tools", "unsafe approvals", "accuracy", "failures", "median", "p99", "vs tcp")
     for col in cols:
-        table.add_column(col, justify="left" if col == "arm" else "right")
+        table.add_column(col, justify="left" if col == "arm" else "right", no_wrap=True)
     for row in arm_table(run_dir):
         table.add_row(
             escape(row.arm),
@@ -157,7 +158,8 @@ def register(app: typer.Typer) -> None:
         outcome = run_experiment(run_dir)
         for warning in outcome.warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-        console.print(summary_table(run_dir))
+        wide = Console(width=max(console.width, 112), soft_wrap=False)  # the table never wraps
+        wide.print(summary_table(run_dir))
         console.print(
             "unsafe approvals = share of HIGH_RISK/CRITICAL tools the arm would approve; "
             "accuracy = mean over tools of the fraction of correct trials, against "

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the wheel and sdist, install the wheel (no extras) into a fresh venv OUTSIDE the source
+# tree, and use it as a new user would: --version, a descriptor round trip, and a quickstart on
+# a small stratified sample with the arms that need no extra. `make wheel-smoke` runs it; CI too.
+# Prints the wall time of each step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PY:-python3}"
+BUILD_PY="${BUILD_PY:-.venv/bin/python}"
+work="$(mktemp -d /tmp/tcplab-wheel.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+t0=$(date +%s%N)
+step() {
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  printf '[wheel-smoke] %-36s %d.%03d s\n' "$1" $((ms / 1000)) $((ms % 1000))
+}
+
+"$BUILD_PY" -m build --wheel --sdist --outdir "$work/dist" . >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log"; exit 1; }
+step "built wheel + sdist"
+wheel="$(ls "$work"/dist/tcplab-*.whl)"
+unzip -l "$wheel" | grep -q "tcplab/data/examples/quickstart.yaml" \
+  || { echo "wheel lacks the quickstart spec" >&2; exit 1; }
+unzip -l "$wheel" | grep -q "tcplab/data/labels/tcplab-holdout-v1.csv" \
+  || { echo "wheel lacks the held-out labels" >&2; exit 1; }
+
+"$PY" -m venv "$work/venv"
+"$work/venv/bin/pip" install -q "$wheel"
+step "installed wheel (no extras)"
+
+cd "$work"   # no source tree here: the installed package alone must work
+export TCPLAB_HOME="$work/home"
+tcplab="$work/venv/bin/tcplab"
+"$tcplab" --version
+hex="$("$tcplab" descriptor encode --command ls --risk SAFE)"
+"$tcplab" descriptor decode "$hex" --json | grep -q '"risk_level": "SAFE"'
+step "--version, encode/decode"
+if "$tcplab" quickstart --limit 5 >"$work/embedding.log" 2>&1; then
+  echo "quickstart with the embedding arm should ask for the ml extra" >&2; exit 1
+fi
+grep -q "pip install 'tcplab\[ml\]'" "$work/embedding.log" \
+  || { cat "$work/embedding.log"; echo "missing-extra message lacks the pip command" >&2; exit 1; }
+"$tcplab" quickstart --limit "${SMOKE_LIMIT:-10}" --arms tcp,tcp-cold,rules
+step "quickstart (tcp, tcp-cold, rules)"
