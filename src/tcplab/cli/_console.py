@@ -64,20 +64,42 @@ def esc(value: object) -> str:
     return escape(str(value))
 
 
-def _plain(text: str, style: str = "") -> Any:
-    from rich.text import Text
+def _styled(stream_name: str) -> bool:
+    """Whether to render through rich (colours): only when the stream is a terminal.
 
-    return Text(text, style=style)
+    Otherwise the plain line is written directly, which is what rich would write for a
+    non-terminal, without importing rich (the per-decision commands stay fast).
+    """
+    stream = getattr(sys, stream_name, None)
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _write_plain(stream_name: str, line: str) -> None:
+    stream = getattr(sys, stream_name)
+    stream.write(line + "\n")
 
 
 def print_data(*values: object, sep: str = " ", err: bool = False) -> None:
     """Print values as plain text: no markup, no emoji codes, no highlighting."""
+    line = sep.join(str(v) for v in values)
+    name = "stderr" if err else "stdout"
+    if not _styled(name):
+        _write_plain(name, line)
+        return
+    from rich.text import Text
+
     target = _console("err_console" if err else "console")
-    target.print(_plain(sep.join(str(v) for v in values)), highlight=False, emoji=False)
+    target.print(Text(line), highlight=False, emoji=False)
 
 
 def print_kv(key: str, value: object, width: int = 15) -> None:
     """Print ``key: value`` with a bold, right-aligned key; the value is plain data."""
+    if not _styled("stdout"):
+        _write_plain("stdout", f"{key:>{width}}: {value}")
+        return
     from rich.text import Text
 
     line = Text.assemble((f"{key:>{width}}", "bold"), ": ", str(value))
@@ -86,12 +108,17 @@ def print_kv(key: str, value: object, width: int = 15) -> None:
 
 def print_error(message: str, problems: Iterable[object] = ()) -> None:
     """One ``error: MESSAGE`` line on stderr (plus one ``  - problem`` line per problem)."""
+    if not _styled("stderr"):
+        _write_plain("stderr", f"error: {message}")
+        for problem in problems:
+            _write_plain("stderr", f"  - {problem}")
+        return
     from rich.text import Text
 
     target = _console("err_console")
     target.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, emoji=False)
     for problem in problems:
-        target.print(_plain(f"  - {problem}"), highlight=False, emoji=False)
+        target.print(Text(f"  - {problem}"), highlight=False, emoji=False)
 
 
 def print_record(record: dict[str, Any], as_json: bool, width: int = 15) -> None:

@@ -77,7 +77,7 @@ COMMANDS: dict[str, _Entry] = {
     "query": _Entry(
         "store",
         "store",
-        "Runs joined with their per-tool per-arm results (filters are bound parameters).",
+        "Runs joined with their per-tool per-arm results (read-only; filters are bound).",
     ),
     "sql": _Entry(
         "store", "store", "Read-only DuckDB SQL over a run's raw Parquet trials (view `trials`)."
