@@ -223,7 +223,20 @@ _ROOT_HELP = "Honest experiments on the Tool Capability Protocol (TCP)."
 _ROOT_OPTIONS = {
     "--debug": "Show tracebacks of expected errors (or TCPLAB_DEBUG=1).",
     "--help": "Show this message and exit.",
+    "--version": "Print the installed tcplab version and exit.",
 }
+
+
+def _fast_version() -> int:
+    """``tcplab --version``: the installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("tcplab")
+    except PackageNotFoundError:  # a source tree without install
+        v = "0+unknown"
+    sys.stdout.write(f"tcplab {v}\n")
+    return 0
 
 
 def _fast_help() -> int:
@@ -262,6 +275,8 @@ def _fast_path(args: list[str]) -> Callable[[], int] | None:
         return None
     if args == ["--help"]:
         return _fast_help
+    if args == ["--version"]:
+        return _fast_version
     if len(args) < 3:
         return None
     spec = _FAST.get((args[0], args[1]))
