@@ -22,16 +22,19 @@ attempts the fault lasts (``flaky429-2-ls``: two 429 answers, then a valid one).
 ``trunc``       HTTP 200 whose body (JSON or SSE) is cut in the middle
 ==============  ===============================================================================
 
-Every answer carries ``X-Server-Latency-Ns``: the server's own time for the request, from the
-start of its handler to the response headers (so it includes ``latency_s``). With
+Every answer carries ``X-Server-Latency-Ns``: the server's own time for the request, from when
+its handler took the connection (first request) or received the request line (later requests
+on a kept-alive connection) to the response headers; it includes ``latency_s``. With
 ``keep_alive=True`` the server speaks HTTP/1.1 with persistent connections and sends streams
 chunked; by default it speaks HTTP/1.0, one request per connection, streams read to the close.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -41,6 +44,19 @@ from typing import Any
 __all__ = ["FaultServer"]
 
 TOOL_RE = re.compile(r"Tool: (\S+)")
+
+
+class _Server(ThreadingHTTPServer):
+    # listen() runs in the constructor, so the backlog must be a class attribute: the
+    # default (5) overflows with 16 new connections at once, and dropped SYNs come back
+    # after a 1 s retransmission timeout (seen as 1 s latency outliers).
+    request_queue_size = 1024
+    daemon_threads = True
+    accepted: dict[Any, int]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted[request] = time.perf_counter_ns()  # right after accept()
+        super().process_request(request, client_address)
 
 
 def _answer(tool: str) -> dict[str, Any]:
@@ -79,15 +95,15 @@ class FaultServer:
         self.fingerprint = fingerprint
         self.keep_alive = keep_alive
         self.connections = 0
+        self._open: set[socket.socket] = set()
         self.attempts: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        server.daemon_threads = True
-        server.request_queue_size = 256
+        server = _Server(("127.0.0.1", 0), self._handler_class())
+        server.accepted = {}
         self._server = server
         self.port = int(server.server_address[1])
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -109,6 +125,14 @@ class FaultServer:
         self._server.server_close()
         self._thread.join(timeout=10)
 
+    def drop_connections(self) -> None:
+        """Close every open connection from the server's side (as an idle timeout would)."""
+        with self._lock:
+            conns = list(self._open)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
     def reset(self) -> None:
         """Forget attempt counts and recorded requests."""
         with self._lock:
@@ -125,11 +149,27 @@ class FaultServer:
             protocol_version = "HTTP/1.1" if owner.keep_alive else "HTTP/1.0"
             disable_nagle_algorithm = True  # no 40 ms Nagle + delayed-ACK stalls
             started_ns = 0
+            connected_ns: int | None = None
 
             def setup(self) -> None:
+                accepted = getattr(self.server, "accepted", {}).pop(self.request, None)
+                self.connected_ns = accepted or time.perf_counter_ns()
                 super().setup()
                 with owner._lock:
                     owner.connections += 1
+                    owner._open.add(self.request)
+
+            def finish(self) -> None:
+                with owner._lock:
+                    owner._open.discard(self.request)
+                super().finish()
+
+            def parse_request(self) -> bool:
+                # the clock starts when the connection was accepted (its first request) or
+                # when the request line arrived (later requests on a kept-alive connection)
+                self.started_ns = self.connected_ns or time.perf_counter_ns()
+                self.connected_ns = None
+                return super().parse_request()
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
@@ -141,7 +181,6 @@ class FaultServer:
                     owner._send_json(self, 404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
-                self.started_ns = time.perf_counter_ns()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with owner._lock:
@@ -158,25 +197,25 @@ class FaultServer:
         return Handler
 
     @staticmethod
-    def _start(h: BaseHTTPRequestHandler, code: int) -> None:
-        """Status line and the server's own latency for the request."""
+    def _respond(
+        h: BaseHTTPRequestHandler, code: int, headers: dict[str, str], data: bytes = b""
+    ) -> None:
+        """Status line, headers and ``data`` in one write, the server's latency taken last."""
+        lines = [f"{h.protocol_version} {code} {h.responses[code][0]}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
         started = getattr(h, "started_ns", 0)
-        h.send_response(code)
         if started:
-            h.send_header("X-Server-Latency-Ns", str(time.perf_counter_ns() - started))
+            lines.append(f"X-Server-Latency-Ns: {time.perf_counter_ns() - started}")
+        h.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+        h.wfile.flush()
 
     @staticmethod
     def _send_json(
         h: BaseHTTPRequestHandler, code: int, obj: Any, headers: dict[str, str] | None = None
     ) -> None:
         data = json.dumps(obj).encode()
-        FaultServer._start(h, code)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(data)
+        head = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+        FaultServer._respond(h, code, head | (headers or {}), data)
 
     def _serve(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
@@ -250,20 +289,15 @@ class FaultServer:
                 obj["usage"] = usage
             if kind == "trunc":
                 data = json.dumps(obj).encode()[:40]
-                self._start(h, 200)
-                h.send_header("Content-Type", "application/json")
-                h.send_header("Content-Length", str(len(data)))
-                h.end_headers()
-                h.wfile.write(data)
+                head = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+                self._respond(h, 200, head, data)
                 return
             return self._send_json(h, 200, obj)
-        self._start(h, 200)
-        h.send_header("Content-Type", "text/event-stream")
-        h.send_header("Cache-Control", "no-cache")
         chunked = self.keep_alive
+        head = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         if chunked:
-            h.send_header("Transfer-Encoding", "chunked")
-        h.end_headers()
+            head["Transfer-Encoding"] = "chunked"
+        self._respond(h, 200, head)
 
         def send(data: bytes) -> None:
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)

@@ -41,6 +41,7 @@ from tcplab.errors import UsageError
 __all__ = ["LLMAnalyzer"]
 
 _PLACEHOLDER_KEY = "sk-no-key-required"
+_START_BATCH = 8  # tasks started per loop turn by analyze_batch_async
 
 
 class LLMAnalyzer(Analyzer):
@@ -283,7 +284,19 @@ class LLMAnalyzer(Analyzer):
         return await self._loop().run_async(self._run_all(tools))
 
     async def _run_all(self, tools: Sequence[ToolInput]) -> list[Assessment]:
-        return list(await asyncio.gather(*(self._run_guarded(t) for t in tools)))
+        # Tasks are started a few at a time, letting the loop turn in between: preparing
+        # thousands of prompts in one turn would hold back the answers already in flight.
+        tasks: list[asyncio.Task[Assessment]] = []
+        try:
+            for i, tool in enumerate(tools):
+                tasks.append(asyncio.create_task(self._run_guarded(tool)))
+                if i % _START_BATCH == _START_BATCH - 1:
+                    await asyncio.sleep(0)
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
 
     async def _run_guarded(self, tool: ToolInput) -> Assessment:
         t0 = time.perf_counter_ns()

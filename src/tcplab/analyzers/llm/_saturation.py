@@ -6,14 +6,17 @@ for the loop, and the recorded latency includes that wait: the server looks slow
 is. Two signals catch it:
 
 * **Loop delay.** While calls are in flight, a probe wakes every ``probe_interval_s`` and
-  measures how long a callback waits for its turn on the loop (``asyncio.sleep(0)``). An
-  answer waits about as long before it is timed. The client is *saturated* when the 90th
-  percentile of these delays exceeds ``loop_delay_fraction`` (5%) of the median service
-  time.
+  measures how late its timer fired (beyond the 1 ms resolution of the loop's timeouts:
+  the process was not running) and how long a callback then waits for its turn on the loop
+  (``asyncio.sleep(0)``: the loop was busy); a sample is the larger of the two. An answer
+  that arrives waits about as long before it is timed. The client is *saturated* when the
+  90th percentile of these delays exceeds ``loop_delay_fraction`` (5%) of the median
+  service time.
 * **Server-reported latency.** When the server reports its own latency for a call
   (``X-Server-Latency-Ns``), the client overhead of that call is its recorded service time
-  minus the server's figure. The client is saturated when any call's overhead exceeds
-  ``server_overhead_fraction`` (10%) of the server's latency.
+  minus the server's figure (connection set-up, the network, the server's HTTP front end
+  before its clock starts, and the client). The recorded latency is *not faithful* when any
+  call's overhead exceeds ``server_overhead_fraction`` (10%) of the server's latency.
 
 :meth:`SaturationMonitor.drain` evaluates what was recorded since its last call and returns
 the warning, if any; the arm's ``drain_warnings()`` hands it to the experiment worker.
@@ -29,9 +32,17 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["SaturationMonitor", "SaturationPolicy", "WindowStats", "saturation_warning"]
+__all__ = [
+    "SaturationMonitor",
+    "SaturationPolicy",
+    "WindowStats",
+    "client_saturated",
+    "saturation_warning",
+    "window_stats",
+]
 
 _KEEP = 20_000  # samples kept per window (the newest)
+_TIMER_SLACK_NS = 1_000_000  # epoll timeouts are whole milliseconds, rounded up
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +52,15 @@ class SaturationPolicy:
     Attributes:
         loop_delay_fraction: p90 loop delay over median service time that saturates (0.05).
         server_overhead_fraction: client overhead over server latency that saturates (0.10).
-        min_calls: fewer timed calls in a window say nothing (5).
-        min_probes: fewer loop-delay samples say nothing (20).
+        min_calls: with fewer timed calls the loop delay says nothing (5).
+        min_probes: with fewer loop-delay samples the loop delay says nothing (5).
         probe_interval_s: time between loop-delay probes while calls are in flight (5 ms).
     """
 
     loop_delay_fraction: float = 0.05
     server_overhead_fraction: float = 0.10
     min_calls: int = 5
-    min_probes: int = 20
+    min_probes: int = 5
     probe_interval_s: float = 0.005
 
 
@@ -104,37 +115,49 @@ def _ms(ns: int | None) -> str:
     return "n/a" if ns is None else f"{ns / 1e6:.2f} ms"
 
 
-def saturation_warning(stats: WindowStats, policy: SaturationPolicy) -> str | None:
-    """The warning for a window, or None when the client kept up (or too little was seen)."""
-    reasons = []
-    if stats.server_calls >= policy.min_calls and stats.over_server:
-        reasons.append(
-            f"{stats.over_server} of {stats.server_calls} call(s) took more than "
-            f"{policy.server_overhead_fraction:.0%} longer than the server reported "
-            f"(median client overhead {_ms(stats.overhead_median_ns)}, "
-            f"worst {stats.overhead_max_ratio or 0:.2f}x)"
-        )
-    median = stats.service_median_ns
-    p90 = stats.loop_delay_p90_ns
-    if (
+def client_saturated(stats: WindowStats, policy: SaturationPolicy) -> bool:
+    """Whether the loop delay says the client could not keep up (enough samples needed)."""
+    median, p90 = stats.service_median_ns, stats.loop_delay_p90_ns
+    return (
         stats.calls >= policy.min_calls
         and stats.probes >= policy.min_probes
-        and median
+        and bool(median)
         and p90 is not None
-        and p90 > policy.loop_delay_fraction * median
-    ):
-        reasons.append(
-            f"event-loop delay p90 {_ms(p90)} is over {policy.loop_delay_fraction:.0%} of "
-            f"the median service time {_ms(median)}"
-        )
-    if not reasons:
-        return None
-    return (
-        "llm client saturated: recorded latencies include client-side waiting, so the "
-        f"server looks slower than it is ({stats.calls} call(s) in this window): "
-        + "; ".join(reasons)
-        + ". Lower the concurrency or spread the calls over more worker processes."
+        and p90 > policy.loop_delay_fraction * (median or 0)
     )
+
+
+def saturation_warning(stats: WindowStats, policy: SaturationPolicy) -> str | None:
+    """The warning for a window, or None when the client kept up (or too little was seen)."""
+    saturated = client_saturated(stats, policy)
+    unfaithful = stats.server_calls >= 1 and stats.over_server > 0
+    if not saturated and not unfaithful:
+        return None
+    delay = (
+        f"event-loop delay p90 {_ms(stats.loop_delay_p90_ns)} vs median service time "
+        f"{_ms(stats.service_median_ns)} over {stats.calls} call(s)"
+    )
+    parts = []
+    if saturated:
+        parts.append(
+            f"llm client saturated: {delay} (limit {policy.loop_delay_fraction:.0%}), so "
+            "recorded latencies include client-side waiting and the server looks slower "
+            "than it is; lower the concurrency or spread the calls over more processes"
+        )
+    if unfaithful:
+        where = (
+            "the client"
+            if saturated
+            else f"outside the client's event loop, which kept up ({delay})"
+        )
+        parts.append(
+            f"llm latency above the server's own: {stats.over_server} of "
+            f"{stats.server_calls} call(s) took more than {policy.server_overhead_fraction:.0%} "
+            f"longer than the server reported (median overhead "
+            f"{_ms(stats.overhead_median_ns)}, worst {stats.overhead_max_ratio or 0:.2f}x); "
+            f"the extra time is {where}"
+        )
+    return ". ".join(parts)
 
 
 class SaturationMonitor:
@@ -173,15 +196,18 @@ class SaturationMonitor:
 
     async def _run_probe(self) -> None:
         interval = self.policy.probe_interval_s
+        interval_ns = int(interval * 1e9)
         clock = time.perf_counter_ns
         try:
             while self.in_flight > 0:
+                due = clock() + interval_ns
                 await asyncio.sleep(interval)
-                t0 = clock()
+                woke = clock()
+                late = woke - due - _TIMER_SLACK_NS  # the process was not running
                 await asyncio.sleep(0)  # back of the ready queue: wait one loop turn
-                delay = clock() - t0
+                turn = clock() - woke  # the loop was busy
                 with self._lock:
-                    self._delays.append(delay)
+                    self._delays.append(max(late, turn, 0))
         finally:
             self._probe = None
 
