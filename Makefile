@@ -45,3 +45,11 @@ wheel-smoke: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Seeded fuzzing of the decoder, batch validators, line validator and registry opener
+# (tests/fuzz/engine.py); CI runs a 10^5 slice in pytest (tests/fuzz/test_fuzz_slice.py).
+FUZZ_N ?= 1000000
+FUZZ_SEED ?= 1
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python -m tests.fuzz.engine --n $(FUZZ_N) --seed $(FUZZ_SEED) --out fuzz-crashes
