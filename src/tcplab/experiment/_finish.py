@@ -7,7 +7,6 @@ loads the run later. A malformed store URL is the caller's mistake and is raised
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from tcplab.experiment._worker import ShardResult
 
 __all__ = ["StoreSession", "finish_run", "open_result_store"]
-
-log = logging.getLogger("tcplab")
 
 
 def open_result_store(db: str | None) -> tuple[Any, str | None]:
@@ -127,8 +124,6 @@ def finish_run(
         session.close()
     stored = _store_results(rd, record, session)
     pushed = _push(rd, record, artifacts, session.notes)
-    for note in session.notes:
-        log.warning("%s", note)
     return RunOutcome(
         record.run_id,
         rd.path,
