@@ -38,16 +38,17 @@ def test_report_reads_a_run_back_from_s3(s3_env: str, isolated_home: Path, tmp_p
         },
         ["tcp"],
     )
-    run_dir, meta, _plan = prepare_run(spec, tmp_path)
+    run_dir = Path(prepare_run(spec, tmp_path)[0])
+    run_id = run_dir.name
     assert run_experiment(run_dir, executor=InlineExecutor()).status == "completed"
     res = subprocess.run(
-        [str(TCPLAB), "runs", "push", meta["run_id"], "--to", s3_env],
+        [str(TCPLAB), "runs", "push", run_id, "--to", s3_env],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
-    url = f"{s3_env}/runs/{meta['run_id']}"
+    url = f"{s3_env}/runs/{run_id}"
     shutil.rmtree(run_dir)  # the report must come from the object store, not the local copy
     dest = tmp_path / "fetched"
     res = subprocess.run(
@@ -58,8 +59,14 @@ def test_report_reads_a_run_back_from_s3(s3_env: str, isolated_home: Path, tmp_p
         cwd=dest.parent,
     )
     assert res.returncode == 0, res.stderr
-    fetched = isolated_home / "runs" / meta["run_id"]
+    fetched = isolated_home / "runs" / run_id
     summary = json.loads((fetched / "report" / "summary.json").read_text())
-    assert summary["run"]["run_id"] == meta["run_id"]
+    assert summary["run"]["run_id"] == run_id
     assert summary["arms"]["tcp"]["accuracy_exact"]["estimate"] == 1.0
     assert summary["arms"]["tcp"]["n_trials"] == 8
+    # reporting the same pushed run again reuses the fetched copy (its report/ is derived)
+    res = subprocess.run(
+        [str(TCPLAB), "report", url, "--json"], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    assert [p.name for p in fetched.parent.iterdir()] == [run_id]  # nothing moved aside

@@ -88,17 +88,21 @@ class ResultStore(ABC):
         return f"{type(self).__name__}({redact_url(self.url)!r})"
 
 
-def open_store(url: str | None = None, *, migrate: bool = True) -> ResultStore:
+def open_store(url: str | None = None, *, migrate: bool = True, create: bool = True) -> ResultStore:
     """Open the result store at ``url`` (default ``TCPLAB_DATABASE_URL``, else SQLite).
 
     Args:
         url: a SQLAlchemy URL: ``sqlite:///path`` or ``postgresql://user@host/db``
             (``postgresql+psycopg://`` is implied).
         migrate: bring the schema to the newest revision first (idempotent and cheap).
+        create: create a missing SQLite file (and its directory). Read-only callers pass
+            False: a missing file is then an error and nothing is created.
 
     Raises:
         UsageError: a URL of a kind tcplab does not support.
-        StoreUnavailableError: the database cannot be reached.
+        StoreUnavailableError: the database cannot be reached (or, with ``create=False``,
+            the SQLite file does not exist).
+        StoreError: the database is at a schema revision this tcplab does not know.
         MissingDependencyError: SQLAlchemy / psycopg are not installed.
     """
     resolved = database_url(url)
@@ -107,7 +111,7 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> ResultStore:
     if scheme == "sqlite":
         from tcplab.store._sqlite import SqliteStore
 
-        store = SqliteStore(resolved)
+        store = SqliteStore(resolved, create=create)
     elif scheme in ("postgresql", "postgres"):
         from tcplab.store._postgres import PostgresStore
 

@@ -114,21 +114,22 @@ def _files(run_dir: Path) -> Iterable[str]:
 
 
 def _expected_files(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Local relative path → manifest entry, for the objects a fetch writes as they are."""
+    """Local relative path → manifest entry, for the run's data a fetch writes as it is
+    (``run.json``, the plan, whole shard files; not reports, which are derived)."""
     out: dict[str, dict[str, Any]] = {}
     for entry in manifest.get("objects", []):
         key = str(entry.get("key", ""))
         if key.startswith("shards/"):
             out["trials/" + key.removeprefix("shards/")] = entry
-        elif not key.startswith("trials/"):
+        elif not key.startswith(("trials/", "report/")):
             out[key] = entry
     return out
 
 
 def matches_manifest(run_dir: Path, manifest: dict[str, Any]) -> bool:
-    """True when ``run_dir`` holds exactly the pushed copy: every object a fetch writes as it
-    is with the same size and SHA-256, the same shard indices, and no other file (``.lock``
-    and ``heartbeat`` aside)."""
+    """True when ``run_dir`` holds the pushed run's data: ``run.json``, the plan and every
+    whole shard file with the same size and SHA-256, the same shard indices, and no other
+    file (``.lock``, ``heartbeat`` and ``report/``, which ``tcplab report`` rewrites, aside)."""
     if run_dir.is_symlink() or not run_dir.is_dir():
         return False
     expected = _expected_files(manifest)
@@ -138,7 +139,7 @@ def matches_manifest(run_dir: Path, manifest: dict[str, Any]) -> bool:
     allowed = set(expected) | _RUN_OWN
     allowed |= {p.relative_to(run_dir).as_posix() for p in shards.values()}
     try:
-        if any(name not in allowed for name in _files(run_dir)):
+        if any(n not in allowed and not n.startswith("report/") for n in _files(run_dir)):
             return False
         for name, entry in expected.items():
             path = run_dir.joinpath(*name.split("/"))

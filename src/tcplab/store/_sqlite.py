@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tcplab.errors import UsageError
 from tcplab.experiment.trials import TRIAL_COLUMNS
 from tcplab.store._arrow import jsonify_lists, normalize_trials
 from tcplab.store._errors import StoreUnavailableError
@@ -23,22 +24,45 @@ _INSERT = (
 )
 
 
+def _require_file(path: Path) -> None:
+    """StoreUnavailableError unless ``path`` is an existing regular file (creates nothing)."""
+    if not path.exists():
+        raise StoreUnavailableError(
+            f"database {path} does not exist (nothing was created); check --db / "
+            "TCPLAB_DATABASE_URL, or create it with `tcplab db upgrade` or `tcplab runs sync RUN`"
+        )
+    if not path.is_file():
+        raise StoreUnavailableError(f"database {path} is not a regular file")
+
+
 class SqliteStore(SqlStore):
     """Results in a SQLite file (WAL journal, foreign keys on, 30 s busy timeout)."""
 
     backend = "sqlite"
 
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self._create = create
+        super().__init__(url)
+
     def _create_engine(self, url: str) -> Engine:
         sa = self._sa
-        parsed = sa.engine.make_url(url)
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise UsageError(f"not a database URL: {url!r} ({exc})") from exc
         if parsed.database and parsed.database != ":memory:":
-            parent = Path(parsed.database).expanduser().parent
+            path = Path(parsed.database).expanduser()
+            if not self._create:
+                _require_file(path)
             try:
-                parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreUnavailableError(
-                    f"cannot connect to database {url}: cannot create {parent}: {exc}"
+                    f"cannot connect to database {url}: cannot create {path.parent}: "
+                    f"{exc.strerror or exc}"
                 ) from exc
+            if path.exists() and not path.is_file():
+                raise StoreUnavailableError(f"database {path} is not a regular file")
         engine: Engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -247,8 +247,9 @@ def fetch_run(
 
     Every object is checked against ``manifest.json`` before anything is written to
     ``dest_dir/RUN_ID``; the trial parts become ``trials/shard-NNNNNN.parquet`` again.
-    When ``dest_dir/RUN_ID`` exists and holds exactly the pushed copy (same files, same
-    shards, nothing else), nothing is downloaded. When it holds anything else the fetch is
+    When ``dest_dir/RUN_ID`` exists and holds the pushed run's data (``run.json``, plan and
+    shard files byte for byte, no other file; its ``report/`` may differ), nothing is
+    downloaded and nothing there changes. When it holds anything else the fetch is
     refused, unless ``force``: the existing directory is then moved aside to
     ``RUN_ID.replaced-<UTC time>`` next to it (nothing is deleted) and
     ``on_replace(old, new)`` is called.
