@@ -134,3 +134,55 @@ def test_damaged_run_records_are_one_line_errors(
         (run_dir / "run.json").write_text(bad)
         _refused(_run("runs", "show", str(run_dir)), "run.json")
         _refused(_run("run", "--resume", run_dir.name, "--out", str(out)), "run.json")
+
+
+def _can_mount_tmpfs() -> bool:
+    probe = "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d"
+    try:
+        return subprocess.run(["unshare", "--mount", "sh", "-c", probe], timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def test_disk_full_mid_run_is_one_line_and_resume_completes_exactly_once(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A run on an 8 MiB tmpfs (private mount namespace) nearly filled by a ballast file: the
+    run stops with one line naming the full disk; after the ballast goes, resume completes."""
+    if not _can_mount_tmpfs():
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("cannot mount a tmpfs in a mount namespace (unshare --mount); CI needs it")
+        pytest.skip("cannot mount a tmpfs in a mount namespace here")
+    spec = write_spec(iterations=40, shard_size=8)
+    script = f"""
+set -u
+mnt=$(mktemp -d)
+mount -t tmpfs -o size=8m tmpfs "$mnt"
+head -c 8200000 /dev/zero > "$mnt/ballast"
+{TCPLAB} run {spec} --out "$mnt/runs" --no-db > "$mnt/../first.out" 2> {tmp_path}/first.err
+echo "first=$?" > {tmp_path}/codes
+rm "$mnt/ballast"
+run=$(ls "$mnt/runs")
+{TCPLAB} run --resume "$run" --out "$mnt/runs" --no-db > /dev/null 2> {tmp_path}/second.err
+echo "second=$?" >> {tmp_path}/codes
+{sys.executable} -c "
+from tcplab.experiment import RunDir, read_trials
+import sys
+rd = RunDir(sys.argv[1])
+rec = rd.read_record()
+seqs = sorted(read_trials(rd.path, ['seq'])['seq'].to_pylist())
+print(rec.status, len(seqs), rec.n_trials, seqs == list(range(rec.n_trials)))
+" "$mnt/runs/$run" > {tmp_path}/check
+"""
+    res = subprocess.run(
+        ["unshare", "--mount", "bash", "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stderr
+    codes = dict(line.split("=") for line in (tmp_path / "codes").read_text().split())
+    first = (tmp_path / "first.err").read_text()
+    assert codes["first"] == "1", first
+    assert "Traceback" not in first and "No space left on device" in first, first
+    assert "--resume" in first
+    assert codes["second"] == "0", (tmp_path / "second.err").read_text()
+    status, n, planned, exact = (tmp_path / "check").read_text().split()
+    assert status == "completed" and n == planned and exact == "True"

@@ -23,7 +23,7 @@ from typing import Any
 
 from tcplab.analyzers import AnalyzerRegistry
 from tcplab.config import ensure_dir, get_settings
-from tcplab.errors import ConfigError, UsageError
+from tcplab.errors import ConfigError, RunError, UsageError
 from tcplab.experiment._env import collect_environment
 from tcplab.experiment._executors import Executor, make_executor
 from tcplab.experiment._finish import StoreSession, finish_run
@@ -200,8 +200,15 @@ class _Loop:
     ran: int = 0
 
     def accept(self, result: ShardResult) -> None:
-        path = write_shard(self.rd.path, result.shard, result.table)
-        self.record.shards[str(result.shard)] = shard_info(path, result.table.num_rows)
+        try:
+            path = write_shard(self.rd.path, result.shard, result.table)
+            self.record.shards[str(result.shard)] = shard_info(path, result.table.num_rows)
+        except OSError as exc:
+            raise RunError(
+                f"cannot write shard {result.shard} under {self.rd.path}: "
+                f"{exc.strerror or exc}; finished shards are kept — free space or fix the "
+                f"directory, then `tcplab run --resume {self.record.run_id}`"
+            ) from exc
         for w in result.warnings:
             self.record.add_warning(w)
         p = self.progress
@@ -213,7 +220,7 @@ class _Loop:
         for arm, n in result.failures_by_arm.items():
             p.failures_by_arm[arm] = p.failures_by_arm.get(arm, 0) + n
         self.store.write_shard(self.record, result)
-        self.rd.write_record(self.record)
+        self.rd.write_record(self.record)  # if this fails the shard is safe: resume adopts it
         if self.on_shard is not None:
             self.on_shard(self.progress, result)
 
@@ -296,7 +303,10 @@ def _close_record(loop: _Loop, status: str, error: str | None) -> None:
     record.attempts[-1].error = error
     record.cost_usd += loop.progress.cost_usd
     record.store_errors.extend(loop.store.errors)
-    loop.rd.write_record(record)
+    try:
+        loop.rd.write_record(record)
+    except RunError as exc:  # e.g. disk full: the error that stopped the run is the one to show
+        log.warning("could not record the run's end in %s: %s", loop.rd.run_json, exc)
 
 
 def _progress(plan: Plan, done: list[int]) -> Progress:

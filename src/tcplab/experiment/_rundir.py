@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from tcplab.errors import RunLockedError, UsageError
+from tcplab.errors import RunError, RunLockedError, UsageError
 from tcplab.experiment._plan import Plan, read_plan
 from tcplab.experiment._record import (
     RUN_SCHEMA_VERSION,
@@ -150,16 +150,27 @@ class RunDir:
 
     def write_record(self, record: RunRecord) -> None:
         """Write ``run.json`` atomically (temp file, fsync, rename)."""
-        fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=self.path)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".json", dir=self.path)
+        except OSError as exc:
+            raise self._write_error(record, exc) from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(record.to_json_dict(), fh, indent=2, sort_keys=True)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.run_json)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise self._write_error(record, exc) from exc
             raise
+
+    def _write_error(self, record: RunRecord, exc: OSError) -> RunError:
+        return RunError(
+            f"cannot write {self.run_json}: {exc.strerror or exc}; finished shards are kept — "
+            f"free space or fix the directory, then `tcplab run --resume {record.run_id}`"
+        )
 
     def read_plan(self, record: RunRecord | None = None) -> Plan:
         """``plan.parquet``, checked against its stored hash (and the record's).
