@@ -265,9 +265,41 @@ def test_missing_and_wrong_kinds_of_paths_are_one_line(
         (("db", "upgrade", "--db", f"sqlite:///{a_dir}"), 1),
         (("query", "--db", f"sqlite:///{a_file}"), 1),
         (("query", "--db", "mysql://u@h/db"), 2),
+        (("query", "--db", "postgresql://u@h:abc/db"), 2),
+        (("query", "--db", "sqlite:///~no-such-user-tcplab/x.sqlite"), 2),
         (("query", "--since", "yesterday-ish", "--db", f"sqlite:///{a_file}"), 1),
     ):
         one_line_error(tcplab(*args), code)
+
+
+def _as_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run tcplab as an unmapped user in a new user namespace (root would read anything)."""
+    prefix = ["unshare", "--user"] if os.geteuid() == 0 else []
+    if prefix and shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed to drop root's read permission")
+    return subprocess.run(
+        [*prefix, str(TCPLAB), *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_unreadable_shard_is_one_line_for_push_and_sql() -> None:
+    base = Path(tempfile.mkdtemp(prefix="tcplab-store-"))
+    try:
+        base.chmod(0o755)
+        run_dir = make_run(base, "run-locked", shards=2, per_shard=5)
+        for p in [run_dir, *run_dir.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        (run_dir / "trials" / "shard-000001.parquet").chmod(0)
+        store = base / "store"
+        store.mkdir(mode=0o777)
+        store.chmod(0o777)
+        err = one_line_error(_as_unprivileged("runs", "push", str(run_dir), "--to", str(store)))
+        assert "shard-000001.parquet" in err and "Permission denied" in err
+        sql = "SELECT count(*) FROM trials"
+        err = one_line_error(_as_unprivileged("sql", sql, "--run", str(run_dir)))
+        assert "shard-000001.parquet" in err and "Permission denied" in err
+    finally:
+        shutil.rmtree(base)
 
 
 def test_sql_without_runs_and_an_unreadable_database_are_one_line(
@@ -280,16 +312,7 @@ def test_sql_without_runs_and_an_unreadable_database_are_one_line(
         url = f"sqlite:///{base / 'locked.sqlite'}"
         assert tcplab("db", "upgrade", "--db", url).returncode == 0
         (base / "locked.sqlite").chmod(0)
-        # root reads anything: run tcplab as an unmapped user in a new user namespace
-        prefix = ["unshare", "--user"] if os.geteuid() == 0 else []
-        if prefix and shutil.which("unshare") is None:
-            pytest.skip("unshare (util-linux) is needed to drop root's read permission")
-        proc = subprocess.run(
-            [*prefix, str(TCPLAB), "query", "--db", url],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert "unable to open database file" in one_line_error(proc)
+        err = one_line_error(_as_unprivileged("query", "--db", url))
+        assert "unable to open database file" in err
     finally:
         shutil.rmtree(base)

@@ -91,6 +91,7 @@ class LocalArtifactStore(ArtifactStore):
     def put_file(self, key: str, path: Path) -> None:
         """Copy ``path`` to ``ROOT/key`` atomically."""
         target = self._path(key)
+        tmp: str | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -99,7 +100,9 @@ class LocalArtifactStore(ArtifactStore):
                     out.write(chunk)
             os.replace(tmp, target)
         except OSError as exc:
-            raise StoreError(f"cannot write artifact {target}: {exc}") from exc
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise StoreError(f"cannot write artifact {target}: {exc.strerror or exc}") from exc
 
     def get_file(self, key: str, dest: Path) -> None:
         """Copy ``ROOT/key`` to ``dest``."""

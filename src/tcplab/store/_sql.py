@@ -83,7 +83,10 @@ class SqlStore(ResultStore):
 
         self._models = _models
         with self._guard("connect to"):
-            self.engine: Engine = self._create_engine(url)
+            try:
+                self.engine: Engine = self._create_engine(url)
+            except ValueError as exc:  # e.g. a port that is not a number
+                raise UsageError(f"not a valid database URL {redact_url(url)!r}: {exc}") from exc
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
 

@@ -51,7 +51,10 @@ class SqliteStore(SqlStore):
         except sa.exc.ArgumentError as exc:
             raise UsageError(f"not a database URL: {url!r} ({exc})") from exc
         if parsed.database and parsed.database != ":memory:":
-            path = Path(parsed.database).expanduser()
+            try:
+                path = Path(parsed.database).expanduser()
+            except RuntimeError as exc:  # ~user that does not exist
+                raise UsageError(f"database path {parsed.database!r}: {exc}") from exc
             if not self._create:
                 _require_file(path)
             try:

@@ -138,7 +138,11 @@ def push_run(
     objects: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="tcplab-push-") as tmp_s:
         for key, path in _local_objects(run_dir, Path(tmp_s)):
-            objects.append({"key": key, "sha256": file_sha256(path), "size": path.stat().st_size})
+            try:
+                entry = {"key": key, "sha256": file_sha256(path), "size": path.stat().st_size}
+            except OSError as exc:
+                raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            objects.append(entry)
             store.put_file(key, path)
     manifest = {
         "schema_version": 1,
