@@ -77,6 +77,8 @@ _LINE_SUFFIX = {int(r): _line_suffix(r) for r in Reason}
 
 def _open_input(input_file: str) -> BinaryIO:
     if input_file == "-":
+        if sys.stdin is None:
+            raise UsageError("--input -: standard input is closed")
         return sys.stdin.buffer
     path = Path(input_file)
     if not path.is_file():
