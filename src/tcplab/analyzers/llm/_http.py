@@ -247,21 +247,43 @@ class HTTPPool:
             self._address = str(infos[0][4][0])
         return self._address
 
-    async def _connect(self) -> _Conn:
+    async def _connect(self, request: bytes) -> _Conn:
+        """A new connection with ``request`` already sent.
+
+        Plain TCP: the request goes out as soon as the handshake is done, before the stream
+        objects are built (those loop turns then overlap the server's work).
+        """
         address = await self._resolve()
         try:
-            reader, writer = await asyncio.open_connection(
-                address,
-                self.origin.port,
-                ssl=self._ssl,
-                server_hostname=self.origin.host if self._ssl else None,
-            )
+            if self._ssl is not None:
+                reader, writer = await asyncio.open_connection(
+                    address, self.origin.port, ssl=self._ssl, server_hostname=self.origin.host
+                )
+                writer.write(request)
+            else:
+                reader, writer = await self._connect_plain(address, request)
         except OSError:
             if address != self.origin.host:
                 self._address = None  # resolve again next time
             raise
         self.connects += 1
         return _Conn(reader, writer)
+
+    async def _connect_plain(
+        self, address: str, request: bytes
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, (address, self.origin.port))
+            await loop.sock_sendall(sock, request)
+            return await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
 
     def _take_idle(self) -> _Conn | None:
         while self._idle:
@@ -289,9 +311,11 @@ class HTTPPool:
             conn = self._take_idle() if retry_stale else None
             reused = conn is not None
             if conn is None:
-                conn = await self._connect()
+                conn = await self._connect(request)
+            else:
+                conn.writer.write(request)
             try:
-                return await self._exchange(conn, request)
+                return await self._read_head(conn)
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 conn.close()
                 partial = getattr(exc, "partial", b"")
@@ -305,8 +329,7 @@ class HTTPPool:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _exchange(self, conn: _Conn, request: bytes) -> Response:
-        conn.writer.write(request)
+    async def _read_head(self, conn: _Conn) -> Response:
         await conn.writer.drain()
         while True:
             try:
