@@ -41,7 +41,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FaultServer"]
+__all__ = ["CannedServer", "FaultServer"]
 
 TOOL_RE = re.compile(r"Tool: (\S+)")
 
@@ -328,6 +328,59 @@ class FaultServer:
         send(b"data: [DONE]\n\n")
         if chunked:
             h.wfile.write(b"0\r\n\r\n")
+
+
+class CannedServer:
+    """Answers every request with the same raw bytes, then closes the connection.
+
+    For HTTP framing cases the fault server cannot produce (chunk extensions, ``100
+    Continue``, bodies without a length, broken status lines).
+    """
+
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+        self.requests = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = int(self._sock.getsockname()[1])
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> CannedServer:
+        """Start serving (returns self)."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._stopping.set()
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data and (part := conn.recv(65536)):
+                    data += part
+                head, _, body = data.partition(b"\r\n\r\n")
+                match = re.search(rb"(?i)content-length: *(\d+)", head)
+                while match and len(body) < int(match.group(1)) and (part := conn.recv(65536)):
+                    body += part
+                self.requests += 1
+                conn.sendall(self.response)
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_WR)
 
 
 if __name__ == "__main__":  # a server in its own process (bench/bench_llm.py)

@@ -29,6 +29,7 @@ from tcplab.analyzers.llm._answers import assess_reply, build_request
 from tcplab.analyzers.llm._cache import CachedReply, ResponseCache, cache_key
 from tcplab.analyzers.llm._client import ChatTransport, Reply, SDKChatClient, import_openai
 from tcplab.analyzers.llm._config import LLMConfig, resolve_config
+from tcplab.analyzers.llm._http import Origin
 from tcplab.analyzers.llm._lean import HTTPChatClient
 from tcplab.analyzers.llm._limits import AIMDLimiter, AIMDPolicy, Clock, MonotonicClock, TokenBucket
 from tcplab.analyzers.llm._pricing import load_prices
@@ -122,6 +123,8 @@ class LLMAnalyzer(Analyzer):
         self._openai_version: str | None = None
         if self.config.transport == "sdk":
             self._openai_version = str(import_openai().__version__)
+        else:
+            Origin.parse(self.config.base_url)  # a bad URL fails here, not on first use
         cfg = self.config
         try:
             self.policy = AIMDPolicy(
