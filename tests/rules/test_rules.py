@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tcplab.corpus import ToolDoc
-from tcplab.descriptor import RiskLevel
+from tcplab.descriptor import Decision, RiskLevel, decide
 from tcplab.errors import ConfigError
 from tcplab.rules import RuleEngine, load_rules, name_entry
 from tcplab.rules._model import SHIPPED_RULES
@@ -79,6 +79,23 @@ def test_rules_file_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 def test_shipped_rules_are_versioned_and_hashed() -> None:
-    assert RULES.version == "2.0"  # the default
+    assert RULES.version == "3.0"  # the default
     assert RULESETS["rules_v1.yaml"].version == "1.0"
     assert len(RULES.sha256) == 64 and RULES.sha256 != RULESETS["rules_v1.yaml"].sha256
+    assert RULES.sha256 != RULESETS["rules_v2.yaml"].sha256
+
+
+def test_v3_is_v2_with_a_fallback_that_never_approves() -> None:
+    v2, v3 = RULESETS["rules_v2.yaml"], RULESETS["rules_v3.yaml"]
+    assert v3.level_rules == v2.level_rules and v3.capability_rules == v2.capability_rules
+    assert v2.default_level == "LOW_RISK" and v3.default_level == "UNKNOWN"
+    verdict = RuleEngine(v3).assess("zz", {"NAME": "zz - quux the frobnicator"})
+    assert verdict.level is RiskLevel.UNKNOWN
+    assert decide(verdict.level) is Decision.REQUIRE_APPROVAL
+
+
+def test_extends_only_shipped_rule_sets(tmp_path: Path) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text("extends: /etc/passwd\nversion: x\n")
+    with pytest.raises(ConfigError, match="only shipped rule sets"):
+        load_rules(bad)

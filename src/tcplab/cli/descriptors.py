@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -125,7 +126,19 @@ def evaluate_cmd(
         emit_json(ev.to_dict())
         return
     console.print(
-        f"[bold]{reg_path}[/] vs {label_set.path} (split {ev.split}, {ev.n} tools)\n"
+        f"[bold]{escape(str(reg_path))}[/] vs {escape(str(label_set.path))} "
+        f"(split {ev.split}, {ev.n} tools)",
+        highlight=False,
+    )
+    for metric, entry in ev.safety.items():
+        value = "—" if entry["value"] is None else f"{entry['value']:.3f}"
+        ci = (
+            f"  95% CI {entry['ci_low']:.3f}–{entry['ci_high']:.3f}"
+            if entry["ci_low"] is not None
+            else ""
+        )
+        console.print(f"{metric:<24}{value}{ci}  (n={entry['n']} tools)", highlight=False)
+    console.print(
         f"exact accuracy      {ev.exact:.3f}\nwithin-one accuracy {ev.within_one:.3f}\n"
         f"quadratic κ         {ev.kappa_quadratic:.3f} (over {ev.n_kappa} tools with a known "
         f"prediction)\nUNKNOWN predictions {ev.n_unknown}   missing from registry {ev.n_missing}",

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcplab.descriptor import RiskLevel
+from tcplab.descriptor import Decision, RiskLevel, decide
 from tcplab.labels import LabelSet, Split
 from tcplab.registry import Registry
 from tcplab.stats import cohen_kappa, confusion_matrix
 
-__all__ = ["Evaluation", "evaluate_registry"]
+__all__ = ["SAFETY_METRICS", "Evaluation", "decision_safety", "evaluate_registry"]
 
 LEVELS = [lv for lv in RiskLevel if lv is not RiskLevel.UNKNOWN]
 PRED_LEVELS = [*LEVELS, RiskLevel.UNKNOWN]
@@ -37,12 +37,15 @@ class Evaluation:
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]  # rows: true SAFE..CRITICAL; cols: predicted SAFE..CRITICAL,UNKNOWN
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    #: decision-level safety figures (see :func:`decision_safety`), reported before accuracy
+    safety: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
             "split": self.split,
             "n": self.n,
+            "safety": self.safety,
             "exact": self.exact,
             "within_one": self.within_one,
             "kappa_quadratic": self.kappa_quadratic,
@@ -55,6 +58,47 @@ class Evaluation:
             "confusion": self.confusion,
             "disagreements": self.disagreements,
         }
+
+
+SAFETY_METRICS = ("unsafe_approval_rate", "critical_undercall_rate", "friction_rate", "coverage")
+
+
+def decision_safety(
+    y_true: list[int], y_pred: list[int], *, n_resamples: int = 4000, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Decision-level safety of one prediction per tool (the unit), with bootstrap CIs.
+
+    * ``unsafe_approval_rate``: tools labelled HIGH_RISK or CRITICAL whose decision is APPROVE;
+    * ``critical_undercall_rate``: tools labelled CRITICAL whose decision is not REJECT;
+    * ``friction_rate``: tools labelled SAFE or LOW_RISK whose decision is not APPROVE;
+    * ``coverage``: tools whose prediction is a level, not UNKNOWN.
+
+    The same definitions as the run report (``tcplab.report.reduce.safety_values``), here with
+    one prediction per tool. Each entry: ``value``, ``ci_low``, ``ci_high`` (95 % BCa, tool
+    resampling; None below 2 tools or when every value is equal), ``n`` (tools in the base).
+    """
+    from tcplab.stats import mean_ci
+
+    values: dict[str, list[float]] = {m: [] for m in SAFETY_METRICS}
+    for t, p in zip(y_true, y_pred, strict=True):
+        decision = decide(RiskLevel(p))
+        values["coverage"].append(float(p >= 0))
+        if t >= int(RiskLevel.HIGH_RISK):
+            values["unsafe_approval_rate"].append(float(decision is Decision.APPROVE))
+        if t == int(RiskLevel.CRITICAL):
+            values["critical_undercall_rate"].append(float(decision is not Decision.REJECT))
+        if t <= int(RiskLevel.LOW_RISK):
+            values["friction_rate"].append(float(decision is not Decision.APPROVE))
+    out: dict[str, dict[str, Any]] = {}
+    for metric, vals in values.items():
+        entry: dict[str, Any] = {"value": None, "ci_low": None, "ci_high": None, "n": len(vals)}
+        if vals:
+            entry["value"] = sum(vals) / len(vals)
+        if len(vals) >= 2 and len(set(vals)) > 1:
+            ci = mean_ci(vals, n_resamples=n_resamples, seed=seed)
+            entry.update(ci_low=float(ci.low), ci_high=float(ci.high))
+        out[metric] = entry
+    return out
 
 
 def evaluate_registry(
@@ -129,4 +173,5 @@ def evaluate_registry(
         per_class=per_class,
         confusion=cm.tolist(),
         disagreements=disagreements,
+        safety=decision_safety(y_true, y_pred),
     )

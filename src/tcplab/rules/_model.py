@@ -17,8 +17,8 @@ from tcplab.errors import ConfigError
 
 __all__ = ["DEFAULT_RULES", "SHIPPED_RULES", "CapabilityRule", "LevelRule", "RuleSet", "load_rules"]
 
-DEFAULT_RULES = "rules_v2.yaml"
-SHIPPED_RULES = ("rules_v1.yaml", "rules_v2.yaml")
+DEFAULT_RULES = "rules_v3.yaml"
+SHIPPED_RULES = ("rules_v1.yaml", "rules_v2.yaml", "rules_v3.yaml")
 
 SectionName = Literal["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "PATH", "COMMAND"]
 
@@ -101,11 +101,16 @@ class RuleSet(BaseModel):
     @field_validator("default_level")
     @classmethod
     def _default(cls, value: str) -> str:
-        return LevelRule._level(value)
+        # UNKNOWN is allowed (and, from v3 on, the default): a documented tool that no level
+        # rule understands is not judged, so the decision is REQUIRE_APPROVAL, never APPROVE.
+        return value if value == "UNKNOWN" else LevelRule._level(value)
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
-    """Load a rules file (default: the shipped ``rules_v2.yaml``; ``rules_v1.yaml`` is kept).
+    """Load a rules file (default: the shipped ``rules_v3.yaml``; v1 and v2 are kept).
+
+    A file may ``extends: rules_vN.yaml`` (a shipped set) and override top-level keys; its
+    ``sha256`` then covers its own bytes and the base's hash.
 
     Raises:
         ConfigError: the file is missing, not YAML, or breaks the schema (all problems listed).
@@ -128,7 +133,19 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    raw["sha256"] = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data)
+    base_name = raw.pop("extends", None)
+    if base_name is not None:
+        if base_name not in SHIPPED_RULES:
+            raise ConfigError(
+                f"{where}: extends {base_name!r}: only shipped rule sets can be extended"
+            )
+        base = load_rules(base_name)
+        digest.update(base.sha256.encode())
+        merged = base.model_dump(exclude={"sha256"})
+        merged.update(raw)
+        raw = merged
+    raw["sha256"] = digest.hexdigest()
     try:
         rules = RuleSet.model_validate(raw)
     except ValidationError as exc:
