@@ -23,8 +23,7 @@ from tests.conftest import Runner, in_ci
 pytestmark = pytest.mark.slow
 
 _missing = missing_components()
-if importlib.util.find_spec("openai") is None:
-    _missing.append("openai")
+HAVE_SDK = importlib.util.find_spec("openai") is not None
 if _missing:  # pragma: no cover - environment dependent
     _why = (
         f"the end-to-end llm tests need {', '.join(_missing)}: "
@@ -85,8 +84,13 @@ def arm(tiny: TinyServer, **params: object) -> LLMAnalyzer:
     return LLMAnalyzer(**opts)
 
 
-def test_batch_plumbing_streaming(tiny: TinyServer) -> None:
-    with arm(tiny) as a:
+@pytest.mark.parametrize("transport", ["http", "sdk"])
+def test_batch_plumbing_streaming(tiny: TinyServer, transport: str) -> None:
+    if transport == "sdk" and not HAVE_SDK:  # pragma: no cover - environment dependent
+        if in_ci():
+            pytest.fail("transport=sdk needs 'openai' (pip install 'tcplab[llm]')")
+        pytest.skip("openai is not installed")
+    with arm(tiny, stream=True, transport=transport) as a:
         results = asyncio.run(a.analyze_batch_async(TOOLS))
         info = a.describe()
     assert [r.tool for r in results] == ["ls", "rm", "nodoc"]
@@ -107,10 +111,13 @@ def test_batch_plumbing_streaming(tiny: TinyServer) -> None:
 
 
 def test_non_streaming_and_json_object(tiny: TinyServer) -> None:
-    with arm(tiny, stream=False, structured="json_object") as a:
-        r = a.analyze(TOOLS[0])
-    assert r.status in (Status.OK, Status.PARSE_FAILURE), r.error
-    assert r.timing.ttft_ns is None and r.usage.completion_tokens > 0
+    with arm(tiny, structured="json_object") as a:  # non-streaming is the default
+        results = [a.analyze(TOOLS[0]) for _ in range(3)]
+        warnings = a.drain_warnings()
+    for r in results:
+        assert r.status in (Status.OK, Status.PARSE_FAILURE), r.error
+        assert r.timing.ttft_ns is None and r.usage.completion_tokens > 0
+    assert all("llm" in w for w in warnings)  # a 2-core machine may be saturated
 
 
 def test_cache_round_trip(tiny: TinyServer, tmp_path: Path) -> None:
@@ -142,7 +149,8 @@ def test_console_script(tiny: TinyServer, tcplab: Runner, tmp_path: Path) -> Non
     corpus = write_corpus(rows, tmp_path / "corpus.parquet")
     proc = tcplab(
         "analyze", "-a", "llm", "-p", f"base_url={tiny.base_url}", "-p", f"model={tiny.model}",
-        "-p", f"max_tokens={MAX_TOKENS}", "-p", "cache=off", "--corpus", str(corpus),
+        "-p", f"max_tokens={MAX_TOKENS}", "-p", "cache=off", "-p", "stream=true",
+        "--corpus", str(corpus),
         "ls", "rm", "--json",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
