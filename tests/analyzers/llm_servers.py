@@ -293,6 +293,20 @@ class FaultServer:
                 self._respond(h, 200, head, data)
                 return
             return self._send_json(h, 200, obj)
+        stream_usage = usage if (body.get("stream_options") or {}).get("include_usage") else None
+        self._stream(h, base, kind, content, refusal, finish, stream_usage)
+
+    def _stream(
+        self,
+        h: BaseHTTPRequestHandler,
+        base: dict[str, Any],
+        kind: str,
+        content: str | None,
+        refusal: str | None,
+        finish: str,
+        usage: dict[str, int] | None,
+    ) -> None:
+        """The answer as server-sent events (chunked when connections are kept alive)."""
         chunked = self.keep_alive
         head = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         if chunked:
@@ -323,7 +337,7 @@ class FaultServer:
         for i in range(0, len(text), 24):
             event([{"index": 0, "delta": {"content": text[i : i + 24]}}])
         event([{"index": 0, "delta": {}, "finish_reason": finish}])
-        if usage and (body.get("stream_options") or {}).get("include_usage"):
+        if usage:
             event([], usage=usage)
         send(b"data: [DONE]\n\n")
         if chunked:

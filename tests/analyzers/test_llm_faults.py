@@ -214,7 +214,11 @@ def test_all_attempts_timing_out_is_timeout(server: FaultServer) -> None:
     assert recovered.status is Status.OK and recovered.attempts == 2
 
 
-def test_mixed_batch_finishes_with_one_assessment_per_tool(server: FaultServer) -> None:
+@pytest.mark.parametrize(("keep_alive", "stream"), [(False, False), (True, False), (True, True)])
+def test_mixed_batch_finishes_with_one_assessment_per_tool(
+    request: pytest.FixtureRequest, keep_alive: bool, stream: bool
+) -> None:
+    server: FaultServer = request.getfixturevalue("keep_alive_server" if keep_alive else "server")
     names = [
         "ok-ls", "ok-rm", "garbage-a", "refuse-a", "e500-a", "flaky429-1-a", "hang-a",
         "trunc-a", "fence-a", "badlevel-a", "e400-a", "flaky500-1-a", "nousage-a", "filter-a",
@@ -227,11 +231,13 @@ def test_mixed_batch_finishes_with_one_assessment_per_tool(server: FaultServer) 
         "e400": Status.ERROR, "flaky500": Status.OK, "nousage": Status.OK,
         "filter": Status.REFUSED,
     }  # fmt: skip
-    with arm(server, timeout_s=0.3, max_retries=1, concurrency=8) as a:
+    with arm(server, timeout_s=0.3, max_retries=1, concurrency=8, stream=stream) as a:
         results = asyncio.run(a.analyze_batch_async([tool(n) for n in names]))
     assert [r.tool for r in results] == names
     for r in results:
         assert r.status is expected[r.tool.split("-")[0]], (r.tool, r.error)
+    if keep_alive:  # connections were reused (failed ones are closed and replaced)
+        assert server.connections < len(server.requests)
 
 
 def test_aimd_cuts_on_429_and_grows_on_clean_completions(server: FaultServer) -> None:
