@@ -168,8 +168,11 @@ def test_fast_root_help_lists_what_typer_lists() -> None:
     for name, entry in COMMANDS.items():
         for out in (fast.stdout, slow.stdout):
             assert f" {name} " in out and entry.help in out, name
-    for option in ("--debug", "--help"):
+    for option in ("--debug", "--help", "--version"):
         assert option in fast.stdout and option in slow.stdout
+    fast, slow = _run("--version", fast=True), _run("--version", fast=False)
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout) == (0, fast.stdout)
+    assert fast.stdout.startswith("tcplab ")
 
 
 def test_other_forms_fall_back_to_typer() -> None:

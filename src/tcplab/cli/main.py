@@ -173,6 +173,13 @@ def _build_app() -> Any:
     @root.callback()
     def _root(
         debug: bool = typer.Option(False, "--debug", help=_ROOT_OPTIONS["--debug"]),
+        version: bool = typer.Option(
+            False,
+            "--version",
+            help=_ROOT_OPTIONS["--version"],
+            is_eager=True,
+            callback=_version_option,
+        ),
     ) -> None:
         if debug:
             _STATE["debug"] = True
@@ -237,6 +244,14 @@ def _fast_version() -> int:
         v = "0+unknown"
     sys.stdout.write(f"tcplab {v}\n")
     return 0
+
+
+def _version_option(value: bool) -> None:
+    """The typer path's ``--version`` (eager: runs before a command is required)."""
+    if value:
+        import typer
+
+        raise typer.Exit(_fast_version())
 
 
 def _fast_help() -> int:
