@@ -12,7 +12,14 @@ import sys
 
 from _harness import report
 
-SUITES = ["bench_descriptor", "bench_engine", "bench_embedding", "bench_llm", "bench_store"]
+SUITES = [
+    "bench_cli",
+    "bench_descriptor",
+    "bench_engine",
+    "bench_embedding",
+    "bench_llm",
+    "bench_store",
+]
 
 if __name__ == "__main__":
     only = sys.argv[1:]
