@@ -21,7 +21,7 @@ from tcplab.analyzers import (
 )
 from tcplab.corpus import scan_tools, write_corpus
 from tcplab.descriptor import Decision, RiskLevel, encode
-from tcplab.errors import UsageError
+from tcplab.errors import RegistryError, UsageError
 from tcplab.registry import write_registry
 
 from ..conftest import Runner
@@ -111,7 +111,7 @@ def test_tcp_arm_cold_and_cached_agree_and_unknown_fails_closed(registry: Path) 
 
 def test_tcp_arm_missing_registry_says_what_to_run(tmp_path: Path) -> None:
     arm = default_registry().create("tcp", registry=str(tmp_path / "none.tcpdb"))
-    with pytest.raises(UsageError, match="tcplab descriptors generate"):
+    with pytest.raises(RegistryError, match="tcplab descriptors generate"):
         arm.open()
     with pytest.raises(UsageError, match="mode must be"):
         default_registry().create("tcp", mode="warm")
