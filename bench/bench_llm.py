@@ -166,14 +166,14 @@ def bench(concurrency: int, *, keep_alive: bool = True, rounds: int = 3, **param
     plain = PlainClient(server)
     try:
         n = concurrency * 20 if concurrency < 64 else concurrency * 10
-        rates, bounds, plain_rates, fidelity, warned = [], [], [], [], 0
+        rates, bounds, plain_rates, fidelity, warned = [], [], [], [], []
         for _ in range(rounds):
             bounds.append(concurrency / plain.latency_s())
             rate, ratios, warnings = run_batch(server, concurrency, n, params)
             rates.append(rate)
             plain_rates.append(plain.rate(concurrency, n))
             fidelity += ratios
-            warned += bool(warnings)
+            warned += warnings
         throughput = [r / b for r, b in zip(rates, bounds, strict=True)]
         plain_ratio = [r / b for r, b in zip(plain_rates, bounds, strict=True)]
     finally:
@@ -200,7 +200,8 @@ def bench(concurrency: int, *, keep_alive: bool = True, rounds: int = 3, **param
         "recorded_vs_server_p95": _quantile(fidelity, 0.95),
         "recorded_vs_server_max": _quantile(fidelity, 1.0),
         "recorded_vs_server_target": 1.1,
-        "rounds_with_saturation_warning": warned,
+        "rounds_with_saturation_warning": len(warned),
+        "saturation_warnings": warned,
     }
 
 
@@ -228,3 +229,5 @@ if __name__ == "__main__":
             f" saturation warning in {row['rounds_with_saturation_warning']} of "
             f"{row['repeats']} rounds"
         )
+        for warning in row["saturation_warnings"][:1]:
+            print(f"{'':<50} e.g. {warning}")

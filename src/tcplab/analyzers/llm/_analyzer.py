@@ -185,7 +185,6 @@ class LLMAnalyzer(Analyzer):
             client, self._client = self._client, None
             if client is not None:
                 self._runner.run(client.close())
-            self._runner.loop.call_soon_threadsafe(self._monitor.stop)
             self._runner.stop()
             self._runner = None
         if self._cache is not None:

@@ -164,7 +164,8 @@ class SaturationMonitor:
     """Records service times and loop delays on the arm's loop; drained from any thread.
 
     Call :meth:`started` before an attempt and :meth:`finished` after it (on the loop). The
-    probe runs only while attempts are in flight, so an idle arm costs nothing.
+    probe runs only while attempts are in flight, so an idle arm costs nothing (closing the
+    arm's loop cancels it).
     """
 
     def __init__(self, policy: SaturationPolicy | None = None) -> None:
@@ -210,11 +211,6 @@ class SaturationMonitor:
                     self._delays.append(max(late, turn, 0))
         finally:
             self._probe = None
-
-    def stop(self) -> None:
-        """Cancel the probe (on the loop, when the arm closes)."""
-        if self._probe is not None:
-            self._probe.cancel()
 
     def drain(self) -> list[str]:
         """The warning for everything recorded since the last drain (at most one)."""
