@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import sqlite3
 import subprocess
@@ -105,6 +106,42 @@ def test_db_downgrade_without_a_terminal_refuses_unless_yes(tcplab: Runner, tmp_
     assert "up to date" in tcplab("db", "current", "--db", url).stdout  # nothing dropped
     proc = tcplab("db", "downgrade", "base", "--db", url, "--yes")
     assert proc.returncode == 0 and "at revision base" in proc.stdout, proc.stderr
+
+
+def _on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str]:
+    """Run tcplab with a pseudo-terminal as stdin/stdout, type ``answer``; (exit code, output)."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [str(TCPLAB), *args], stdin=follower, stdout=follower, stderr=follower
+        )
+        os.close(follower)
+        os.write(leader, answer)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        return proc.wait(timeout=300), out.decode(errors="replace")
+    finally:
+        os.close(leader)
+
+
+def test_db_downgrade_on_a_terminal_asks_and_no_keeps_everything(
+    tcplab: Runner, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert tcplab("db", "upgrade", "--db", url).returncode == 0
+    code, out = _on_a_terminal(["db", "downgrade", "base", "--db", url], b"n\n")
+    assert code == 1 and "drops tables and every row in them. Continue?" in out
+    assert "aborted; nothing was changed" in out
+    assert "up to date" in tcplab("db", "current", "--db", url).stdout
+    code, out = _on_a_terminal(["db", "downgrade", "base", "--db", url], b"y\n")
+    assert code == 0 and "at revision base" in out, out
 
 
 # -- 3. tcplab sql: timeout, memory limit, private temp directory ---------------------------

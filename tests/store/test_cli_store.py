@@ -6,28 +6,18 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from ..conftest import TCPLAB
 from ._runs import make_run
 from .conftest import need_module
 
-# Runs tcplab's real main(); adds the store commands if main.py does not register them yet.
-_BOOT = (
-    "import sys\n"
-    "from tcplab.cli import main as m, store as s\n"
-    "if not any(c.name == 'query' for c in m.app.registered_commands): s.register(m.app)\n"
-    "sys.argv[0] = 'tcplab'\n"
-    "m.main()\n"
-)
-
 
 def tcplab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", _BOOT, *args], capture_output=True, text=True, timeout=120
-    )
+    """The real console script."""
+    return subprocess.run([str(TCPLAB), *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(autouse=True)
