@@ -125,7 +125,7 @@ def test_rules_arm_reads_the_same_documentation(corpus: Path) -> None:
     assert "critical-remove-data" in out["rm"].explanation
     assert out["ls"].risk_level is RiskLevel.SAFE
     assert out["ghost"].risk_level is RiskLevel.UNKNOWN  # not in corpus: no documentation
-    assert out["rm"].model.version == "2.0"
+    assert out["rm"].model.version == "3.0"
 
 
 def test_analyze_cli_prints_one_json_object_per_tool(
