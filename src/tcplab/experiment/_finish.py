@@ -11,7 +11,12 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tcplab.errors import MissingDependencyError, StoreError, StoreUnavailableError
+from tcplab.errors import (
+    MissingDependencyError,
+    StoreError,
+    StoreUnavailableError,
+    TcplabError,
+)
 
 if TYPE_CHECKING:
     from tcplab.experiment._record import RunRecord
@@ -103,9 +108,10 @@ def _push(rd: RunDir, record: RunRecord, url: str | None, notes: list[str]) -> s
 
     try:
         return push_run(rd.path, url)
-    except StoreError as exc:
+    except TcplabError as exc:  # the run itself is finished: a push problem is a warning
         notes.append(
-            f"artifacts not pushed ({exc}); run `tcplab runs push {record.run_id} --to {url}` later"
+            f"artifacts not pushed ({exc}); run `tcplab runs push {record.run_id} --to {url}` "
+            "later (add --force to move a conflicting copy aside)"
         )
         return None
 
