@@ -317,9 +317,9 @@ def _run_typer() -> int:
     except (TcplabError, OSError):
         raise
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):  # a (vendored) click.ClickException
-            show()
+        fmt, code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if callable(fmt) and isinstance(code, int):  # a (vendored) click.ClickException
+            _print_error(_click_message(exc, str(fmt())))
             return code
         raise
     return rc if isinstance(rc, int) else 0
@@ -372,6 +372,14 @@ def _non_utf8_argument(args: list[str]) -> str | None:
             raw = arg.encode("utf-8", "surrogateescape")
             return f"argument {i} is not valid UTF-8: {raw!r}"
     return None
+
+
+def _click_message(exc: BaseException, message: str) -> str:
+    """A click usage error as one line, with the help command to run next."""
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "tcplab"
+    one_line = " ".join(message.split())
+    return f"{one_line} (see `{path} --help`)" if getattr(exc, "ctx", None) else one_line
 
 
 def _print_error(message: str, problems: Any = ()) -> None:
