@@ -35,6 +35,7 @@ import contextlib
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
@@ -78,6 +79,7 @@ class FaultServer:
         model: the model name in responses.
         fingerprint: the ``system_fingerprint`` in responses.
         keep_alive: HTTP/1.1 with persistent connections (chunked streams).
+        tls: serve HTTPS with this server-side context.
     """
 
     def __init__(
@@ -88,12 +90,14 @@ class FaultServer:
         model: str = "fault-model-2024-01-01",
         fingerprint: str = "fp_fault_1",
         keep_alive: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.hang_s = hang_s
         self.model = model
         self.fingerprint = fingerprint
         self.keep_alive = keep_alive
+        self.tls = tls is not None
         self.connections = 0
         self._open: set[socket.socket] = set()
         self.attempts: Counter[str] = Counter()
@@ -104,13 +108,17 @@ class FaultServer:
         self._stopping = threading.Event()
         server = _Server(("127.0.0.1", 0), self._handler_class())
         server.accepted = {}
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.port = int(server.server_address[1])
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/v1``."""
+        """``http://127.0.0.1:PORT/v1`` (``https://localhost:PORT/v1`` with TLS)."""
+        if self.tls:
+            return f"https://localhost:{self.port}/v1"
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> FaultServer:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +22,7 @@ from tcplab.analyzers.llm import LLMAnalyzer
 from tcplab.analyzers.llm._http import Origin
 from tcplab.descriptor import RiskLevel
 from tcplab.errors import UsageError
-from tests.analyzers.llm_servers import CannedServer
+from tests.analyzers.llm_servers import CannedServer, FaultServer
 
 ANSWER = {"risk_level": "HIGH_RISK", "capabilities": ["REQUIRES_ROOT"], "explanation": "x"}
 MESSAGE = {"role": "assistant", "content": json.dumps(ANSWER)}
@@ -170,3 +173,35 @@ def test_base_url_must_be_http() -> None:
     assert Origin.parse("https://h.example/v1").host_header == "h.example"
     with pytest.raises(UsageError, match="http"):
         LLMAnalyzer(base_url="ftp://example.com/v1", model="m", cache="off")
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[FaultServer, Path]]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = FaultServer(keep_alive=True, tls=ctx).start()
+    yield srv, cert
+    srv.stop()
+
+
+def test_https_trusts_the_system_store_and_nothing_else(
+    tls_server: tuple[FaultServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, cert = tls_server
+    opts: dict[str, Any] = {"cache": "off", "max_retries": 2, "backoff_base": 0.01}
+    with LLMAnalyzer(base_url=server.base_url, model="m", **opts) as a:
+        untrusted = a.analyze(ToolInput(name="ok-ls"))
+    assert untrusted.status is Status.ERROR and untrusted.attempts == 1  # not retried
+    assert "certificate" in (untrusted.error or "")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default trust store
+    with LLMAnalyzer(base_url=server.base_url, model="m", **opts) as a:
+        results = [a.analyze(ToolInput(name=f"ok-{i}")) for i in range(3)]
+    assert [r.status for r in results] == [Status.OK] * 3
+    assert server.connections == 1  # one kept-alive connection (the refused one had none)

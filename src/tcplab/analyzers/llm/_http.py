@@ -218,9 +218,11 @@ class HTTPPool:
         self._ssl: ssl.SSLContext | None = (
             ssl.create_default_context() if origin.scheme == "https" else None
         )
-        self._address: str | None = None  # a name is resolved once, on the first connection
+        self._literal = False
+        self._addresses: list[str] = []  # a name is resolved on the first connection
         with contextlib.suppress(ValueError):
-            self._address = str(ipaddress.ip_address(origin.host))
+            self._addresses = [str(ipaddress.ip_address(origin.host))]
+            self._literal = True
         self.connects = 0
 
     def put(self, conn: _Conn) -> None:
@@ -236,38 +238,48 @@ class HTTPPool:
         for conn in idle:
             conn.close()
 
-    async def _resolve(self) -> str:
-        if self._address is None:
+    async def _resolve(self) -> list[str]:
+        if not self._addresses:
             loop = asyncio.get_running_loop()
             infos = await loop.getaddrinfo(
                 self.origin.host, self.origin.port, type=socket.SOCK_STREAM
             )
-            if not infos:
+            self._addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            if not self._addresses:
                 raise OSError(f"cannot resolve {self.origin.host}")
-            self._address = str(infos[0][4][0])
-        return self._address
+        return self._addresses
 
     async def _connect(self, request: bytes) -> _Conn:
         """A new connection with ``request`` already sent.
 
+        Each address of the host is tried in turn (``localhost`` may give ``::1`` first to a
+        server listening on 127.0.0.1 only); the one that answered is tried first next time.
         Plain TCP: the request goes out as soon as the handshake is done, before the stream
         objects are built (those loop turns then overlap the server's work).
         """
-        address = await self._resolve()
-        try:
-            if self._ssl is not None:
-                reader, writer = await asyncio.open_connection(
-                    address, self.origin.port, ssl=self._ssl, server_hostname=self.origin.host
-                )
-                writer.write(request)
-            else:
-                reader, writer = await self._connect_plain(address, request)
-        except OSError:
-            if address != self.origin.host:
-                self._address = None  # resolve again next time
-            raise
-        self.connects += 1
-        return _Conn(reader, writer)
+        addresses = await self._resolve()
+        error: OSError | None = None
+        for address in list(addresses):
+            try:
+                if self._ssl is not None:
+                    reader, writer = await asyncio.open_connection(
+                        address, self.origin.port, ssl=self._ssl, server_hostname=self.origin.host
+                    )
+                    writer.write(request)
+                else:
+                    reader, writer = await self._connect_plain(address, request)
+            except OSError as exc:
+                error = exc
+                continue
+            if address != addresses[0]:
+                addresses.remove(address)
+                addresses.insert(0, address)
+            self.connects += 1
+            return _Conn(reader, writer)
+        if not self._literal:
+            self._addresses = []  # resolve again next time
+        assert error is not None
+        raise error
 
     async def _connect_plain(
         self, address: str, request: bytes

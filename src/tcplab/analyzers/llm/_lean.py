@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from typing import Any
 
 from tcplab.analyzers.llm._client import Reply, excerpt
@@ -273,6 +274,8 @@ class HTTPChatClient:
             ) from exc
         except HTTPProtocolError as exc:
             raise _malformed(str(exc)) from exc
+        except ssl.SSLCertVerificationError as exc:  # retrying will not help
+            raise AttemptError(FailureKind.FATAL, f"TLS certificate not trusted: {exc}") from exc
         except OSError as exc:
             msg = f"connection error: {type(exc).__name__}: {exc}"
             raise AttemptError(FailureKind.TRANSIENT, msg) from exc
