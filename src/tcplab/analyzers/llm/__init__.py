@@ -1,8 +1,9 @@
 """The ``llm`` arm: an OpenAI-compatible chat model classifies each tool from its documentation.
 
 Works with any chat-completions server (OpenAI, vLLM, Ollama, llama.cpp server, LM Studio,
-``transformers serve``) through the official ``openai`` SDK, which is imported only when the
-analyzer is created (``pip install 'tcplab[llm]'``). See ``docs/llm.md``.
+``transformers serve``) through a lean built-in HTTP/1.1 client, or through the official
+``openai`` SDK with ``transport=sdk`` (imported only then: ``pip install 'tcplab[llm]'``).
+Client saturation is watched and reported by ``drain_warnings()``. See ``docs/llm.md``.
 """
 
 from tcplab.analyzers.llm._analyzer import LLMAnalyzer
