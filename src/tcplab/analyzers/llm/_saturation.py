@@ -188,6 +188,10 @@ class SaturationMonitor:
     def finished(self, service_ns: int | None = None, server_ns: int | None = None) -> None:
         """An attempt ended; a successful one gives its service time and the server's."""
         self.in_flight -= 1
+        if self.in_flight == 0 and self._probe is not None:
+            # stop at once: no wake-ups while other arms in this process are being timed
+            self._probe.cancel()
+            self._probe = None
         if service_ns is None:
             return
         with self._lock:
@@ -199,6 +203,7 @@ class SaturationMonitor:
         interval = self.policy.probe_interval_s
         interval_ns = int(interval * 1e9)
         clock = time.perf_counter_ns
+        me = asyncio.current_task()
         try:
             while self.in_flight > 0:
                 due = clock() + interval_ns
@@ -210,7 +215,8 @@ class SaturationMonitor:
                 with self._lock:
                     self._delays.append(max(late, turn, 0))
         finally:
-            self._probe = None
+            if self._probe is me:
+                self._probe = None
 
     def drain(self) -> list[str]:
         """The warning for everything recorded since the last drain (at most one)."""
