@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
+import select
 import socket
 import ssl
 from collections.abc import AsyncIterator
@@ -193,6 +195,25 @@ def _parse_head(block: bytes) -> tuple[str, int, dict[str, str]]:
     return version, int(code), headers
 
 
+def _connected_now(sock: socket.socket) -> bool:
+    """Whether a non-blocking connect has completed already (without waiting).
+
+    On loopback the handshake is over when ``connect()`` returns, so the request can go out
+    at once instead of a loop turn later.
+
+    Raises:
+        OSError: the connection failed.
+    """
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    if not poller.poll(0):
+        return False
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error:
+        raise OSError(error, os.strerror(error))
+    return True
+
+
 def _keep_alive(version: str, headers: dict[str, str]) -> bool:
     tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
     if version == "HTTP/1.0":
@@ -290,7 +311,12 @@ class HTTPPool:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await loop.sock_connect(sock, (address, self.origin.port))
+            target = (address, self.origin.port)
+            try:
+                sock.connect(target)
+            except BlockingIOError:
+                if not _connected_now(sock):  # a local server has answered already
+                    await loop.sock_connect(sock, target)
             await loop.sock_sendall(sock, request)
             return await asyncio.open_connection(sock=sock)
         except BaseException:
