@@ -95,6 +95,17 @@ COMMANDS: dict[str, _Entry] = {
     "labels": _Entry("labels", "app", "Ground-truth label files (labels.csv)."),
     "runs": _Entry("run", "runs", "List and inspect experiment runs."),
     "db": _Entry("store", "store", "The SQL result store's schema (Alembic migrations)."),
+    "serve": _Entry("service", "register", "Run the experiment service's HTTP API (uvicorn)."),
+    "worker": _Entry("service", "register", "Run jobs from the queue until SIGTERM."),
+    "submit": _Entry(
+        "service", "register", "Submit an experiment to the service; prints the job id."
+    ),
+    "jobs": _Entry(
+        "service", "register", "List, show, cancel and retry jobs of the experiment service."
+    ),
+    "token": _Entry(
+        "service", "register", "Create, list and revoke API tokens (in the service database)."
+    ),
 }
 
 

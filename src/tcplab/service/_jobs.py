@@ -108,11 +108,17 @@ def list_jobs(
     state: str | None = None,
     priority_class: str | None = None,
     submitted_by: str | None = None,
+    run_id: str | None = None,
+    with_run: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[JobRecord], int]:
     """One page of jobs, newest first, and how many match."""
     where = []
+    if run_id:
+        where.append(jobs.c.run_id == run_id)
+    if with_run:
+        where.append(jobs.c.run_id.is_not(None))
     if state:
         where.append(jobs.c.state == state)
     if priority_class:

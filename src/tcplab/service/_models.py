@@ -23,6 +23,7 @@ __all__ = [
     "Constraints",
     "ErrorBody",
     "ErrorDetail",
+    "Health",
     "JobList",
     "JobProgress",
     "JobRecord",
@@ -30,6 +31,8 @@ __all__ = [
     "PriorityClass",
     "ResourceRequest",
     "Role",
+    "RunList",
+    "RunRef",
     "RunSummary",
     "SubmitRequest",
     "TokenCreated",
@@ -223,12 +226,40 @@ class RunSummary(_Model):
     n_shards: int
     shards_done: int
     trials_by_arm: dict[str, int]
-    created_at: str | None = None
+    started_at: str | None = None
     finished_at: str | None = None
     stop_reason: str | None = None
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
     arms: list[dict[str, Any]] | None = None
+
+
+class RunRef(_Model):
+    """A run in a list: which job produced it and where both stand."""
+
+    run_id: str
+    job_id: str
+    name: str
+    submitted_by: str
+    job_state: JobState
+    run_status: str | None = None
+    created_at: datetime
+
+
+class RunList(_Model):
+    """Runs produced by the jobs the caller may see, newest job first."""
+
+    schema_version: Literal[1] = API_SCHEMA_VERSION
+    runs: list[RunRef]
+    limit: int
+    offset: int
+
+
+class Health(_Model):
+    """Liveness / readiness."""
+
+    status: Literal["ok", "ready", "not ready"]
+    problems: list[str] = Field(default_factory=list)
 
 
 class ErrorDetail(_Model):

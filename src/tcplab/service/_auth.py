@@ -1,0 +1,69 @@
+"""Who is calling: ``Authorization: Bearer TOKEN`` → the token's user and role; role rules.
+
+Roles: ``viewer`` reads every job and run; ``submitter`` submits, and reads, cancels and
+retries its own jobs only (another user's job answers 404, as if absent); ``admin`` does
+everything. Every route needs a token except those in :data:`PUBLIC_PATHS`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from tcplab.service._models import JobRecord, TokenRecord
+from tcplab.service._tokens import authenticate
+
+__all__ = [
+    "PUBLIC_PATHS",
+    "Caller",
+    "caller",
+    "can_modify",
+    "can_see",
+    "require_writer",
+]
+
+#: the only routes answered without a token (liveness and readiness probes)
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/health/ready"})
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _problem(status: int, kind: str, message: str) -> HTTPException:
+    return HTTPException(
+        status,
+        detail={"type": kind, "message": message},
+        headers=_CHALLENGE if status == 401 else None,
+    )
+
+
+def caller(request: Request) -> TokenRecord:
+    """The token record of the request (401 when missing, malformed, unknown or revoked)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise _problem(401, "Unauthorized", "missing token: send Authorization: Bearer TOKEN")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _problem(401, "Unauthorized", "malformed Authorization header: use Bearer TOKEN")
+    record = authenticate(request.app.state.db, token.strip())
+    if record is None:
+        raise _problem(401, "Unauthorized", "unknown or revoked token")
+    return record
+
+
+Caller = Annotated[TokenRecord, Depends(caller)]
+
+
+def require_writer(who: TokenRecord) -> None:
+    """403 for viewers (they only read)."""
+    if who.role == "viewer":
+        raise _problem(403, "Forbidden", f"role viewer ({who.username}) cannot change jobs")
+
+
+def can_see(job: JobRecord, who: TokenRecord) -> bool:
+    """Admins and viewers see every job; submitters their own."""
+    return who.role in ("admin", "viewer") or job.submitted_by == who.username
+
+
+def can_modify(job: JobRecord, who: TokenRecord) -> bool:
+    """Admins change every job; submitters their own; viewers none."""
+    return who.role == "admin" or (who.role == "submitter" and job.submitted_by == who.username)

@@ -1,0 +1,143 @@
+"""The HTTP API (FastAPI, versioned under ``/api/v1``): :func:`create_app`.
+
+Errors have one shape (:class:`~tcplab.service._models.ErrorBody`): a type, one line, and every
+problem — a refused spec answers 422 with the CLI's own problems and YAML paths. Bodies above
+``max_request_bytes`` answer 413 before they are read whole. The database connects when the
+app starts (lifespan), never at construction, so ``create_app(settings).openapi()`` needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tcplab.service._db import require_service_deps
+
+require_service_deps("the experiment service API")
+
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+
+from tcplab.errors import LabelsError, StoreUnavailableError  # noqa: E402
+from tcplab.experiment import SpecError  # noqa: E402
+from tcplab.service._db import ServiceDB  # noqa: E402
+from tcplab.service._models import ErrorBody, ErrorDetail  # noqa: E402
+from tcplab.service._queue import make_queue_app  # noqa: E402
+from tcplab.service._routes import router  # noqa: E402
+from tcplab.service._settings import ServiceSettings, load_settings  # noqa: E402
+
+__all__ = ["API_PREFIX", "app_from_env", "create_app"]
+
+API_PREFIX = "/api/v1"
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
+]
+
+
+def _error(
+    status: int, kind: str, message: str, problems: list[str] | None = None, headers: Any = None
+) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(type=kind, message=message, problems=problems or []))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body larger than ``limit`` bytes (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_big = _error(413, "RequestTooLarge", f"request body larger than {self.limit:,} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_big(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message: Message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await too_big(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    """Internal to :class:`BodyLimit`: the streamed body passed the limit."""
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        d: dict[str, Any] = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"type": "HTTPError", "message": str(exc.detail)}
+        )
+        return _error(exc.status_code, d["type"], d["message"], d.get("problems"), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _error(422, "RequestValidationError", "the request is invalid", problems)
+
+    @app.exception_handler(SpecError)
+    async def _spec(request: Request, exc: SpecError) -> JSONResponse:
+        return _error(422, "SpecError", str(exc), list(exc.problems))
+
+    @app.exception_handler(LabelsError)
+    async def _labels(request: Request, exc: LabelsError) -> JSONResponse:
+        return _error(422, "LabelsError", str(exc), list(exc.problems))
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _down(request: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return _error(503, "StoreUnavailableError", str(exc))
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The API application for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = ServiceDB(settings.postgres_url())
+        db.migrate()
+        queue = make_queue_app(settings, asynchronous=False)
+        queue.open()
+        app.state.db, app.state.queue, app.state.settings = db, queue, settings
+        try:
+            yield
+        finally:
+            queue.close()
+            db.close()
+
+    app = FastAPI(
+        title="tcplab experiment service",
+        version="1",
+        summary="Submit experiments, follow their jobs, read their runs.",
+        lifespan=lifespan,
+    )
+    app.include_router(router, prefix=API_PREFIX)
+    _handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``uvicorn --factory tcplab.service.api:app_from_env``."""
+    return create_app(load_settings())
