@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tcplab.errors import MissingDependencyError, UsageError
-from tcplab.experiment import ExperimentSpec, Progress, RunOutcome, prepare_run, run_experiment
+from tcplab.experiment import (
+    ExperimentSpec,
+    Progress,
+    RunDir,
+    RunOutcome,
+    prepare_run,
+    run_experiment,
+)
 from tcplab.experiment._executors import Executor, make_executor
 from tcplab.service._models import JobRecord
 
@@ -84,6 +91,15 @@ class Backend(ABC):
         """Run the job to an outcome (completed, stopped, cancelled); raise on failure."""
 
 
+def complete_store(run_dir: Path, database_url: str) -> None:
+    """Load a resumed run into the store again (idempotent): a shard written just before a
+    worker was killed is on disk and in ``run.json`` but may be missing from the database."""
+    from tcplab.store import open_store, sync_run
+
+    with open_store(database_url) as store:
+        sync_run(run_dir, store)
+
+
 class LocalBackend(Backend):
     """The run's driver in this worker process, trials on the spec's executor."""
 
@@ -92,13 +108,16 @@ class LocalBackend(Backend):
     def execute(self, job: JobRecord, ex: Execution) -> RunOutcome:
         run_dir = self.prepare(job, ex)
         spec = ExperimentSpec.model_validate(job.spec)
-        return run_experiment(
+        outcome = run_experiment(
             run_dir,
             executor=self.executor(spec),
             on_shard=lambda progress, _result: ex.on_shard(progress),
             db=ex.database_url,
             should_stop=ex.should_stop,
         )
+        if outcome.status == "completed" and len(RunDir(run_dir).read_record().attempts) > 1:
+            complete_store(run_dir, ex.database_url)
+        return outcome
 
 
 class RayBackend(LocalBackend):
