@@ -310,9 +310,10 @@ class LLMAnalyzer(Analyzer):
     def drain_warnings(self) -> list[str]:
         """The client-saturation warning for the calls since the last drain, if any.
 
-        See ``docs/llm.md`` ("Saturation"): the client counts as saturated when its event
-        loop delays answers by more than 5% of the median service time (90th percentile),
-        or when a call took more than 10% longer than the server reported for it.
+        See ``docs/llm.md`` ("Timing and saturation"): warned when the event loop delays
+        answers by more than 5% of the median service time (90th percentile: the client is
+        saturated), or when a call took more than 10% longer than the server reported for
+        it (servers sending ``X-Server-Latency-Ns``).
         """
         return self._monitor.drain()
 
