@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -88,6 +88,29 @@ def generate_cmd(
     )
 
 
+def _print_headline(ev: Any, reg_path: Path, labels_path: Path | str | None) -> None:
+    """Safety first (decision-level, with CIs), then accuracy."""
+    console.print(
+        f"[bold]{escape(str(reg_path))}[/] vs {escape(str(labels_path))} "
+        f"(split {ev.split}, {ev.n} tools)",
+        highlight=False,
+    )
+    for metric, entry in ev.safety.items():
+        value = "—" if entry["value"] is None else f"{entry['value']:.3f}"
+        ci = (
+            f"  95% CI {entry['ci_low']:.3f}–{entry['ci_high']:.3f}"
+            if entry["ci_low"] is not None
+            else ""
+        )
+        console.print(f"{metric:<24}{value}{ci}  (n={entry['n']} tools)", highlight=False)
+    console.print(
+        f"exact accuracy      {ev.exact:.3f}\nwithin-one accuracy {ev.within_one:.3f}\n"
+        f"quadratic κ         {ev.kappa_quadratic:.3f} (over {ev.n_kappa} tools with a known "
+        f"prediction)\nUNKNOWN predictions {ev.n_unknown}   missing from registry {ev.n_missing}",
+        highlight=False,
+    )
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     registry: Annotated[
@@ -125,25 +148,7 @@ def evaluate_cmd(
     if as_json:
         emit_json(ev.to_dict())
         return
-    console.print(
-        f"[bold]{escape(str(reg_path))}[/] vs {escape(str(label_set.path))} "
-        f"(split {ev.split}, {ev.n} tools)",
-        highlight=False,
-    )
-    for metric, entry in ev.safety.items():
-        value = "—" if entry["value"] is None else f"{entry['value']:.3f}"
-        ci = (
-            f"  95% CI {entry['ci_low']:.3f}–{entry['ci_high']:.3f}"
-            if entry["ci_low"] is not None
-            else ""
-        )
-        console.print(f"{metric:<24}{value}{ci}  (n={entry['n']} tools)", highlight=False)
-    console.print(
-        f"exact accuracy      {ev.exact:.3f}\nwithin-one accuracy {ev.within_one:.3f}\n"
-        f"quadratic κ         {ev.kappa_quadratic:.3f} (over {ev.n_kappa} tools with a known "
-        f"prediction)\nUNKNOWN predictions {ev.n_unknown}   missing from registry {ev.n_missing}",
-        highlight=False,
-    )
+    _print_headline(ev, reg_path, label_set.path)
     names = ["SAFE", "LOW_RISK", "MEDIUM_RISK", "HIGH_RISK", "CRITICAL"]
     pc = Table(title="per class")
     for col in ("level", "precision", "recall", "F1", "support"):
