@@ -23,8 +23,9 @@ __all__ = [
     "require_writer",
 ]
 
-#: the only routes answered without a token (liveness and readiness probes)
-PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/health/ready"})
+#: the only routes answered without a token: liveness and readiness probes, and the API's
+#: own description (the OpenAPI schema holds no data)
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/health/ready", "/api/v1/openapi.json"})
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 

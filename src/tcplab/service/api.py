@@ -29,7 +29,7 @@ from tcplab.service._queue import make_queue_app  # noqa: E402
 from tcplab.service._routes import router  # noqa: E402
 from tcplab.service._settings import ServiceSettings, load_settings  # noqa: E402
 
-__all__ = ["API_PREFIX", "app_from_env", "create_app"]
+__all__ = ["API_PREFIX", "app_from_env", "create_app", "openapi_text"]
 
 API_PREFIX = "/api/v1"
 Scope = MutableMapping[str, Any]
@@ -131,11 +131,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version="1",
         summary="Submit experiments, follow their jobs, read their runs.",
         lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(router, prefix=API_PREFIX)
     _handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
+
+
+def openapi_text(settings: ServiceSettings | None = None) -> str:
+    """The OpenAPI schema as committed in docs/openapi.json (sorted keys, 2-space indent)."""
+    import json
+
+    settings = settings or ServiceSettings(database_url="postgresql://unused@127.0.0.1/unused")
+    return json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True) + "\n"
 
 
 def app_from_env() -> FastAPI:
