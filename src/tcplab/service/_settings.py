@@ -15,9 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tcplab.config import get_settings
 from tcplab.errors import ConfigError
-from tcplab.experiment._spec import MAX_SPEC_BYTES
 
-__all__ = ["ServiceSettings", "load_settings"]
+__all__ = ["MAX_SPEC_BYTES", "ServiceSettings", "load_settings"]
+
+#: the CLI's spec size limit (tcplab.experiment._spec.MAX_SPEC_BYTES; a test pins the two),
+#: repeated here so that importing the settings does not import the experiment engine
+MAX_SPEC_BYTES = 1024 * 1024
 
 
 class ServiceSettings(BaseSettings):

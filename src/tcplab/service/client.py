@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 from tcplab.errors import ConfigError, StoreUnavailableError, TcplabError, UsageError
-from tcplab.experiment import SpecError
 from tcplab.service._models import JobList, JobView
 
 __all__ = ["DEFAULT_URL", "ApiClient"]
@@ -68,6 +67,8 @@ class ApiClient:
             message, problems = response.text[:200] or response.reason_phrase, []
         status = response.status_code
         if status == 422:
+            from tcplab.experiment import SpecError
+
             raise SpecError(message, problems)
         if status == 503:
             raise StoreUnavailableError(f"the service is unavailable: {message}")
