@@ -419,3 +419,26 @@ def test_library_run_finishes_like_the_cli(write_spec: Callable[..., Path], tmp_
         rows = [r for r in store.query_results() if r["run_id"] == out.run_id]
     assert {r["arm"] for r in rows} == {"tcp", "fake"}
     assert len(rows) == 2 * len(TOOLS)
+
+
+def test_adopted_shard_reaches_the_result_store_on_resume(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Killed between the shard file and the database write: resume writes it to the store."""
+    pytest.importorskip("sqlalchemy")
+    import sqlite3
+
+    run_dir = _partial_run(write_spec, tmp_path)  # shard 0 on disk, never in the database
+    rd = RunDir(run_dir)
+    rec = rd.read_record()
+    rec.shards.clear()
+    rd.write_record(rec)
+    db_file = tmp_path / "store.sqlite"
+    out = run_experiment(run_dir, executor=InlineExecutor(), db=f"sqlite:///{db_file}")
+    assert out.status == "completed"
+    with sqlite3.connect(db_file) as con:
+        (n,) = con.execute("SELECT count(*) FROM trials WHERE run_id = ?", (out.run_id,)).fetchone()
+        (distinct,) = con.execute(
+            "SELECT count(DISTINCT seq) FROM trials WHERE run_id = ?", (out.run_id,)
+        ).fetchone()
+    assert n == distinct == rec.n_trials

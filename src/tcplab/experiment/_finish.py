@@ -64,12 +64,16 @@ class StoreSession:
 
     def write_shard(self, record: RunRecord, result: ShardResult) -> None:
         """One shard into the store; on failure keep going without it."""
+        self.write_table(record, result.shard, result.table)
+
+    def write_table(self, record: RunRecord, shard: int, table: Any) -> None:
+        """One shard's trials into the store (idempotent per run/shard/seq)."""
         if self.store is None:
             return
         try:
             self.store.upsert_run(record.to_json_dict())
-            self.store.write_trials(record.run_id, result.shard, result.table)
-            self.store.mark_shard(record.run_id, result.shard, "completed", result.table.num_rows)
+            self.store.write_trials(record.run_id, shard, table)
+            self.store.mark_shard(record.run_id, shard, "completed", table.num_rows)
         except Exception as exc:  # the database is optional during a run
             self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
             self.close()

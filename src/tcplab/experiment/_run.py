@@ -35,7 +35,7 @@ from tcplab.experiment._select import resolve_inputs, select_tools
 from tcplab.experiment._spec import ExperimentSpec
 from tcplab.experiment._timing import calibrate_clock
 from tcplab.experiment._worker import ShardResult, ShardTask, WorkerContext
-from tcplab.experiment.trials import write_shard
+from tcplab.experiment.trials import read_trial_files, write_shard
 
 __all__ = ["Progress", "RunOutcome", "find_run", "prepare_run", "run_experiment", "runs_dir"]
 
@@ -169,8 +169,12 @@ def _check_inputs(record: RunRecord, spec: ExperimentSpec, pre: Preflight) -> No
         )
 
 
-def _reconcile_shards(rd: RunDir, plan: Plan, record: RunRecord) -> list[int]:
-    """Adopt shards written just before a crash, move corrupt ones aside; pending shards."""
+def _reconcile_shards(rd: RunDir, plan: Plan, record: RunRecord) -> tuple[list[int], list[int]]:
+    """Adopt shards written just before a crash, move corrupt ones aside.
+
+    Returns the pending shards and the adopted ones (their trials may be missing from the
+    result store: the process died between the shard file and the database write).
+    """
     scan = rd.scan_shards(plan, record)
     for idx, info in scan.adopted.items():
         record.shards[str(idx)] = info
@@ -182,7 +186,8 @@ def _reconcile_shards(rd: RunDir, plan: Plan, record: RunRecord) -> list[int]:
         record.add_warning(f"shard {idx} was corrupt ({why}){note}; it was re-run")
     for f in scan.unknown:
         record.add_warning(f"{f.name}: not a shard of this run's plan; ignored")
-    return [s for s in range(plan.n_shards) if s not in scan.complete or s in scan.corrupt]
+    pending = [s for s in range(plan.n_shards) if s not in scan.complete or s in scan.corrupt]
+    return pending, sorted(scan.adopted)
 
 
 @dataclass
@@ -362,7 +367,7 @@ def run_experiment(
         _check_inputs(record, spec, pre)
         if not record.inputs:
             record.inputs = pre.inputs
-        pending = _reconcile_shards(rd, plan, record)
+        pending, adopted = _reconcile_shards(rd, plan, record)
         done = [s for s in range(plan.n_shards) if s not in pending]
         ex = executor or make_executor(
             spec.executor.kind,
@@ -371,6 +376,8 @@ def run_experiment(
             spec.executor.max_retries,
         )
         session = StoreSession.open(store, db, use_store)
+        for idx in adopted:  # written to disk before a crash, perhaps not to the database
+            session.write_table(record, idx, read_trial_files([rd.shard_path(idx)]))
         loop = _Loop(rd, record, plan, spec, _progress(plan, done), session, on_shard, should_stop)
         try:
             _execute(loop, ex, pending, pre.classes)
