@@ -1,0 +1,43 @@
+"""Hardware and process monitoring: samplers, their storage beside a run, a live view.
+
+``psutil`` and ``nvidia-ml-py`` are optional (``pip install 'tcplab[monitor]'``); a source whose
+library, sensor or device is missing is recorded as unavailable with the reason.
+"""
+
+from __future__ import annotations
+
+from tcplab.monitor._files import METRICS_SCHEMA, MetricsWriter, read_metrics, snapshots_table
+from tcplab.monitor._model import METRICS_SCHEMA_VERSION, Point, Snapshot, SourceStatus
+from tcplab.monitor._run import RunMonitor, sample_interval_default, saturation_warnings
+from tcplab.monitor._sampler import MIN_INTERVAL, BackgroundSampler, check_interval
+from tcplab.monitor._sources import (
+    SOURCES,
+    Sampler,
+    SourceOptions,
+    SourceUnavailable,
+    make_sources,
+    register_source,
+)
+
+__all__ = [
+    "METRICS_SCHEMA",
+    "METRICS_SCHEMA_VERSION",
+    "MIN_INTERVAL",
+    "SOURCES",
+    "BackgroundSampler",
+    "MetricsWriter",
+    "Point",
+    "RunMonitor",
+    "Sampler",
+    "Snapshot",
+    "SourceOptions",
+    "SourceStatus",
+    "SourceUnavailable",
+    "check_interval",
+    "make_sources",
+    "read_metrics",
+    "register_source",
+    "sample_interval_default",
+    "saturation_warnings",
+    "snapshots_table",
+]
