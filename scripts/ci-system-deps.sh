@@ -14,6 +14,7 @@ command -v rsync >/dev/null || need+=(rsync)
 command -v socat >/dev/null || need+=(socat)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

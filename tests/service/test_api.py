@@ -48,7 +48,7 @@ def test_every_route_but_health_refuses_missing_wrong_and_revoked_tokens(api: St
     revoked = create_token(api.db, "mallory", "admin")
     revoke_token(api.db, revoked.id)
     routes = _routes()
-    assert len(routes) >= 10 and all(p.startswith("/api/v1/") for _, p in routes)
+    assert len(routes) >= 10 and all(p.startswith(("/api/v1/", "/metrics")) for _, p in routes)
     guarded = [(m, p) for m, p in routes if p not in PUBLIC_PATHS]
     for method, path in guarded:
         for headers in (

@@ -18,12 +18,14 @@ require_service_deps("the experiment service API")
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
+from fastapi.responses import JSONResponse, Response  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from tcplab.errors import LabelsError, StoreUnavailableError  # noqa: E402
 from tcplab.experiment import SpecError  # noqa: E402
+from tcplab.service._auth import Caller  # noqa: E402
 from tcplab.service._db import ServiceDB  # noqa: E402
+from tcplab.service._metrics import RequestTimer, new_registry  # noqa: E402
 from tcplab.service._models import ErrorBody, ErrorDetail  # noqa: E402
 from tcplab.service._queue import make_queue_app  # noqa: E402
 from tcplab.service._routes import router  # noqa: E402
@@ -137,8 +139,29 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     app.include_router(router, prefix=API_PREFIX)
     _handlers(app)
+    _metrics_route(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
+
+
+def _metrics_route(app: FastAPI) -> None:
+    """``GET /metrics`` (any valid token: give Prometheus a viewer token) and the latency
+    middleware feeding it."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    registry, latency = new_registry(lambda: getattr(app.state, "db", None))
+    app.add_middleware(RequestTimer, latency=latency, prefixes=(API_PREFIX,))
+
+    @app.get(
+        "/metrics",
+        tags=["metrics"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}, 401: {"model": ErrorBody}},
+    )
+    def metrics(who: Caller) -> Response:
+        """Prometheus metrics: queue depth per priority class, running jobs, job durations by
+        outcome, trials done per arm, API latency (text exposition format)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def openapi_text(settings: ServiceSettings | None = None) -> str:
