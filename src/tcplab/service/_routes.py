@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from tcplab.errors import TcplabError
 from tcplab.experiment import RunDir
 from tcplab.service._auth import Caller, can_modify, can_see, require_writer
+from tcplab.service._events import job_events
 from tcplab.service._jobs import cancel_job, get_job, insert_job, list_jobs, retry_job
 from tcplab.service._models import (
     ErrorBody,
@@ -142,6 +144,30 @@ def jobs_list(
 def job_detail(request: Request, job_id: str, who: Caller) -> JobView:
     """One job with its progress (done / total trials per arm, shards)."""
     return _visible_job(request, job_id, who).view()
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    tags=["jobs"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "``event: progress`` (JSON ProgressEvent) whenever it changes, "
+            "then one ``event: end``; the stream closes when the job is finished",
+            "content": {"text/event-stream": {}},
+        },
+        **_ERRORS,
+    },
+)
+def job_events_stream(request: Request, job_id: str, who: Caller) -> StreamingResponse:
+    """Progress of a job as Server-Sent Events (done / total / failures per arm, state, rate,
+    ETA) until the job succeeds, fails or is cancelled."""
+    _visible_job(request, job_id, who)
+    frames = job_events(request.app.state.db, job_id, request.is_disconnected)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobView, tags=["jobs"], responses=_ERRORS)
