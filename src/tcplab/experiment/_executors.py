@@ -124,6 +124,10 @@ class Executor(abc.ABC):
         """The arms as a worker describes them (for run metadata)."""
         return []
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers on this machine (for the resource sampler)."""
+        return []
+
 
 def _unwrap(value: ShardResult | WorkerFailure) -> ShardResult:
     if isinstance(value, WorkerFailure):
@@ -237,6 +241,10 @@ class LocalExecutor(Executor):
     def _close(self) -> None:
         if hasattr(self, "_pool"):
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def worker_pids(self) -> list[int]:
+        procs = getattr(getattr(self, "_pool", None), "_processes", None) or {}
+        return list(procs)  # a copy: the pool may change it meanwhile
 
     def arms_info(self) -> list[dict[str, Any]]:
         try:

@@ -52,6 +52,8 @@ class ShardInfo(_Model):
     sha256: str
     bytes: int
     written_at: str
+    #: the worker's CPU seconds, wall seconds and RSS over the shard (``ShardResult.resources``)
+    resources: dict[str, float] | None = None
 
 
 class Attempt(_Model):
@@ -114,6 +116,8 @@ class RunRecord(_Model):
     store_errors: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     owner: RunOwner | None = None
+    #: the resource sampler's summary (``tcplab.monitor``): interval, sources, usage
+    resources: dict[str, Any] = Field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The document as plain JSON types (what ``run.json`` and the store hold)."""

@@ -36,6 +36,7 @@ from tcplab.experiment._spec import ExperimentSpec
 from tcplab.experiment._timing import calibrate_clock
 from tcplab.experiment._worker import ShardResult, ShardTask, WorkerContext
 from tcplab.experiment.trials import read_trial_files, write_shard
+from tcplab.monitor import RunMonitor, check_interval, sample_interval_default
 
 __all__ = ["Progress", "RunOutcome", "find_run", "prepare_run", "run_experiment", "runs_dir"]
 
@@ -203,11 +204,13 @@ class _Loop:
     on_shard: Callable[[Progress, ShardResult], None] | None
     should_stop: Callable[[], str | None] | None
     ran: int = 0
+    monitor: RunMonitor | None = None
 
     def accept(self, result: ShardResult) -> None:
         try:
             path = write_shard(self.rd.path, result.shard, result.table)
             self.record.shards[str(result.shard)] = shard_info(path, result.table.num_rows)
+            self.record.shards[str(result.shard)].resources = result.resources or None
         except OSError as exc:
             raise RunError(
                 f"cannot write shard {result.shard} under {self.rd.path}: "
@@ -225,6 +228,8 @@ class _Loop:
         for arm, n in result.failures_by_arm.items():
             p.failures_by_arm[arm] = p.failures_by_arm.get(arm, 0) + n
         self.store.write_shard(self.record, result)
+        if self.monitor is not None:
+            self.monitor.write_store(self.store.store)
         self.rd.write_record(self.record)  # if this fails the shard is safe: resume adopts it
         if self.on_shard is not None:
             self.on_shard(self.progress, result)
@@ -292,7 +297,25 @@ def _execute(loop: _Loop, ex: Executor, pending: list[int], classes: tuple[Any, 
         try:
             ex.close()
         finally:
+            _stop_monitor(loop)
             _close_record(loop, status, error)
+
+
+def _start_monitor(loop: _Loop, interval: float, ex: Executor) -> RunMonitor | None:
+    try:
+        return RunMonitor.start(loop.rd.path, loop.record.run_id, interval, ex.worker_pids)
+    except OSError as exc:  # e.g. metrics/ cannot be created: the run goes on unsampled
+        loop.record.add_warning(f"resource sampler not started: {exc}"[:300])
+        return None
+
+
+def _stop_monitor(loop: _Loop) -> None:
+    if loop.monitor is None:
+        return
+    try:
+        loop.monitor.stop(loop.record, loop.store.store)
+    except Exception as exc:  # resource samples never fail a run
+        loop.record.add_warning(f"resource sampler: {type(exc).__name__}: {exc}"[:300])
 
 
 def _close_record(loop: _Loop, status: str, error: str | None) -> None:
@@ -337,6 +360,7 @@ def run_experiment(
     artifacts: str | None = None,
     registry: AnalyzerRegistry | None = None,
     should_stop: Callable[[], str | None] | None = None,
+    sample_interval: float | None = None,
 ) -> RunOutcome:
     """Run (or resume) the run in ``run_dir`` and finish it.
 
@@ -351,6 +375,8 @@ def run_experiment(
         registry: the analyzer registry that resolves arm names (default: built-ins and
             entry points); analyzers registered on it reach every executor's workers.
         should_stop: polled after each shard; a returned reason cancels the run there.
+        sample_interval: seconds between resource samples (``tcplab.monitor``; 0.1 s to 1 h,
+            0 = off; default ``TCPLAB_SAMPLE_INTERVAL`` or 1 s), into ``RUN_DIR/metrics/``.
 
     Raises:
         RunLockedError: another process is executing this run.
@@ -360,6 +386,9 @@ def run_experiment(
     record = rd.read_record()
     plan = rd.read_plan(record)
     spec = ExperimentSpec.model_validate(record.spec)
+    interval = sample_interval_default() if sample_interval is None else sample_interval
+    if interval:
+        check_interval(interval)
     with rd.lock(record):
         corpus = Path(record.corpus) if record.corpus else None
         labels = Path(record.labels) if record.labels else None
@@ -380,6 +409,7 @@ def run_experiment(
             session.write_table(record, idx, read_trial_files([rd.shard_path(idx)]))
         loop = _Loop(rd, record, plan, spec, _progress(plan, done), session, on_shard, should_stop)
         try:
+            loop.monitor = _start_monitor(loop, interval, ex)
             _execute(loop, ex, pending, pre.classes)
         except BaseException:
             session.close()

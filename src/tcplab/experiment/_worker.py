@@ -114,6 +114,32 @@ class ShardResult:
     cost_usd: float
     worker: str
     warnings: tuple[str, ...] = ()
+    #: what the worker process used while it ran the shard (see :func:`_shard_resources`)
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+def _rss_bytes() -> float | None:
+    try:  # /proc/self/statm: size resident ... in pages (Linux)
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return float(int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _shard_resources(cpu0: float, wall0: float) -> dict[str, float]:
+    """CPU seconds and wall seconds of this process over the shard, RSS at its end and the
+    process's peak RSS so far (``ru_maxrss``: a lifetime peak, not the shard's own)."""
+    import resource
+
+    out = {
+        "cpu_seconds": time.process_time() - cpu0,
+        "wall_seconds": time.monotonic() - wall0,
+        "maxrss_bytes": float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
+    }
+    rss = _rss_bytes()
+    if rss is not None:
+        out["rss_bytes"] = rss
+    return out
 
 
 class TrialWorker:
@@ -247,6 +273,7 @@ class TrialWorker:
 
     def run(self, task: ShardTask) -> ShardResult:
         """Run every trial of ``task`` in plan order."""
+        cpu0, wall0 = time.process_time(), time.monotonic()
         records = []
         fails: dict[str, int] = {}
         counts: dict[str, int] = {}
@@ -275,6 +302,7 @@ class TrialWorker:
             cost,
             self.worker,
             tuple(self.drain_warnings()),
+            _shard_resources(cpu0, wall0),
         )
 
 

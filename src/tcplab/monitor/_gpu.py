@@ -10,7 +10,20 @@ from typing import Any
 from tcplab.monitor._model import Point
 from tcplab.monitor._sources import Sampler, SourceOptions, SourceUnavailable, register_source
 
-__all__ = ["NvmlSource"]
+__all__ = ["THROTTLE_REASONS", "NvmlSource"]
+
+#: NVML clock throttle (clock event) reason bits -> the ``reason`` label of ``gpu_throttled``
+THROTTLE_REASONS = {
+    0x1: "gpu_idle",
+    0x2: "applications_clocks_setting",
+    0x4: "sw_power_cap",
+    0x8: "hw_slowdown",
+    0x10: "sync_boost",
+    0x20: "sw_thermal",
+    0x40: "hw_thermal",
+    0x80: "hw_power_brake",
+    0x100: "display_clock_setting",
+}
 
 
 def _nvml() -> Any:
@@ -65,7 +78,12 @@ class NvmlSource(Sampler):
         }
         with contextlib.suppress(nv.NVMLError):  # some boards do not report power
             values["gpu_power_watts"] = nv.nvmlDeviceGetPowerUsage(h) / 1000.0
-        return [Point(name=k, value=v, labels=lb) for k, v in values.items()]
+        out = [Point(name=k, value=v, labels=lb) for k, v in values.items()]
+        mask = int(values["gpu_throttle_reasons"])
+        for bit, reason in THROTTLE_REASONS.items():
+            value = 1.0 if mask & bit else 0.0
+            out.append(Point(name="gpu_throttled", value=value, labels={**lb, "reason": reason}))
+        return out
 
     def sample(self) -> list[Point]:
         out: list[Point] = []
