@@ -106,6 +106,11 @@ COMMANDS: dict[str, _Entry] = {
     "token": _Entry(
         "service", "register", "Create, list and revoke API tokens (in the service database)."
     ),
+    "monitor": _Entry(
+        "monitor",
+        "register",
+        "Show the host's resources and the running runs, refreshed live (Ctrl-C to stop).",
+    ),
 }
 
 
