@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tcplab.analyzers import default_registry, load_inputs
 from tcplab.cli._console import console, emit_json
@@ -60,7 +62,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         concurrency: Annotated[
-            int, typer.Option("--concurrency", help="Concurrent requests for async arms.")
+            int,
+            typer.Option("--concurrency", min=1, help="Concurrent requests for async arms."),
         ] = 4,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object per tool.")] = False,
     ) -> None:
@@ -78,16 +81,16 @@ def register(app: typer.Typer) -> None:
             for res in results:
                 emit_json(res.to_dict())
             return
-        table = Table(title=f"{analyzer} arm")
+        table = Table(title=f"{escape(analyzer)} arm")
         for col in ("tool", "status", "risk level", "decision", "latency", "explanation"):
             table.add_column(col, overflow="fold")
-        for res in results:
+        for res in results:  # cells are data (tool names, explanations), never markup
             table.add_row(
-                res.tool,
+                Text(res.tool),
                 res.status.value,
                 res.risk_level.name,
                 res.decision.value,
                 f"{res.latency_ns / 1e3:,.1f} µs",
-                (res.explanation or res.error or "")[:160],
+                Text((res.explanation or res.error or "")[:160]),
             )
         console.print(table)

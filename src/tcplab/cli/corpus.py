@@ -57,7 +57,9 @@ def _previous(out: Path, previous: Path | None, reuse: bool) -> dict[str, ToolDo
     try:
         return {row.name: row for row in read_corpus(out)}
     except CorpusError as exc:
-        err_console.print(f"warning: not reusing {out}: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            escape(f"warning: not reusing {out}: {exc}"), highlight=False, soft_wrap=True
+        )
         return None
 
 

@@ -81,9 +81,11 @@ def generate_cmd(
         )
     levels = ", ".join(f"{k} {v}" for k, v in result.by_level.items())
     console.print(
-        f"wrote {result.n_tools} descriptors to {result.registry} in {result.seconds:.2f} s "
-        f"({levels})\nexplanations: {result.explain}\nrules {result.rules_version} "
-        f"(sha256 {result.rules_sha256[:12]}); performance fields are 0 = unknown",
+        escape(
+            f"wrote {result.n_tools} descriptors to {result.registry} in {result.seconds:.2f} s "
+            f"({levels})\nexplanations: {result.explain}\nrules {result.rules_version} "
+            f"(sha256 {result.rules_sha256[:12]}); performance fields are 0 = unknown"
+        ),
         highlight=False,
     )
 
@@ -135,10 +137,13 @@ def evaluate_cmd(
     """Exact and within-one accuracy, quadratic-weighted κ, per-class P/R, confusion matrix."""
     if split not in ("test", "dev", "all"):
         raise UsageError(f"--split must be test, dev or all, not {split!r}")
+    if explain is not None and not explain.is_file():
+        what = "is a directory" if explain.is_dir() else "no such file"
+        raise UsageError(f"--explain {explain}: {what}; give the registry's .explain.jsonl")
     reg_path = registry or get_settings().registry_dir / "tools.tcpdb"
     label_set = read_labels(labels or default_labels_path())
-    exp = read_explanations(explain or default_explain_path(reg_path))
     with Registry(reg_path) as reg:
+        exp = read_explanations(explain or default_explain_path(reg_path))
         ev = evaluate_registry(
             reg,
             label_set,
@@ -177,7 +182,7 @@ def evaluate_cmd(
         fired = ", ".join(
             f"{f['rule']}@{f['section']}:'{f['matched']}'" for f in exp_rec.get("fired", [])
         ) or exp_rec.get("reason", "(no explanation file)")
-        console.print(
-            f"  {d['tool']}: label {d['label']}, predicted {d['predicted']} <- {fired}",
+        console.print(  # tool names and matched text are data, never markup
+            escape(f"  {d['tool']}: label {d['label']}, predicted {d['predicted']} <- {fired}"),
             highlight=False,
         )

@@ -53,10 +53,12 @@ def _ensure_corpus_and_registry() -> None:
                 progress=lambda done, total: bar.update(task, completed=done, total=total)
             )
         write_corpus(result.rows, corpus)
-        console.print(f"  {len(result.rows)} tools -> {corpus}", highlight=False)
+        console.print(escape(f"  {len(result.rows)} tools -> {corpus}"), highlight=False)
     if not registry.exists() or _stale(registry):
         result2 = generate_registry(read_corpus(corpus), registry)
-        console.print(f"Generated {result2.n_tools} TCP descriptors -> {registry}", highlight=False)
+        console.print(
+            escape(f"Generated {result2.n_tools} TCP descriptors -> {registry}"), highlight=False
+        )
 
 
 def _stale(registry: Path) -> bool:
@@ -152,7 +154,7 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"Running {plan.n_trials:,} trials ({len(plan.tools)} tools × "
             f"{len(plan.arms)} arms × {parsed.iterations} iterations), run id "
-            f"{meta.run_id}…",
+            f"{escape(meta.run_id)}…",
             highlight=False,
         )
         outcome = run_experiment(run_dir)
@@ -170,7 +172,7 @@ def register(app: typer.Typer) -> None:
         )
         _report(run_dir)
         console.print(
-            f"run {outcome.run_id}: {outcome.status} -> {escape(str(run_dir))}", highlight=False
+            escape(f"run {outcome.run_id}: {outcome.status} -> {run_dir}"), highlight=False
         )
         if outcome.status != "completed":
             raise typer.Exit(1)

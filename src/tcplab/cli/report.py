@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from tcplab.cli._console import console, emit_json, err_console
+from tcplab.errors import UsageError
 
 __all__ = ["register"]
 
@@ -55,6 +56,8 @@ def report_cmd(
     """Write report.html, report.md and summary.json for a run."""
     from tcplab.report import ReportSettings, build_report, resolve_run
 
+    if out is not None:
+        _check_out_dir(out)
     settings = ReportSettings(
         n_resamples=resamples,
         seed=seed,
@@ -69,11 +72,24 @@ def report_cmd(
         typer.echo(files.summary.read_text(), nl=False)
         return
     console.print(
-        f"report written to {files.out_dir}\n  {files.html}\n  {files.markdown}\n  {files.summary}",
+        escape(
+            f"report written to {files.out_dir}\n  {files.html}\n  {files.markdown}\n"
+            f"  {files.summary}"
+        ),
         highlight=False,
     )
     for warning in json.loads(files.summary.read_text()).get("warnings") or []:
         err_console.print(f"[yellow]run warning:[/] {escape(warning)}", highlight=False)
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse an --out that cannot be a directory before any statistics are computed."""
+    probe = out
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is not a directory" if probe.exists() else "cannot be resolved (symlink loop?)"
+        raise UsageError(f"--out {out}: {probe} {what}; give a report directory")
 
 
 def compare_cmd(
@@ -106,12 +122,14 @@ def compare_cmd(
         emit_json(result)
     else:
         console.print(
-            f"{result['run_b']['run_id']} (B) vs {result['run_a']['run_id']} (A), "
-            f"noise threshold ±{threshold:.0%}",
+            escape(
+                f"{result['run_b']['run_id']} (B) vs {result['run_a']['run_id']} (A), "
+                f"noise threshold ±{threshold:.0%}"
+            ),
             highlight=False,
         )
         for name, v in result["arms"].items():
-            console.print(f"  {name}: {_line(v)}", highlight=False)
+            console.print(escape(f"  {name}: {_line(v)}"), highlight=False)
     if fail_on_regression and result["regression"]:
         raise typer.Exit(1)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tcplab.corpus import ToolDoc
 from tcplab.descriptor import RiskLevel, encode
+from tcplab.errors import RegistryError, RegistryFormatError, UsageError
 from tcplab.registry import write_registry
 from tcplab.rules import RuleEngine, RuleVerdict
 
@@ -41,16 +42,29 @@ def default_explain_path(registry: Path) -> Path:
 
 
 def _atomic_write_text(path: Path, lines: Iterable[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``lines`` to ``path`` atomically; RegistryError when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot write explanations: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for line in lines:
                 fh.write(line)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise RegistryError(f"{path}: cannot write explanations: {exc.strerror or exc}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _check_output(path: Path, what: str) -> None:
+    """Refuse an output path that is a directory (before any work is done)."""
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; give the {what} file to write")
 
 
 def generate_registry(
@@ -68,8 +82,10 @@ def generate_registry(
     (PATH order, as a shell would resolve it).
     """
     t0 = time.perf_counter()
-    eng = engine or RuleEngine()
     explain_path = explain or default_explain_path(out)
+    _check_output(out, "registry (.tcpdb)")
+    _check_output(explain_path, "explanations (.jsonl)")
+    eng = engine or RuleEngine()
     entries: list[tuple[str, bytes]] = []
     records: list[str] = []
     seen: set[str] = set()
@@ -106,13 +122,37 @@ def generate_registry(
 
 
 def read_explanations(path: Path) -> dict[str, dict[str, object]]:
-    """Explanation records by tool (empty when the file does not exist)."""
-    if not path.is_file():
+    """Explanation records by tool (empty when the file does not exist).
+
+    Raises:
+        RegistryFormatError: the path exists but is not a readable explanations file (a
+            directory, a symlink loop, unreadable, not UTF-8, a line that is not a record).
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
         return {}
+    hint = "regenerate it with `tcplab descriptors generate`"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise RegistryFormatError(
+            f"{path}: cannot read explanations: {exc.strerror or exc}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise RegistryFormatError(f"{path}: not an explanations file (not UTF-8); {hint}") from exc
     out: dict[str, dict[str, object]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rec = json.loads(line)
-                out[str(rec["tool"])] = rec
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise RegistryFormatError(
+                f"{path}:{lineno}: not an explanations file (not JSON); {hint}"
+            ) from exc
+        if not isinstance(rec, dict) or "tool" not in rec:
+            raise RegistryFormatError(
+                f"{path}:{lineno}: not an explanation record (no 'tool'); {hint}"
+            )
+        out[str(rec["tool"])] = rec
     return out

@@ -125,12 +125,13 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise ConfigError(f"cannot read rules file {path}: {exc.strerror}") from exc
+            raise ConfigError(f"cannot read rules file {path}: {exc.strerror or exc}") from exc
         where = str(path)
     try:
         raw = yaml.safe_load(data)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+        detail = " ".join(str(exc).split())  # PyYAML's messages span lines; one line here
+        raise ConfigError(f"{where}: not valid YAML: {detail}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
     digest = hashlib.sha256(data)
