@@ -111,7 +111,7 @@ def db_downgrade(
 def _confirm_downgrade(name: str, current: str | None, target: str) -> None:
     """Ask on a terminal; refuse (naming --yes) when nobody can answer."""
     what = f"downgrading {name} from revision {current or 'base'} to {target!r}"
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():  # None: stdin is closed
         raise UsageError(
             f"{what} drops tables and every row in them; pass --yes to confirm "
             "(stdin is not a terminal, so tcplab cannot ask)"

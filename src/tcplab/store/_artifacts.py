@@ -210,8 +210,8 @@ class S3ArtifactStore(ArtifactStore):
             if code in _DENIED:
                 raise StorePermissionError(f"S3 refused access to {where} ({code}): {msg}") from exc
             raise StoreError(f"S3 {what} failed for {where} ({code}): {msg}") from exc
-        except bexc.BotoCoreError as exc:
-            raise StoreError(f"S3 {what} failed for {where}: {exc}") from exc
+        except bexc.BotoCoreError as exc:  # botocore's messages may span lines: one line here
+            raise StoreError(f"S3 {what} failed for {where}: {' '.join(str(exc).split())}") from exc
 
     def put_file(self, key: str, path: Path) -> None:
         """Upload ``path`` with one PUT (objects here are shards and reports, not terabytes)."""
