@@ -48,8 +48,9 @@ def test_every_route_but_health_refuses_missing_wrong_and_revoked_tokens(api: St
     revoked = create_token(api.db, "mallory", "admin")
     revoke_token(api.db, revoked.id)
     routes = _routes()
-    assert len(routes) >= 10 and all(p.startswith(("/api/v1/", "/metrics")) for _, p in routes)
-    guarded = [(m, p) for m, p in routes if p not in PUBLIC_PATHS]
+    api_routes = [(m, p) for m, p in routes if p.startswith("/api/v1/") or p == "/metrics"]
+    assert len(api_routes) >= 10
+    guarded = [(m, p) for m, p in api_routes if p not in PUBLIC_PATHS]
     for method, path in guarded:
         for headers in (
             {},
@@ -62,6 +63,23 @@ def test_every_route_but_health_refuses_missing_wrong_and_revoked_tokens(api: St
             assert r.json()["error"]["type"] == "Unauthorized"
     for path in sorted(PUBLIC_PATHS):
         assert httpx.get(api.base + path, timeout=30).status_code == 200, path
+    _pages_need_a_session(api, [r for r in routes if r not in api_routes], revoked.token)
+
+
+def _pages_need_a_session(api: Stack, pages: list[tuple[str, str]], revoked: str) -> None:
+    """Every dashboard page but login, logout and static files sends a caller without a
+    valid session cookie to the login page (and does nothing else)."""
+    from tcplab.service._web import COOKIE
+
+    public = {"/login", "/logout", "/static/x"}
+    guarded = [(m, p) for m, p in pages if p not in public]
+    assert len(guarded) >= 10, guarded
+    for method, path in guarded:
+        for cookie in ({}, {COOKIE: "tcplab_wrong"}, {COOKIE: revoked}):
+            with httpx.Client(base_url=api.base, cookies=cookie, timeout=30) as http:
+                r = http.request(method, path, data={"spec_yaml": "x", "username": "eve"})
+            assert r.status_code == 303, (method, path, cookie, r.text)
+            assert r.headers["location"] == f"/login?next={path}"
 
 
 def _submit(http: httpx.Client, **body: Any) -> httpx.Response:

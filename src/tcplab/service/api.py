@@ -18,7 +18,8 @@ require_service_deps("the experiment service API")
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import JSONResponse, Response  # noqa: E402
+from fastapi.responses import JSONResponse, RedirectResponse, Response  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from tcplab.errors import LabelsError, StoreUnavailableError  # noqa: E402
@@ -27,9 +28,12 @@ from tcplab.service._auth import Caller  # noqa: E402
 from tcplab.service._db import ServiceDB  # noqa: E402
 from tcplab.service._metrics import RequestTimer, new_registry  # noqa: E402
 from tcplab.service._models import ErrorBody, ErrorDetail  # noqa: E402
+from tcplab.service._pages import pages  # noqa: E402
+from tcplab.service._pages_admin import __name__ as _admin_pages  # noqa: E402, F401 (routes)
 from tcplab.service._queue import make_queue_app  # noqa: E402
 from tcplab.service._routes import router  # noqa: E402
 from tcplab.service._settings import ServiceSettings, load_settings  # noqa: E402
+from tcplab.service._web import NeedLogin, error_page, login_redirect  # noqa: E402
 
 __all__ = ["API_PREFIX", "app_from_env", "create_app", "openapi_text"]
 
@@ -83,19 +87,41 @@ class _TooLarge(Exception):
     """Internal to :class:`BodyLimit`: the streamed body passed the limit."""
 
 
+def _is_page(request: Request) -> bool:
+    """A dashboard path (HTML errors) rather than the API or /metrics (JSON errors)."""
+    path = request.url.path
+    return not (path.startswith(API_PREFIX + "/") or path in (API_PREFIX, "/metrics"))
+
+
+_TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
+
+
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         d: dict[str, Any] = (
             exc.detail
             if isinstance(exc.detail, dict)
             else {"type": "HTTPError", "message": str(exc.detail)}
         )
+        if _is_page(request):
+            title = _TITLES.get(exc.status_code, "Something went wrong")
+            return await run_in_threadpool(
+                error_page, request, exc.status_code, title, d["message"]
+            )
         return _error(exc.status_code, d["type"], d["message"], d.get("problems"), exc.headers)
 
+    @app.exception_handler(NeedLogin)
+    async def _login(request: Request, exc: NeedLogin) -> RedirectResponse:
+        return login_redirect(exc)
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        if _is_page(request):
+            return await run_in_threadpool(
+                error_page, request, 400, "Bad request", "; ".join(problems)
+            )
         return _error(422, "RequestValidationError", "the request is invalid", problems)
 
     @app.exception_handler(SpecError)
@@ -138,6 +164,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(router, prefix=API_PREFIX)
+    app.include_router(pages)
     _handlers(app)
     _metrics_route(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
