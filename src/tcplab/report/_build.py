@@ -15,6 +15,7 @@ from tcplab.report._common import ReportSettings
 from tcplab.report._data import RunData, load_run
 from tcplab.report._document import build_document
 from tcplab.report._render import to_html, to_markdown
+from tcplab.report._resources import resource_section
 from tcplab.report._summary import build_summary
 
 __all__ = ["ReportFiles", "build_report", "resolve_run"]
@@ -134,6 +135,8 @@ def build_report(
         svgs = _plots(data, summary)
     except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
         raise MissingDependencyError.for_extra("matplotlib", "report", "the report") from exc
+    res_blocks, res_svgs, summary["resources"] = resource_section(run_dir)
+    svgs.update(res_svgs)
     out = out_dir or run_dir / "report"
     (out / "plots").mkdir(parents=True, exist_ok=True)
     plot_paths = []
@@ -141,7 +144,7 @@ def build_report(
         path = out / "plots" / f"{key}.svg"
         _write(path, svg)
         plot_paths.append(path)
-    blocks = build_document(summary)
+    blocks = build_document(summary) + res_blocks
     md = to_markdown(blocks, {k: f"plots/{k}.svg" for k in svgs})
     inline = {k: inline_svg(v, f"fig{i}") for i, (k, v) in enumerate(svgs.items())}
     title = f"tcplab report {summary['run']['run_id']}"

@@ -1,0 +1,105 @@
+"""The report's resource section: what the machine did while the trials ran.
+
+Reads the run's resource samples (``RUN_DIR/metrics/``, written by :mod:`tcplab.monitor`) and
+each shard's resource figures from the record; draws CPU and memory (and GPU utilisation when
+sampled) over time with shard boundaries; tabulates CPU-seconds per decision and peak RSS per
+worker. A run without samples gets one line saying so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tcplab.experiment import RunDir, read_trials
+from tcplab.report._document import Block
+
+__all__ = ["resource_section"]
+
+
+def _series(table: pa.Table, name: str) -> tuple[list[float], list[float]]:
+    t = table.filter(pc.equal(table["name"], name))
+    return [v / 1e9 for v in t["ts_ns"].to_pylist()], t["value"].to_pylist()
+
+
+def _shard_spans(run_dir: Path) -> list[tuple[int, float, float]]:
+    t = read_trials(run_dir, ["shard", "started_at_ns", "finished_at_ns"])
+    spans: dict[int, list[float]] = {}
+    for s, a, b in zip(
+        t["shard"].to_pylist(),
+        t["started_at_ns"].to_pylist(),
+        t["finished_at_ns"].to_pylist(),
+        strict=True,
+    ):
+        lo_hi = spans.setdefault(s, [a / 1e9, b / 1e9])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], a / 1e9), max(lo_hi[1], b / 1e9)
+    return sorted((s, v[0], v[1]) for s, v in spans.items())
+
+
+def resource_svg(table: pa.Table, spans: list[tuple[int, float, float]]) -> str:
+    """Host CPU busy %, memory used (GB) and GPU utilisation (when sampled) over time."""
+    from tcplab.report._plots import _figure, _svg
+
+    panels = [("cpu_percent_total", "host CPU busy (%)", 1.0)]
+    panels.append(("memory_used_bytes", "memory used (GB)", 1e-9))
+    if pc.any(pc.equal(table["name"], "gpu_utilization_percent")).as_py():
+        panels.append(("gpu_utilization_percent", "GPU utilisation (%)", 1.0))
+    fig = _figure(7.5, 1.9 * len(panels) + 0.6)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    t0 = min(table["ts_ns"].to_pylist()) / 1e9
+    for ax, (name, label, scale) in zip(axes, panels, strict=True):
+        x, y = _series(table, name)
+        ax.plot([v - t0 for v in x], [v * scale for v in y], color="#1f77b4", linewidth=1.0)
+        for _s, start, _end in spans:
+            ax.axvline(start - t0, color="#999999", linewidth=0.5, alpha=0.6)
+        ax.set_ylabel(label, fontsize="small")
+        ax.grid(True, alpha=0.3)
+    axes[-1].set_xlabel("seconds since the first sample (grey lines: a shard starts)")
+    return _svg(fig)
+
+
+def _worker_rows(shards: list[Any]) -> list[list[str]]:
+    """Totals over the shards that carry resource figures (``ShardInfo.resources``)."""
+    measured = [s for s in shards if s.resources]
+    cpu = sum(s.resources["cpu_seconds"] for s in measured)
+    wall = sum(s.resources["wall_seconds"] for s in measured)
+    peak = max(s.resources.get("maxrss_bytes", 0.0) for s in measured)
+    n = sum(s.rows for s in measured) or 1
+    return [
+        ["CPU-seconds in workers (all shards)", f"{cpu:.2f} s"],
+        ["CPU-seconds per decision (incl. timing batches)", f"{cpu / n * 1e3:.3f} ms"],
+        ["cores busy per worker while running a shard", f"{cpu / wall:.2f}" if wall else "—"],
+        ["peak RSS of a worker", f"{peak / 1e9:.2f} GB"],
+    ]
+
+
+def resource_section(run_dir: Path) -> tuple[list[Block], dict[str, str], dict[str, Any]]:
+    """Blocks, SVG figures (key -> SVG) and the summary part of the resource section."""
+    from tcplab.monitor import read_metrics
+
+    record = RunDir(run_dir).read_record()
+    blocks: list[Block] = [("h2", "Resources")]
+    res = record.resources
+    table = read_metrics(run_dir / "metrics")
+    summary: dict[str, Any] = {**res, "shards": {k: v.resources for k, v in record.shards.items()}}
+    if not res and table.num_rows == 0:
+        blocks.append(("p", "No resource samples were taken for this run (sampling was off)."))
+        return blocks, {}, summary
+    sources = [f"{k}: {v}" for k, v in res.get("sources", {}).items()]
+    blocks.append(("p", f"Sampled every {res.get('interval_s', '?')} s. Sources:"))
+    blocks.append(("ul", sources))
+    svgs: dict[str, str] = {}
+    if table.num_rows:
+        svgs["resources"] = resource_svg(table, _shard_spans(run_dir))
+        caption = "Host resources during the run, with shard boundaries"
+        blocks.append(("figure", "resources", caption))
+    if any(s.resources for s in record.shards.values()):
+        rows = _worker_rows(list(record.shards.values()))
+        blocks.append(("table", ["measure", "value"], rows))
+    share = res.get("sampler_core_share")
+    if share is not None:
+        blocks.append(("p", f"The sampler itself used {share:.3%} of one core."))
+    return blocks, svgs, summary

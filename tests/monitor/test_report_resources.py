@@ -1,0 +1,45 @@
+"""The report's resource section, from a real sampled run and from an unsampled one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tcplab.analyzers import default_registry
+from tcplab.experiment import InlineExecutor, load_spec, prepare_run, run_experiment
+from tcplab.report import build_report
+
+
+def _run(spec_path: Path, tmp: Path, interval: float) -> Path:
+    spec = load_spec(spec_path, default_registry().names())
+    run_dir, _meta, _plan = prepare_run(spec, spec_path.parent, tmp / "runs")
+    run_experiment(run_dir, executor=InlineExecutor(), use_store=False, sample_interval=interval)
+    return run_dir
+
+
+def test_report_has_a_resource_section_with_a_plot(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    run_dir = _run(write_spec(iterations=10), tmp_path, 0.1)
+    files = build_report(run_dir)
+    page = files.html.read_text()
+    assert "<h2>Resources</h2>" in page
+    assert 'data-plot="resources"' in page
+    assert "CPU-seconds per decision" in page
+    assert (files.out_dir / "plots" / "resources.svg").is_file()
+    md = files.markdown.read_text()
+    assert "## Resources" in md and "plots/resources.svg" in md
+    summary = json.loads(files.summary.read_text())
+    res = summary["resources"]
+    assert res["sources"]["cpu"] == "ok" and res["interval_s"] == 0.1
+    assert all(v["cpu_seconds"] >= 0 for v in res["shards"].values())
+
+
+def test_report_of_an_unsampled_run_says_so(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    run_dir = _run(write_spec(), tmp_path, 0)
+    page = build_report(run_dir).html.read_text()
+    assert "No resource samples were taken for this run" in page
+    assert 'data-plot="resources"' not in page
