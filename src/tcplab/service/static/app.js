@@ -29,6 +29,18 @@
     const reason = document.getElementById("reason");
     if (ev.reason) { reason.hidden = false; reason.textContent = ev.reason; reason.className = "reason " + ev.state; }
   };
+  // once the job has ended, the page's facts, actions and report come from the server again
+  const refresh = () =>
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then((r) => r.text())
+      .then((html) => {
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        for (const id of ["actions", "facts", "report"]) {
+          const now = document.getElementById(id);
+          const next = fresh.getElementById(id);
+          if (now && next) now.replaceWith(document.importNode(next, true));
+        }
+      });
   const source = new EventSource(box.dataset.events);
   source.addEventListener("progress", (e) => show(JSON.parse(e.data)));
   source.addEventListener("end", (e) => {
@@ -36,17 +48,7 @@
     source.close();
     show(ev);
     box.dataset.finished = "yes";
-    document.querySelectorAll("#cancel").forEach((b) => b.closest("form").remove());
-    if (ev.state === "succeeded" && ev.run_id) {
-      const report = document.getElementById("report");
-      const href = "/runs/" + encodeURIComponent(ev.run_id) + "/report";
-      document.getElementById("report-link").href = href;
-      const frame = document.createElement("iframe");
-      frame.title = "report";
-      frame.src = href;
-      report.appendChild(frame);
-      report.hidden = false;
-    }
+    refresh();
   });
   // a dropped connection is retried by EventSource itself; a closed stream after "end" is not
 })();
