@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tcplab.descriptor import Reason, RiskLevel, encode, validate
-from tcplab.descriptor._lines import classify_line, iter_line_reasons
+from tcplab.descriptor.lines import classify_line, iter_line_reasons
 
 from ..conftest import TCPLAB
 

@@ -44,8 +44,8 @@ from tcplab.descriptor import (
     validate_batch,
     validate_batch_numpy,
 )
-from tcplab.descriptor._lines import classify_line, iter_line_reasons
-from tcplab.descriptor._report import decode_report
+from tcplab.descriptor.lines import classify_line, iter_line_reasons
+from tcplab.descriptor.reports import decode_report
 from tcplab.errors import DecodeError, RegistryError, UsageError
 from tcplab.registry import DecisionCache, Registry, export_csv, write_registry
 from tcplab.registry._cold import load_native

@@ -297,7 +297,7 @@ def test_table_checks_agree_with_and_without_numpy(tmp_path: Path) -> None:
 def test_import_of_the_registry_and_decode_paths_loads_no_numpy() -> None:
     code = (
         "import sys, tcplab, tcplab.registry, tcplab.descriptor\n"
-        "from tcplab.registry._report import lookup_report\n"
+        "from tcplab.registry.reports import lookup_report\n"
         "print(sorted({'numpy', 'numba', 'pyarrow'} & set(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

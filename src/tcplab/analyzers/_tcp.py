@@ -10,8 +10,7 @@ from typing import Any, ClassVar
 from tcplab.analyzers._base import Analyzer
 from tcplab.analyzers._types import Assessment, ModelIdentity, Status, Timing, ToolInput
 from tcplab.config import get_settings
-from tcplab.descriptor import RiskLevel, validate
-from tcplab.descriptor._codec import unpack
+from tcplab.descriptor import RiskLevel, unpack, validate
 from tcplab.errors import RegistryError, UsageError
 from tcplab.registry import DecisionCache, Registry
 

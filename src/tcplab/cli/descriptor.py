@@ -10,7 +10,7 @@ import typer
 
 from tcplab.cli._console import print_record
 from tcplab.descriptor import Reason, encode
-from tcplab.descriptor._report import decode_report
+from tcplab.descriptor.reports import decode_report
 from tcplab.errors import UsageError
 
 __all__ = ["app", "decode_main", "decode_report"]
@@ -99,7 +99,7 @@ def validate_cmd(
     Streams the input in bounded chunks (constant memory whatever its size); lines end with
     LF, CRLF or CR, and surrounding ASCII whitespace is ignored.
     """
-    from tcplab.descriptor._lines import iter_line_reasons
+    from tcplab.descriptor.lines import iter_line_reasons
 
     fh = _open_input(input_file)
     out, suffix = sys.stdout, _LINE_SUFFIX

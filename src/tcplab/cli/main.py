@@ -219,7 +219,7 @@ def _debug() -> bool:
 
 def _fast_decode(pos: list[str], as_json: bool) -> int:
     from tcplab.cli._console import print_record
-    from tcplab.descriptor._report import decode_report
+    from tcplab.descriptor.reports import decode_report
 
     report = decode_report(pos[0])
     print_record(report, as_json)
@@ -228,7 +228,7 @@ def _fast_decode(pos: list[str], as_json: bool) -> int:
 
 def _fast_lookup(pos: list[str], as_json: bool) -> int:
     from tcplab.cli._console import print_record
-    from tcplab.registry._report import lookup_report
+    from tcplab.registry.reports import lookup_report
 
     report = lookup_report(pos[0], pos[1])
     print_record(report, as_json)

@@ -10,7 +10,7 @@ import typer
 
 from tcplab.cli._console import emit_json, print_data, print_kv, print_record
 from tcplab.registry import Registry
-from tcplab.registry._report import lookup_report
+from tcplab.registry.reports import lookup_report
 
 __all__ = ["app", "lookup_main"]
 

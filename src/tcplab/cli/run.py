@@ -92,7 +92,7 @@ def _execute(
     if outcome.artifacts_url:
         console.print(f"artifacts pushed to {escape(outcome.artifacts_url)}", highlight=False)
     console.print(
-        f"run {outcome.run_id}: {outcome.status} ({outcome.shards_run} shards run, "
+        f"run {escape(outcome.run_id)}: {outcome.status} ({outcome.shards_run} shards run, "
         f"{outcome.n_trials} trials planned)\n{escape(str(outcome.run_dir))}",
         highlight=False,
     )
@@ -111,7 +111,7 @@ def _options(
         raise UsageError(f"--workers must be at least 1 (got {workers})")
     store = None
     if use_db:
-        from tcplab.experiment._finish import open_result_store
+        from tcplab.experiment import open_result_store
 
         store, warning = open_result_store(db)
         if warning:
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
             assert spec is not None and parsed is not None
             run_dir, meta, plan = prepare_run(parsed, spec.resolve().parent, out)
             console.print(
-                f"run id: {meta.run_id}  ({plan.n_trials:,} trials in "
+                f"run id: {escape(meta.run_id)}  ({plan.n_trials:,} trials in "
                 f"{plan.n_shards} shards, {len(plan.tools)} tools × "
                 f"{len(plan.arms)} arms × {parsed.iterations} iterations)",
                 highlight=False,
@@ -198,7 +198,10 @@ def register(app: typer.Typer) -> None:
             ex = _executor_for(run_dir, executor, workers)
             _execute(run_dir, ex, store, db, artifacts, not no_db)
         except KeyboardInterrupt:
-            err_console.print(f"cancelled; resume with: tcplab run --resume {run_dir.name}")
+            err_console.print(
+                escape(f"cancelled; resume with: tcplab run --resume {run_dir.name}"),
+                highlight=False,
+            )
             raise typer.Exit(130) from None
 
     app.add_typer(runs_app, name="runs")

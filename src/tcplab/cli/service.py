@@ -58,7 +58,7 @@ def serve_cmd(
 ) -> None:
     """Run the experiment service's HTTP API (uvicorn)."""
     settings = _settings(db)
-    from tcplab.service._db import ServiceDB
+    from tcplab.service.db import ServiceDB
 
     service_db = ServiceDB(settings.postgres_url())
     try:
@@ -286,7 +286,7 @@ def jobs_retry_cmd(
 
 
 def _db(db: str | None) -> Any:
-    from tcplab.service._db import ServiceDB
+    from tcplab.service.db import ServiceDB
 
     service_db = ServiceDB(_settings(db).postgres_url())
     service_db.migrate()

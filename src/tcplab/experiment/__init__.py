@@ -13,6 +13,7 @@ from tcplab.experiment._executors import (
     RayExecutor,
     make_executor,
 )
+from tcplab.experiment._finish import open_result_store
 from tcplab.experiment._import import write_run_from_trials
 from tcplab.experiment._plan import Plan, build_plan, read_plan
 from tcplab.experiment._record import (
@@ -86,6 +87,7 @@ __all__ = [
     "find_run",
     "load_spec",
     "make_executor",
+    "open_result_store",
     "prepare_run",
     "read_plan",
     "read_trial_files",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tcplab.descriptor._report import decode_report
+from tcplab.descriptor.reports import decode_report
 from tcplab.errors import CommandNotFoundError
 from tcplab.registry._file import Registry
 
