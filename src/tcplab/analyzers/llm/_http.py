@@ -20,6 +20,7 @@ import os
 import select
 import socket
 import ssl
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -70,17 +71,24 @@ class Origin:
 
 
 class _Conn:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("closing", "reader", "writer")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        closing: weakref.WeakSet[asyncio.StreamWriter],
+    ) -> None:
         self.reader = reader
         self.writer = writer
+        self.closing = closing  # the pool's connections still closing (TLS needs turns)
 
     def usable(self) -> bool:
         return not self.reader.at_eof() and not self.writer.transport.is_closing()
 
     def close(self) -> None:
         self.writer.close()
+        self.closing.add(self.writer)
 
 
 class Response:
@@ -244,6 +252,7 @@ class HTTPPool:
         with contextlib.suppress(ValueError):
             self._addresses = [str(ipaddress.ip_address(origin.host))]
             self._literal = True
+        self._closing: weakref.WeakSet[asyncio.StreamWriter] = weakref.WeakSet()
         self.connects = 0
 
     def put(self, conn: _Conn) -> None:
@@ -254,10 +263,21 @@ class HTTPPool:
             conn.close()
 
     async def close(self) -> None:
-        """Close the idle connections."""
+        """Close the idle connections and wait (at most 1 s, then abort) until every
+        connection is closed, so none is left half-closed when the loop stops."""
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+        writers = list(self._closing)
+        if not writers:
+            return
+        waits = asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
+        try:
+            await asyncio.wait_for(waits, timeout=1.0)
+        except TimeoutError:
+            for writer in writers:
+                writer.transport.abort()
+            await asyncio.sleep(0)  # the aborted transports let go of their sockets
 
     async def _resolve(self) -> list[str]:
         if not self._addresses:
@@ -296,7 +316,7 @@ class HTTPPool:
                 addresses.remove(address)
                 addresses.insert(0, address)
             self.connects += 1
-            return _Conn(reader, writer)
+            return _Conn(reader, writer, self._closing)
         if not self._literal:
             self._addresses = []  # resolve again next time
         assert error is not None
