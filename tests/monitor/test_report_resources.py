@@ -34,6 +34,12 @@ def test_report_has_a_resource_section_with_a_plot(
     res = summary["resources"]
     assert res["sources"]["cpu"] == "ok" and res["interval_s"] == 0.1
     assert all(v["cpu_seconds"] >= 0 for v in res["shards"].values())
+    arms = res["arms"]
+    assert set(arms) == {"tcp", "fake"}
+    assert sum(a["decisions"] for a in arms.values()) == summary["run"]["n_trials_planned"]
+    total = sum(v["cpu_seconds"] for v in res["shards"].values())
+    assert abs(sum(a["cpu_seconds"] for a in arms.values()) - total) <= 1e-9 * max(1.0, total)
+    assert "CPU ms / decision" in page
 
 
 def test_report_of_an_unsampled_run_says_so(

@@ -45,6 +45,9 @@ def test_every_source_is_measured_or_unavailable_with_a_reason() -> None:
         assert st.available or (st.reason and st.describe().startswith("unavailable: "))
     for name in ("cpu", "load", "memory", "process"):  # what Linux /proc always gives
         assert sampler.status[name].available, sampler.status[name]
+    first = {s.source: s for s in sampler.sample_once()}  # right after open: too short a span
+    assert "cpu_percent_total" not in {p.name for p in first["cpu"].points}  # not a fake 0%
+    time.sleep(0.2)
     snaps = {s.source: s for s in sampler.sample_once()}
     assert set(snaps) == {n for n, st in sampler.status.items() if st.available}
     cpu = snaps["cpu"].points

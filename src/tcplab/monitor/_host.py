@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from tcplab.monitor._model import Point
@@ -40,6 +41,8 @@ class CpuSource(_Psutil):
     switches and interrupts (cumulative counters)."""
 
     name = "cpu"
+    #: busy percentages over a shorter span than this are noise (psutil answers 0.0): omitted
+    MIN_SPAN_S = 0.05
 
     def open(self) -> None:
         super().open()
@@ -47,17 +50,24 @@ class CpuSource(_Psutil):
             self.ps.cpu_percent(percpu=True)  # the first call only sets the reference point
         except (OSError, RuntimeError) as exc:
             raise SourceUnavailable(f"cannot read CPU times (/proc/stat): {exc}") from exc
+        self.last = time.monotonic()
 
     def sample(self) -> list[Point]:
+        stats = self.ps.cpu_stats()
+        counters = [
+            Point(name="context_switches_total", value=float(stats.ctx_switches)),
+            Point(name="interrupts_total", value=float(stats.interrupts)),
+        ]
+        now = time.monotonic()
+        if now - self.last < self.MIN_SPAN_S:  # e.g. the tick right after open(): no figure
+            return counters
+        self.last = now
         per = self.ps.cpu_percent(percpu=True)
         out = [
             Point(name="cpu_percent", value=v, labels={"cpu": str(i)}) for i, v in enumerate(per)
         ]
         out.append(Point(name="cpu_percent_total", value=sum(per) / max(1, len(per))))
-        stats = self.ps.cpu_stats()
-        out.append(Point(name="context_switches_total", value=float(stats.ctx_switches)))
-        out.append(Point(name="interrupts_total", value=float(stats.interrupts)))
-        return out
+        return out + counters
 
 
 class LoadSource(Sampler):

@@ -76,6 +76,57 @@ def _worker_rows(shards: list[Any]) -> list[list[str]]:
     ]
 
 
+def arm_resources(run_dir: Path, shards: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each shard's worker CPU and wall seconds split among its arms in proportion to the time
+    their trials took in it (exact for single-arm shards, an estimate for interleaved ones)."""
+    t = read_trials(run_dir, ["shard", "arm", "started_at_ns", "finished_at_ns"])
+    took: dict[int, dict[str, float]] = {}
+    count: dict[str, int] = {}
+    for s, arm, a, b in zip(
+        t["shard"].to_pylist(),
+        t["arm"].to_pylist(),
+        t["started_at_ns"].to_pylist(),
+        t["finished_at_ns"].to_pylist(),
+        strict=True,
+    ):
+        per = took.setdefault(s, {})
+        per[arm] = per.get(arm, 0.0) + max(0, b - a)
+        count[arm] = count.get(arm, 0) + 1
+    out: dict[str, dict[str, float]] = {}
+    for idx, per in took.items():
+        info = shards.get(str(idx))
+        res = info.resources if info is not None else None
+        total = sum(per.values())
+        if not res or total <= 0:
+            continue
+        for arm, ns in per.items():
+            d = out.setdefault(arm, {"cpu_seconds": 0.0, "wall_seconds": 0.0, "rss_peak": 0.0})
+            d["cpu_seconds"] += res["cpu_seconds"] * ns / total
+            d["wall_seconds"] += res["wall_seconds"] * ns / total
+            d["rss_peak"] = max(d["rss_peak"], res.get("maxrss_bytes", 0.0))
+    for arm, d in out.items():
+        d["decisions"] = float(count[arm])
+        d["cpu_seconds_per_decision"] = d["cpu_seconds"] / count[arm]
+        d["cores"] = d["cpu_seconds"] / d["wall_seconds"] if d["wall_seconds"] else 0.0
+    return out
+
+
+def _arm_table(arms: dict[str, dict[str, float]]) -> Block:
+    rows = [
+        [
+            arm,
+            f"{d['decisions']:.0f}",
+            f"{d['cpu_seconds']:.2f}",
+            f"{d['cpu_seconds_per_decision'] * 1e3:.3f}",
+            f"{d['cores']:.2f}",
+            f"{d['rss_peak'] / 1e9:.2f} GB",
+        ]
+        for arm, d in sorted(arms.items())
+    ]
+    header = ["arm", "decisions", "CPU-s", "CPU ms / decision", "cores", "peak worker RSS"]
+    return ("table", header, rows)
+
+
 def resource_section(run_dir: Path) -> tuple[list[Block], dict[str, str], dict[str, Any]]:
     """Blocks, SVG figures (key -> SVG) and the summary part of the resource section."""
     from tcplab.monitor import read_metrics
@@ -99,6 +150,18 @@ def resource_section(run_dir: Path) -> tuple[list[Block], dict[str, str], dict[s
     if any(s.resources for s in record.shards.values()):
         rows = _worker_rows(list(record.shards.values()))
         blocks.append(("table", ["measure", "value"], rows))
+        arms = arm_resources(run_dir, dict(record.shards))
+        summary["arms"] = arms
+        blocks.append(
+            (
+                "p",
+                "Per arm: each shard's worker CPU and wall time split among the arms in "
+                "proportion to the time their trials took in it (exact when a shard holds one "
+                "arm, an estimate for interleaved shards); peak RSS is the worker process's "
+                "lifetime peak.",
+            )
+        )
+        blocks.append(_arm_table(arms))
     share = res.get("sampler_core_share")
     if share is not None:
         blocks.append(("p", f"The sampler itself used {share:.3%} of one core."))
