@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tcplab.experiment import read_trials
 
 from .conftest import Stack, fake_spec
 
 
 def exactly_once(run_dir: str, n_trials: int) -> None:
-    table = read_trials(run_dir)
+    table = read_trials(Path(run_dir))
     seqs = sorted(table.column("seq").to_pylist())
     assert seqs == list(range(n_trials)), "every planned trial exactly once"
 

@@ -34,7 +34,11 @@ def test_kill9_workers_at_random_points_every_trial_exactly_once(stack: Stack) -
     points = sorted(random.Random(12).sample(range(4, 100), 3))
     worker = stack.worker(n=0)
     for i, point in enumerate(points):
-        wait_for(f"{point} shards", lambda p=point: _shards_done(stack, job_id) >= p, 120)
+
+        def reached(p: int = point) -> bool:
+            return _shards_done(stack, job_id) >= p
+
+        wait_for(f"{point} shards", reached, 120)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         assert stack.job(job_id).state == "running"  # nobody has noticed yet: the lease runs

@@ -1,0 +1,229 @@
+"""Load on the service's read endpoints: the job list and the run summary, with 10^4 stored jobs.
+
+Starts ``tcplab serve`` on a free loopback port over a fresh PostgreSQL schema, runs one real
+job with a worker (so a run directory exists), copies its row to ``--jobs`` rows, then sends
+an open-loop schedule of ``--rate`` requests per second for ``--seconds`` seconds (half
+``GET /api/v1/jobs?limit=50``, half ``GET /api/v1/runs/{run_id}``) from this machine. Latency
+is measured from each request's **scheduled** start (client lag counts against the server, no
+coordinated omission). Prints p50 / p99 / max per endpoint, errors and the rate achieved, and
+writes them to ``bench/results/service_load.json``.
+
+    .venv/bin/python bench/bench_service_load.py --jobs 10000 --rate 200 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PG_URL = os.environ.get("STORE_TEST_PG", "postgresql://tcplab:tcplab@127.0.0.1:5432/test")
+TCPLAB = Path(sys.executable).with_name("tcplab")
+RESULTS = Path(__file__).parent / "results"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(what: str, check: Any, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def _spec() -> dict[str, Any]:
+    return {
+        "spec_version": 1,
+        "name": "load",
+        "tools": {"kind": "list", "names": [f"tool{i:03d}" for i in range(20)]},
+        "arms": [{"name": "a", "analyzer": "fake"}, {"name": "b", "analyzer": "fake"}],
+        "executor": {"kind": "inline"},
+        "shard_size": 5,
+    }
+
+
+def _copies(db: Any, job_id: str, n: int) -> None:
+    """``n - 1`` copies of the finished job's row (new ids, spread creation times, mixed states)."""
+    from tcplab.service._jobs import get_job
+    from tcplab.service._tables import jobs
+
+    job = get_job(db, job_id)
+    assert job is not None
+    base = job.model_dump(mode="python")
+    states = ("succeeded", "failed", "cancelled", "queued")
+    rows = []
+    t0 = datetime.now(UTC) - timedelta(days=30)
+    for i in range(n - 1):
+        row = dict(base)
+        row |= {
+            "id": f"job-load-{i:06d}-{uuid.uuid4().hex[:6]}",
+            "client_key": None,
+            "queue_job_id": None,
+            "execution_id": None,
+            "state": states[i % len(states)],
+            "priority": i % 11,
+            "created_at": t0 + timedelta(seconds=i),
+            "updated_at": t0 + timedelta(seconds=i),
+        }
+        row["priority_class"] = (
+            "critical" if row["priority"] >= 9 else "high" if row["priority"] >= 7 else "normal"
+        )
+        rows.append(row)
+    with db.begin() as conn:
+        for start in range(0, len(rows), 1000):
+            conn.execute(jobs.insert(), rows[start : start + 1000])
+
+
+async def _load(base: str, token: str, run_id: str, rate: float, seconds: float) -> dict[str, Any]:
+    urls = ["/api/v1/jobs?limit=50", f"/api/v1/runs/{run_id}"]
+    lat: dict[str, list[float]] = {u: [] for u in urls}
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=10) as c:
+
+        async def one(url: str, due: float) -> None:
+            try:
+                r = await c.get(url)
+                if r.status_code != 200:
+                    errors.append(f"{url}: {r.status_code}")
+            except httpx.HTTPError as exc:
+                errors.append(f"{url}: {type(exc).__name__}")
+            lat[url].append(time.perf_counter() - due)
+
+        n = int(rate * seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(n):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(urls[i % 2], due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return {"latency": lat, "errors": errors, "requests": n, "elapsed_s": elapsed}
+
+
+def _summary(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for url, values in raw["latency"].items():
+        values = sorted(values)
+        out[url] = {
+            "n": len(values),
+            "p50_ms": round(1000 * statistics.median(values), 2),
+            "p99_ms": round(1000 * values[int(0.99 * (len(values) - 1))], 2),
+            "max_ms": round(1000 * values[-1], 2),
+        }
+    return {
+        "endpoints": out,
+        "errors": len(raw["errors"]),
+        "error_samples": raw["errors"][:5],
+        "requests": raw["requests"],
+        "achieved_rps": round(raw["requests"] / raw["elapsed_s"], 1),
+    }
+
+
+def _stack(
+    url: str, home: Path, n_jobs: int
+) -> tuple[list[subprocess.Popen[bytes]], str, str, str]:
+    from tcplab.service._db import ServiceDB
+    from tcplab.service._tokens import create_token
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCPLAB_")}
+    env |= {"TCPLAB_HOME": str(home), "TCPLAB_DATABASE_URL": url}
+    db = ServiceDB(url, pool_size=2)
+    db.migrate()
+    token = create_token(db, "bench", "admin").token
+    port = _port()
+    log = open(home / "serve.log", "ab")  # noqa: SIM115 (kept open for the process's life)
+    procs = [
+        subprocess.Popen(
+            [str(TCPLAB), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        ),
+        subprocess.Popen([str(TCPLAB), "worker"], env=env, stdout=log, stderr=log),
+    ]
+    base = f"http://127.0.0.1:{port}"
+    _wait("the API", lambda: _ok(f"{base}/api/v1/health"))
+    r = httpx.post(
+        f"{base}/api/v1/jobs", json={"spec": _spec()}, headers={"Authorization": f"Bearer {token}"}
+    )
+    job_id = r.json()["id"]
+    from tcplab.service._jobs import get_job
+
+    done = _wait("the job", lambda: (j := get_job(db, job_id)) and j.state == "succeeded" and j)
+    procs[1].terminate()
+    procs[1].wait(timeout=60)
+    _copies(db, job_id, n_jobs)
+    db.close()
+    return procs, base, token, str(done.run_id)
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=10_000)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    import psycopg
+
+    schema = f"load_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            procs, base, token, run_id = _stack(url, Path(home), args.jobs)
+            raw = asyncio.run(_load(base, token, run_id, args.rate, args.seconds))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=60)
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    result = {
+        "bench": "service_load",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "stored_jobs": args.jobs,
+        "target_rps": args.rate,
+        "seconds": args.seconds,
+        **_summary(raw),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "service_load.json").write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
