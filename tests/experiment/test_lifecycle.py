@@ -55,11 +55,20 @@ PLUGIN = textwrap.dedent(
         name: ClassVar[str] = "outside"
 
         def __init__(
-            self, fail_in_worker: bool = False, die_on: str | None = None, **params: Any
+            self,
+            fail_in_worker: bool = False,
+            die_on: str | None = None,
+            warn: str | None = None,
+            **params: Any,
         ) -> None:
             super().__init__(**params)
             self.fail_in_worker = fail_in_worker
             self.die_on = die_on
+            self.warn = warn
+
+        def drain_warnings(self) -> list[str]:
+            out, self.warn = ([self.warn] if self.warn else []), None
+            return out
 
         def open(self) -> None:
             driver = os.environ.get("OUTSIDE_DRIVER_PID")
@@ -442,3 +451,20 @@ def test_adopted_shard_reaches_the_result_store_on_resume(
             "SELECT count(DISTINCT seq) FROM trials WHERE run_id = ?", (out.run_id,)
         ).fetchone()
     assert n == distinct == rec.n_trials
+
+
+def test_arm_warnings_reach_the_run_record_from_workers(
+    plugin: AnalyzerRegistry, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """An arm's warning (e.g. a saturated LLM client) raised in a worker process is kept in
+    run.json once, prefixed with the arm, and returned to the caller."""
+    path = _outside_spec(write_spec, warn="client could not keep up [/x]")
+    spec = load_spec(path, [*KNOWN, "outside"])
+    run_dir, _rec, _plan = prepare_run(spec, path.parent, tmp_path / "runs", registry=plugin)
+    out = run_experiment(
+        run_dir, executor=make_executor("local", 1), registry=plugin, use_store=False
+    )
+    expected = "arm outside: client could not keep up [/x]"
+    warnings = RunDir(run_dir).read_record().warnings  # a busy machine may add its own
+    assert warnings.count(expected) == 1
+    assert expected in out.warnings
