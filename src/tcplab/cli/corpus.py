@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -61,6 +61,35 @@ def _previous(out: Path, previous: Path | None, reuse: bool) -> dict[str, ToolDo
             escape(f"warning: not reusing {out}: {exc}"), highlight=False, soft_wrap=True
         )
         return None
+
+
+def _scan_with_bar(
+    path_dirs: list[Path] | None, allow_help: bool, prior: Any, workers: int | None
+) -> Any:
+    """Scan with a progress bar that appears once the tools are listed."""
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True,
+    )  # fmt: skip
+    task = bar.add_task("scanning tools", total=None)
+    started = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal started
+        if not started:  # only once the tools are listed, so input errors print cleanly
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        result = scan_tools(
+            _split_dirs(path_dirs), allow_help=allow_help, previous=prior,
+            workers=workers, progress=progress,
+        )  # fmt: skip
+    finally:
+        if started:
+            bar.stop()
+    return result
 
 
 @app.command("scan")
@@ -122,28 +151,7 @@ def scan_cmd(
     form: CorpusFormat = "jsonl" if fmt == "jsonl" else "parquet" if fmt else infer_format(out)
     check_writable(out)
     prior = _previous(out, previous, reuse)
-    bar = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True,
-    )  # fmt: skip
-    task = bar.add_task("scanning tools", total=None)
-    started = False
-
-    def progress(done: int, total: int) -> None:
-        nonlocal started
-        if not started:  # only once the tools are listed, so input errors print cleanly
-            bar.start()
-            started = True
-        bar.update(task, completed=done, total=total)
-
-    try:
-        result = scan_tools(
-            _split_dirs(path_dirs), allow_help=allow_help, previous=prior,
-            workers=workers, progress=progress,
-        )  # fmt: skip
-    finally:
-        if started:
-            bar.stop()
+    result = _scan_with_bar(path_dirs, allow_help, prior, workers)
     write_corpus(result.rows, out, form)
     help_part = f", {result.n_help} from --help" if allow_help else ""
     console.print(
