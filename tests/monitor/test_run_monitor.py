@@ -22,6 +22,7 @@ from tcplab.experiment import (
     run_experiment,
 )
 from tcplab.monitor import read_metrics
+from tcplab.monitor._run import trial_window
 
 KNOWN = default_registry().names()
 
@@ -48,6 +49,10 @@ def test_local_run_samples_driver_and_workers_into_parquet_and_sqlite(
     assert res["sources"]["gpu"] == "ok" or res["sources"]["gpu"].startswith("unavailable: ")
     assert res["sink_errors"] == []
     table = read_metrics(run_dir / "metrics")
+    window = trial_window(run_dir)  # the trials ran while the sampler was sampling
+    assert window is not None
+    ts = table["ts_ns"].to_pylist()
+    assert min(ts) <= window[0] <= window[1] <= max(ts)
     procs = table.filter(pc.equal(table["name"], "process_rss_bytes"))
     labels = [json.loads(x) for x in procs["labels"].to_pylist()]
     trial_pids = {str(p) for p in read_trials(run_dir, ["pid"])["pid"].to_pylist()}

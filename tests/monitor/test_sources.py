@@ -192,3 +192,18 @@ def test_saturation_warnings() -> None:
     assert "CPUs were saturated during 2 of 22" in warnings[0]
     assert "memory was nearly exhausted" in warnings[1]
     assert saturation_warnings(snapshots_table([])) == []
+    assert saturation_warnings(snapshots_table(hot), window=(0, 19)) == []  # outside the trials
+
+
+def test_gpu_throttling_warning() -> None:
+    def tick(ts: int, thermal: float) -> Snapshot:
+        pts = [
+            Point(name="gpu_throttled", value=1.0, labels={"gpu": "0", "reason": "gpu_idle"}),
+            Point(name="gpu_throttled", value=thermal, labels={"gpu": "0", "reason": "hw_thermal"}),
+        ]
+        return Snapshot(ts_ns=ts, source="gpu", points=pts)
+
+    idle = [tick(t, 0.0) for t in range(20)]
+    assert saturation_warnings(snapshots_table(idle)) == []  # an idle GPU is not throttling
+    (w,) = saturation_warnings(snapshots_table([*idle, tick(20, 1.0), tick(21, 1.0)]))
+    assert w.startswith("GPU 0 was throttling") and "during 2 of 22" in w

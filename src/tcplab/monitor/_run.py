@@ -21,7 +21,7 @@ from tcplab.monitor._model import Snapshot
 from tcplab.monitor._sampler import BackgroundSampler, check_interval
 from tcplab.monitor._sources import SourceOptions, make_sources
 
-__all__ = ["RunMonitor", "sample_interval_default", "saturation_warnings"]
+__all__ = ["RunMonitor", "sample_interval_default", "saturation_warnings", "trial_window"]
 
 #: a sample is "saturated" when the CPUs are this busy and the load exceeds the cores by this
 CPU_BUSY_PERCENT = 95.0
@@ -120,7 +120,7 @@ class RunMonitor:
         summary["samples"] = self.sampler.ticks
         summary["sink_errors"] = self.sampler.sink_errors + self.store_errors
         record.resources = summary
-        for w in saturation_warnings(table):
+        for w in saturation_warnings(table, trial_window(self.writer.directory.parent)):
             record.add_warning(w)
 
 
@@ -166,8 +166,53 @@ def summarise(table: pa.Table) -> dict[str, Any]:
     return out
 
 
-def saturation_warnings(table: pa.Table) -> list[str]:
-    """Warnings when the machine was saturated (CPU and run queue, memory) while sampled."""
+#: NVML throttle reasons that slow a timed arm down (idle, app clocks, power cap are normal)
+THROTTLE_ALERT_REASONS = ("hw_slowdown", "hw_thermal", "sw_thermal", "hw_power_brake")
+
+
+def trial_window(run_dir: Path) -> tuple[int, int] | None:
+    """First trial start and last trial end (ns) over the run's shard files, if any."""
+    import pyarrow.parquet as pq
+
+    lo: int | None = None
+    hi: int | None = None
+    for f in sorted((run_dir / "trials").glob("shard-*.parquet")):
+        try:
+            t = pq.read_table(f, columns=["started_at_ns", "finished_at_ns"])
+        except Exception:  # a damaged shard: the run reports it, the window skips it
+            continue
+        a, b = pc.min(t["started_at_ns"]).as_py(), pc.max(t["finished_at_ns"]).as_py()
+        if a is not None and b is not None:
+            lo, hi = min(a, lo if lo is not None else a), max(b, hi if hi is not None else b)
+    return (lo, hi) if lo is not None and hi is not None else None
+
+
+def _throttle_warnings(table: pa.Table) -> list[str]:
+    t = _series(table, "gpu_throttled")
+    ticks = set(t["ts_ns"].to_pylist())
+    hot: dict[str, set[int]] = {}
+    for ts, labels, v in zip(
+        t["ts_ns"].to_pylist(), t["labels"].to_pylist(), t["value"].to_pylist(), strict=True
+    ):
+        lb = json.loads(labels)
+        if v > 0 and lb.get("reason") in THROTTLE_ALERT_REASONS:
+            hot.setdefault(lb.get("gpu", "?"), set()).add(ts)
+    return [
+        f"GPU {gpu} was throttling ({', '.join(THROTTLE_ALERT_REASONS)}) during {len(seen)} "
+        f"of {len(ticks)} resource samples: GPU latencies measured then are slowed down"
+        for gpu, seen in sorted(hot.items())
+        if ticks and len(seen) / len(ticks) >= SATURATED_SHARE
+    ]
+
+
+def saturation_warnings(table: pa.Table, window: tuple[int, int] | None = None) -> list[str]:
+    """Warnings when the machine was saturated (CPU and run queue, memory) or a GPU throttled
+    while sampled — within ``window`` (ns: the trials' span) when given."""
+    if window is not None:
+        ts_col = table["ts_ns"]
+        table = table.filter(
+            pc.and_(pc.greater_equal(ts_col, window[0]), pc.less_equal(ts_col, window[1]))
+        )
     by_ts: dict[int, dict[str, float]] = {}
     for name in ("cpu_percent_total", "load1", "cpu_count", "memory_available_bytes",
                  "memory_total_bytes"):  # fmt: skip
@@ -176,7 +221,7 @@ def saturation_warnings(table: pa.Table) -> list[str]:
             by_ts.setdefault(ts, {})[name] = v
     rows = [r for r in by_ts.values() if "cpu_percent_total" in r]
     if not rows:
-        return []
+        return _throttle_warnings(table)
     cpu_sat = sum(
         1
         for r in rows
@@ -202,4 +247,4 @@ def saturation_warnings(table: pa.Table) -> list[str]:
             f"memory was nearly exhausted (< {MEMORY_AVAILABLE_FRACTION:.0%} available) during "
             f"{mem_sat} of {n} resource samples: latencies may include paging"
         )
-    return out
+    return out + _throttle_warnings(table)

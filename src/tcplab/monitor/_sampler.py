@@ -133,6 +133,10 @@ class BackgroundSampler:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+            last = self.sample_once()  # a closing sample: the record covers the very end
+            last.append(self._self_snapshot())
+            with self._lock:
+                self._buffer.extend(last)
         self.flush()
         for s in self.active:
             s.close()
