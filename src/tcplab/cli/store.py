@@ -17,7 +17,7 @@ from rich.table import Table
 from tcplab.cli._console import console, emit_json, err_console
 from tcplab.config import get_settings
 from tcplab.errors import UsageError
-from tcplab.store._query import DEFAULT_SQL_MEMORY, DEFAULT_SQL_TIMEOUT_S
+from tcplab.store import DEFAULT_SQL_MEMORY, DEFAULT_SQL_TIMEOUT_S
 
 __all__ = ["db_app", "register", "register_runs_commands", "runs_app"]
 
@@ -77,7 +77,7 @@ def db_upgrade(
 ) -> None:
     """Migrate the database to the newest schema (or --revision); creates it if missing."""
     from tcplab.store import open_store
-    from tcplab.store._migrate import check_target, current_revision, store_engine, upgrade
+    from tcplab.store.migrations import check_target, current_revision, store_engine, upgrade
 
     check_target(revision)
     with open_store(db, migrate=False) as store:
@@ -96,7 +96,7 @@ def db_downgrade(
 ) -> None:
     """Migrate the database down to REVISION (destructive: asks first, or pass --yes)."""
     from tcplab.store import open_store
-    from tcplab.store._migrate import check_target, current_revision, downgrade, store_engine
+    from tcplab.store.migrations import check_target, current_revision, downgrade, store_engine
 
     check_target(revision, "downgrade")
     with open_store(db, migrate=False, create=False) as store:
@@ -125,7 +125,7 @@ def _confirm_downgrade(name: str, current: str | None, target: str) -> None:
 def db_current(db: DbOpt = None) -> None:
     """Print the database's schema revision and the newest one this tcplab ships."""
     from tcplab.store import open_store
-    from tcplab.store._migrate import (
+    from tcplab.store.migrations import (
         current_revision,
         head_revision,
         known_revision,
@@ -272,7 +272,7 @@ def query(
 ) -> None:
     """Runs joined with their per-tool per-arm results (read-only; filters are bound)."""
     from tcplab.store import QUERY_COLUMNS, open_store, query_runs
-    from tcplab.store._migrate import require_current, store_engine
+    from tcplab.store.migrations import require_current, store_engine
 
     n = _limit(limit)
     with open_store(db, migrate=False, create=False) as store:

@@ -32,8 +32,10 @@ from tcplab.experiment._run import (
     run_experiment,
     runs_dir,
 )
-from tcplab.experiment._rundir import RunDir, ShardScan
+from tcplab.experiment._rundir import RunDir, ShardScan, iter_run_dirs
+from tcplab.experiment._select import resolve_inputs, select_tools
 from tcplab.experiment._spec import (
+    MAX_SPEC_BYTES,
     ArmSpec,
     ExperimentSpec,
     SpecError,
@@ -54,6 +56,7 @@ from tcplab.experiment.trials import (
 
 __all__ = [
     "EXECUTOR_KINDS",
+    "MAX_SPEC_BYTES",
     "RUN_SCHEMA_VERSION",
     "RUN_STATUSES",
     "TRIAL_SCHEMA",
@@ -85,6 +88,7 @@ __all__ = [
     "calibrate_clock",
     "completed_shards",
     "find_run",
+    "iter_run_dirs",
     "load_spec",
     "make_executor",
     "open_result_store",
@@ -92,8 +96,10 @@ __all__ = [
     "read_plan",
     "read_trial_files",
     "read_trials",
+    "resolve_inputs",
     "run_experiment",
     "runs_dir",
+    "select_tools",
     "validate_spec",
     "write_run_from_trials",
     "write_shard",

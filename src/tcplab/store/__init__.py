@@ -20,18 +20,26 @@ from tcplab.store._artifacts import (
 )
 from tcplab.store._base import MetricPoint, ResultStore, open_store
 from tcplab.store._compute import REFERENCE_ARM, compute_results
-from tcplab.store._config import artifacts_url, database_url
+from tcplab.store._config import artifacts_url, database_url, redact_url, require
 from tcplab.store._errors import (
     ArtifactIntegrityError,
     StoreError,
     StorePermissionError,
     StoreUnavailableError,
 )
-from tcplab.store._query import QUERY_COLUMNS, query_runs, run_sql
+from tcplab.store._query import (
+    DEFAULT_SQL_MEMORY,
+    DEFAULT_SQL_TIMEOUT_S,
+    QUERY_COLUMNS,
+    query_runs,
+    run_sql,
+)
 from tcplab.store._sync import SyncReport, resolve_run_dir, sync_run
 from tcplab.store._transfer import MANIFEST, fetch_run, push_run
 
 __all__ = [
+    "DEFAULT_SQL_MEMORY",
+    "DEFAULT_SQL_TIMEOUT_S",
     "MANIFEST",
     "QUERY_COLUMNS",
     "REFERENCE_ARM",
@@ -53,6 +61,8 @@ __all__ = [
     "open_store",
     "push_run",
     "query_runs",
+    "redact_url",
+    "require",
     "resolve_run_dir",
     "run_sql",
     "sync_run",
