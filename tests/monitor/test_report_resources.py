@@ -9,6 +9,7 @@ from pathlib import Path
 from tcplab.analyzers import default_registry
 from tcplab.experiment import InlineExecutor, load_spec, prepare_run, run_experiment
 from tcplab.report import build_report
+from tcplab.report._resources import arm_phases
 
 
 def _run(spec_path: Path, tmp: Path, interval: float) -> Path:
@@ -40,6 +41,20 @@ def test_report_has_a_resource_section_with_a_plot(
     total = sum(v["cpu_seconds"] for v in res["shards"].values())
     assert abs(sum(a["cpu_seconds"] for a in arms.values()) - total) <= 1e-9 * max(1.0, total)
     assert "CPU ms / decision" in page
+
+
+def test_sequential_arms_are_shaded_as_phases(
+    write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    run_dir = _run(write_spec(order="sequential", iterations=3), tmp_path, 0.1)
+    phases = arm_phases(run_dir)
+    assert set(phases) == {"tcp", "fake"}
+    (a_lo, a_hi), (b_lo, b_hi) = sorted(phases.values())
+    assert a_lo <= a_hi <= b_lo <= b_hi
+    page = build_report(run_dir).html.read_text()
+    assert "with shard boundaries and arm phases" in page
+    interleaved = _run(write_spec(name="i.yaml", iterations=3), tmp_path / "i", 0.1)
+    assert arm_phases(interleaved) == {}  # overlapping spans: no phases to mark
 
 
 def test_report_of_an_unsampled_run_says_so(

@@ -8,6 +8,7 @@ worker. A run without samples gets one line saying so.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,33 @@ def _shard_spans(run_dir: Path) -> list[tuple[int, float, float]]:
     return sorted((s, v[0], v[1]) for s, v in spans.items())
 
 
-def resource_svg(table: pa.Table, spans: list[tuple[int, float, float]]) -> str:
-    """Host CPU busy %, memory used (GB) and GPU utilisation (when sampled) over time."""
-    from tcplab.report._plots import _figure, _svg
+def arm_phases(run_dir: Path) -> dict[str, tuple[float, float]]:
+    """Each arm's span (first trial start, last trial end, seconds) when the arms ran one
+    after the other (``order: sequential``); empty when their spans overlap (interleaved)."""
+    t = read_trials(run_dir, ["arm", "started_at_ns", "finished_at_ns"])
+    spans: dict[str, tuple[float, float]] = {}
+    for arm, a, b in zip(
+        t["arm"].to_pylist(),
+        t["started_at_ns"].to_pylist(),
+        t["finished_at_ns"].to_pylist(),
+        strict=True,
+    ):
+        lo, hi = spans.get(arm, (a / 1e9, b / 1e9))
+        spans[arm] = (min(lo, a / 1e9), max(hi, b / 1e9))
+    ordered = sorted(spans.values())
+    if any(prev[1] > nxt[0] for prev, nxt in itertools.pairwise(ordered)):
+        return {}
+    return spans
+
+
+def resource_svg(
+    table: pa.Table,
+    spans: list[tuple[int, float, float]],
+    phases: dict[str, tuple[float, float]] | None = None,
+) -> str:
+    """Host CPU busy %, memory used (GB) and GPU utilisation (when sampled) over time, with
+    shard starts (grey lines) and, for sequential runs, each arm's phase shaded."""
+    from tcplab.report._plots import _PALETTE, _figure, _svg
 
     panels = [("cpu_percent_total", "host CPU busy (%)", 1.0)]
     panels.append(("memory_used_bytes", "memory used (GB)", 1e-9))
@@ -55,9 +80,14 @@ def resource_svg(table: pa.Table, spans: list[tuple[int, float, float]]) -> str:
         ax.plot([v - t0 for v in x], [v * scale for v in y], color="#1f77b4", linewidth=1.0)
         for _s, start, _end in spans:
             ax.axvline(start - t0, color="#999999", linewidth=0.5, alpha=0.6)
+        for i, (arm, (lo, hi)) in enumerate(sorted((phases or {}).items())):
+            color = _PALETTE[i % len(_PALETTE)]
+            ax.axvspan(lo - t0, hi - t0, color=color, alpha=0.12, label=f"arm {arm}")
         ax.set_ylabel(label, fontsize="small")
         ax.grid(True, alpha=0.3)
     axes[-1].set_xlabel("seconds since the first sample (grey lines: a shard starts)")
+    if phases:
+        axes[0].legend(loc="lower right", fontsize="small")
     return _svg(fig)
 
 
@@ -144,8 +174,11 @@ def resource_section(run_dir: Path) -> tuple[list[Block], dict[str, str], dict[s
     blocks.append(("ul", sources))
     svgs: dict[str, str] = {}
     if table.num_rows:
-        svgs["resources"] = resource_svg(table, _shard_spans(run_dir))
-        caption = "Host resources during the run, with shard boundaries"
+        phases = arm_phases(run_dir)
+        svgs["resources"] = resource_svg(table, _shard_spans(run_dir), phases)
+        caption = "Host resources during the run, with shard boundaries" + (
+            " and arm phases" if phases else ""
+        )
         blocks.append(("figure", "resources", caption))
     if any(s.resources for s in record.shards.values()):
         rows = _worker_rows(list(record.shards.values()))
