@@ -70,7 +70,7 @@ def _copies(db: Any, job_id: str, n: int) -> None:
 
     job = get_job(db, job_id)
     assert job is not None
-    base = job.model_dump(mode="python")
+    base = job.model_dump(mode="json")
     states = ("succeeded", "failed", "cancelled", "queued")
     rows = []
     t0 = datetime.now(UTC) - timedelta(days=30)
@@ -79,12 +79,13 @@ def _copies(db: Any, job_id: str, n: int) -> None:
         row |= {
             "id": f"job-load-{i:06d}-{uuid.uuid4().hex[:6]}",
             "client_key": None,
+            "run_id": f"{base['run_id']}-copy{i:06d}",
             "queue_job_id": None,
             "execution_id": None,
             "state": states[i % len(states)],
             "priority": i % 11,
-            "created_at": t0 + timedelta(seconds=i),
-            "updated_at": t0 + timedelta(seconds=i),
+            "created_at": (t0 + timedelta(seconds=i)).isoformat(),
+            "updated_at": (t0 + timedelta(seconds=i)).isoformat(),
         }
         row["priority_class"] = (
             "critical" if row["priority"] >= 9 else "high" if row["priority"] >= 7 else "normal"
@@ -93,6 +94,8 @@ def _copies(db: Any, job_id: str, n: int) -> None:
     with db.begin() as conn:
         for start in range(0, len(rows), 1000):
             conn.execute(jobs.insert(), rows[start : start + 1000])
+    with db.engine.connect() as conn:  # what autovacuum does after a bulk insert, at once
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE jobs")
 
 
 async def _load(base: str, token: str, run_id: str, rate: float, seconds: float) -> dict[str, Any]:

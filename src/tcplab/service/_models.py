@@ -152,9 +152,8 @@ class JobRecord(JobView):
 
     def view(self) -> JobView:
         """The public part."""
-        return JobView.model_validate(
-            self.model_dump(exclude={"queue_job_id", "execution_id", "run_dir"})
-        )
+        # the record is already validated and JobView's fields are a subset of its own
+        return JobView.model_construct(**{k: getattr(self, k) for k in JobView.model_fields})
 
 
 class JobList(_Model):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from tcplab.errors import TcplabError
 from tcplab.experiment import RunDir
@@ -123,11 +127,11 @@ def jobs_list(
     submitted_by: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> JobList:
+) -> Response:
     """Jobs the caller may see, newest first (submitters: their own)."""
     if who.role == "submitter":
         if submitted_by not in (None, who.username):
-            return JobList(jobs=[], total=0, limit=limit, offset=offset)
+            return _json(JobList(jobs=[], total=0, limit=limit, offset=offset))
         submitted_by = who.username
     found, total = list_jobs(
         request.app.state.db,
@@ -137,7 +141,7 @@ def jobs_list(
         limit=limit,
         offset=offset,
     )
-    return JobList(jobs=[j.view() for j in found], total=total, limit=limit, offset=offset)
+    return _json(JobList(jobs=[j.view() for j in found], total=total, limit=limit, offset=offset))
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_ERRORS)
@@ -224,13 +228,45 @@ def runs_list(request: Request, who: Caller, limit: Limit = 50, offset: Offset =
 
 
 @router.get("/runs/{run_id}", response_model=RunSummary, tags=["runs"], responses=_ERRORS)
-def run_summary(request: Request, run_id: str, who: Caller) -> RunSummary:
+def run_summary(request: Request, run_id: str, who: Caller) -> Response:
     """A run's record counts and, once it has trials, its per-arm table."""
     found, _ = list_jobs(request.app.state.db, run_id=run_id, limit=1)
     job = found[0] if found else None
     if job is None or not can_see(job, who) or not job.run_dir:
         raise _fail(404, "NotFound", f"no run {run_id!r}")
-    return _summary(job)
+    return _json(_cached_summary(job))
+
+
+def _json(model: BaseModel) -> Response:
+    """A model as JSON, serialized once (the route's ``response_model`` documents it)."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+_SUMMARIES: OrderedDict[tuple[str, str, int, int, int], RunSummary] = OrderedDict()
+_SUMMARIES_KEPT = 256
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def _cached_summary(job: JobRecord) -> RunSummary:
+    """The run's summary, recomputed only when its ``run.json`` changed (it is replaced, never
+    edited in place, whenever a shard or the status is recorded)."""
+    assert job.run_dir is not None
+    try:
+        st = (Path(job.run_dir) / "run.json").stat()
+    except OSError:
+        return _summary(job)
+    key = (job.run_dir, job.id, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _SUMMARIES_LOCK:
+        hit = _SUMMARIES.get(key)
+        if hit is not None:
+            _SUMMARIES.move_to_end(key)
+            return hit
+    summary = _summary(job)
+    with _SUMMARIES_LOCK:
+        _SUMMARIES[key] = summary
+        while len(_SUMMARIES) > _SUMMARIES_KEPT:
+            _SUMMARIES.popitem(last=False)
+    return summary
 
 
 def _summary(job: JobRecord) -> RunSummary:
