@@ -24,7 +24,7 @@ def test_once_json_describes_host_and_no_runs(tcplab: Runner) -> None:
     assert sources["cpu"] == "ok" and sources["memory"] == "ok"
     assert sources["gpu"] == "ok" or sources["gpu"].startswith("unavailable: ")
     m = doc["host"]["metrics"]
-    assert 0.0 <= m["cpu_percent_total"] <= 100.0
+    assert 0.0 <= m["cpu_busy_percent"] <= 100.0
     assert m["memory_total_bytes"] > 0 and m["load1"] >= 0
     if sources["gpu"] != "ok":  # no GPU: nothing that looks like a measurement
         assert not any(k.startswith("gpu_") for k in m)

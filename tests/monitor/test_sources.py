@@ -46,7 +46,7 @@ def test_every_source_is_measured_or_unavailable_with_a_reason() -> None:
     for name in ("cpu", "load", "memory", "process"):  # what Linux /proc always gives
         assert sampler.status[name].available, sampler.status[name]
     first = {s.source: s for s in sampler.sample_once()}  # right after open: too short a span
-    assert "cpu_percent_total" not in {p.name for p in first["cpu"].points}  # not a fake 0%
+    assert "cpu_busy_percent" not in {p.name for p in first["cpu"].points}  # not a fake 0%
     time.sleep(0.2)
     snaps = {s.source: s for s in sampler.sample_once()}
     assert set(snaps) == {n for n, st in sampler.status.items() if st.available}
@@ -166,7 +166,7 @@ def test_a_failing_sink_is_recorded_not_raised() -> None:
 
 def _snap(ts: int, cpu: float, load: float, avail: float) -> list[Snapshot]:
     return [
-        Snapshot(ts_ns=ts, source="cpu", points=[Point(name="cpu_percent_total", value=cpu)]),
+        Snapshot(ts_ns=ts, source="cpu", points=[Point(name="cpu_busy_percent", value=cpu)]),
         Snapshot(
             ts_ns=ts,
             source="load",

@@ -88,9 +88,9 @@ def _host_table(host: dict[str, Any]) -> Any:
     t = Table(title="Host", show_header=False, title_justify="left")
     t.add_column("measure", style="bold")
     t.add_column("value")
-    if "cpu_percent_total" in m:
+    if "cpu_busy_percent" in m:
         per = " ".join(f"{c['value']:.0f}" for c in m.get("cpu_percent", []))
-        t.add_row("CPU busy", f"{m['cpu_percent_total']:.1f}%  (per CPU: {per})")
+        t.add_row("CPU busy", f"{m['cpu_busy_percent']:.1f}%  (per CPU: {per})")
     if "load1" in m:
         t.add_row("load 1/5/15 min", f"{m['load1']:.2f} {m['load5']:.2f} {m['load15']:.2f}")
     if "memory_total_bytes" in m:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tcplab.monitor._files import METRICS_SCHEMA, MetricsWriter, read_metrics, snapshots_table
 from tcplab.monitor._model import METRICS_SCHEMA_VERSION, Point, Snapshot, SourceStatus
+from tcplab.monitor._prom import HostCollector
 from tcplab.monitor._run import RunMonitor, sample_interval_default, saturation_warnings
 from tcplab.monitor._sampler import MIN_INTERVAL, BackgroundSampler, check_interval
 from tcplab.monitor._sources import (
@@ -25,6 +26,7 @@ __all__ = [
     "MIN_INTERVAL",
     "SOURCES",
     "BackgroundSampler",
+    "HostCollector",
     "MetricsWriter",
     "Point",
     "RunMonitor",

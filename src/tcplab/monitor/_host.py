@@ -66,7 +66,7 @@ class CpuSource(_Psutil):
         out = [
             Point(name="cpu_percent", value=v, labels={"cpu": str(i)}) for i, v in enumerate(per)
         ]
-        out.append(Point(name="cpu_percent_total", value=sum(per) / max(1, len(per))))
+        out.append(Point(name="cpu_busy_percent", value=sum(per) / max(1, len(per))))
         return out + counters
 
 

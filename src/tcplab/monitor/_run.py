@@ -131,7 +131,7 @@ def _series(table: pa.Table, name: str) -> pa.Table:
 def summarise(table: pa.Table) -> dict[str, Any]:
     """Mean host CPU, peak memory, per-process CPU seconds and peak RSS, sampler CPU."""
     out: dict[str, Any] = {}
-    cpu = _series(table, "cpu_percent_total")["value"]
+    cpu = _series(table, "cpu_busy_percent")["value"]
     if len(cpu):
         out["host_cpu_percent_mean"] = pc.mean(cpu).as_py()
     mem = _series(table, "memory_used_bytes")["value"]
@@ -214,18 +214,18 @@ def saturation_warnings(table: pa.Table, window: tuple[int, int] | None = None) 
             pc.and_(pc.greater_equal(ts_col, window[0]), pc.less_equal(ts_col, window[1]))
         )
     by_ts: dict[int, dict[str, float]] = {}
-    for name in ("cpu_percent_total", "load1", "cpu_count", "memory_available_bytes",
+    for name in ("cpu_busy_percent", "load1", "cpu_count", "memory_available_bytes",
                  "memory_total_bytes"):  # fmt: skip
         t = _series(table, name)
         for ts, v in zip(t["ts_ns"].to_pylist(), t["value"].to_pylist(), strict=True):
             by_ts.setdefault(ts, {})[name] = v
-    rows = [r for r in by_ts.values() if "cpu_percent_total" in r]
+    rows = [r for r in by_ts.values() if "cpu_busy_percent" in r]
     if not rows:
         return _throttle_warnings(table)
     cpu_sat = sum(
         1
         for r in rows
-        if r["cpu_percent_total"] >= CPU_BUSY_PERCENT
+        if r["cpu_busy_percent"] >= CPU_BUSY_PERCENT
         and r.get("load1", 0.0) >= LOAD_PER_CORE * r.get("cpu_count", float("inf"))
     )
     mem_sat = sum(

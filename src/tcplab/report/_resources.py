@@ -68,7 +68,7 @@ def resource_svg(
     shard starts (grey lines) and, for sequential runs, each arm's phase shaded."""
     from tcplab.report._plots import _PALETTE, _figure, _svg
 
-    panels = [("cpu_percent_total", "host CPU busy (%)", 1.0)]
+    panels = [("cpu_busy_percent", "host CPU busy (%)", 1.0)]
     panels.append(("memory_used_bytes", "memory used (GB)", 1e-9))
     if pc.any(pc.equal(table["name"], "gpu_utilization_percent")).as_py():
         panels.append(("gpu_utilization_percent", "GPU utilisation (%)", 1.0))
