@@ -81,6 +81,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # schemathesis keeps a .schemathesis/ cache in its working directory
     )
     out = proc.stdout[-6000:] + proc.stderr[-2000:]
     assert proc.returncode == 0, out + api.log("serve.log")[-2000:]

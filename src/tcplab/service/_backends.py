@@ -23,14 +23,15 @@ from typing import Any, ClassVar
 
 from tcplab.errors import MissingDependencyError, UsageError
 from tcplab.experiment import (
+    Executor,
     ExperimentSpec,
     Progress,
     RunDir,
     RunOutcome,
+    make_executor,
     prepare_run,
     run_experiment,
 )
-from tcplab.experiment._executors import Executor, make_executor
 from tcplab.service._models import JobRecord
 
 __all__ = [

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tcplab.errors import StoreError, StoreUnavailableError
-from tcplab.store._config import redact_url, require
+from tcplab.store import redact_url, require
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from tcplab.experiment._spec import ExperimentSpec
+from tcplab.experiment import ExperimentSpec
 from tcplab.service._models import Constraints, ResourceRequest
 
 __all__ = [

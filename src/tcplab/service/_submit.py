@@ -11,8 +11,14 @@ from typing import Any
 import yaml
 
 from tcplab.analyzers import default_registry
-from tcplab.experiment import ExperimentSpec, SpecError, build_plan, validate_spec
-from tcplab.experiment._select import resolve_inputs, select_tools
+from tcplab.experiment import (
+    ExperimentSpec,
+    SpecError,
+    build_plan,
+    resolve_inputs,
+    select_tools,
+    validate_spec,
+)
 from tcplab.service._backends import backend_names
 from tcplab.service._jobs import new_job_id, now
 from tcplab.service._models import JobRecord, SubmitRequest, priority_class
