@@ -21,8 +21,7 @@ from tcplab.experiment import (
     read_trials,
     run_experiment,
 )
-from tcplab.monitor import read_metrics
-from tcplab.monitor._run import trial_window
+from tcplab.monitor import read_metrics, trial_window
 
 KNOWN = default_registry().names()
 

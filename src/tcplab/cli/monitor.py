@@ -36,8 +36,7 @@ def monitor_cmd(
 ) -> None:
     """Show the host's resources and the running runs, refreshed live (Ctrl-C to stop)."""
     from tcplab.experiment import runs_dir
-    from tcplab.monitor import check_interval
-    from tcplab.monitor._view import HostView, view_document
+    from tcplab.monitor import HostView, check_interval, view_document
 
     check_interval(interval)
     if count < 0:
@@ -63,7 +62,7 @@ def monitor_cmd(
 def _live(host: Any, base: Path, interval: float, n: int) -> None:
     from rich.live import Live
 
-    from tcplab.monitor._view import view_document
+    from tcplab.monitor import view_document
 
     doc = view_document(host, base)
     if n == 1:

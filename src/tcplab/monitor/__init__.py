@@ -9,7 +9,12 @@ from __future__ import annotations
 from tcplab.monitor._files import METRICS_SCHEMA, MetricsWriter, read_metrics, snapshots_table
 from tcplab.monitor._model import METRICS_SCHEMA_VERSION, Point, Snapshot, SourceStatus
 from tcplab.monitor._prom import HostCollector
-from tcplab.monitor._run import RunMonitor, sample_interval_default, saturation_warnings
+from tcplab.monitor._run import (
+    RunMonitor,
+    sample_interval_default,
+    saturation_warnings,
+    trial_window,
+)
 from tcplab.monitor._sampler import MIN_INTERVAL, BackgroundSampler, check_interval
 from tcplab.monitor._sources import (
     SOURCES,
@@ -19,14 +24,17 @@ from tcplab.monitor._sources import (
     make_sources,
     register_source,
 )
+from tcplab.monitor._view import VIEW_SCHEMA_VERSION, HostView, active_runs, view_document
 
 __all__ = [
     "METRICS_SCHEMA",
     "METRICS_SCHEMA_VERSION",
     "MIN_INTERVAL",
     "SOURCES",
+    "VIEW_SCHEMA_VERSION",
     "BackgroundSampler",
     "HostCollector",
+    "HostView",
     "MetricsWriter",
     "Point",
     "RunMonitor",
@@ -35,6 +43,7 @@ __all__ = [
     "SourceOptions",
     "SourceStatus",
     "SourceUnavailable",
+    "active_runs",
     "check_interval",
     "make_sources",
     "read_metrics",
@@ -42,4 +51,6 @@ __all__ = [
     "sample_interval_default",
     "saturation_warnings",
     "snapshots_table",
+    "trial_window",
+    "view_document",
 ]

@@ -48,7 +48,7 @@ class HostView:
 def active_runs(base: Path) -> list[dict[str, Any]]:
     """Runs under ``base`` whose status is ``running``: progress, liveness, heartbeat age."""
     from tcplab.errors import TcplabError
-    from tcplab.experiment._rundir import iter_run_dirs
+    from tcplab.experiment import iter_run_dirs
 
     out = []
     for rd in iter_run_dirs(base):
