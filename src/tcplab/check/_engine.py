@@ -1,0 +1,238 @@
+"""The invocation check: parse a line, unwrap wrappers, look tools up, apply the knowledge.
+
+The line's level is the most severe of its parts (:func:`more_severe`, where UNKNOWN needs
+approval); its decision follows the TCP policy (:func:`tcplab.descriptor.decide`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tcplab.check._knowledge import Knowledge, ToolSpec, View, load_knowledge, more_severe
+from tcplab.check._model import CheckReason, CheckResult
+from tcplab.check._parse import Segment, parse
+from tcplab.check._wrappers import INTERPRETERS, unwrap
+from tcplab.descriptor import Capability, RiskLevel, decide
+
+if TYPE_CHECKING:
+    from tcplab.registry import Registry
+
+__all__ = ["MAX_DEPTH", "MAX_LINE_CHARS", "check", "default_registry_path"]
+
+MAX_DEPTH = 8
+MAX_LINE_CHARS = 1 << 20
+_U, _C, _H, _M = RiskLevel.UNKNOWN, RiskLevel.CRITICAL, RiskLevel.HIGH_RISK, RiskLevel.MEDIUM_RISK
+_FILE = int(Capability.FILE_MODIFICATION)
+_DESTROY = int(Capability.DESTRUCTIVE)
+_SYS = int(Capability.SYSTEM_MODIFICATION)
+_HARMLESS = re.compile(r"^/dev/(null|zero|stdout|stderr|tty|fd/\d+)$")
+_BLOCK = re.compile(r"^/dev/(sd|nvme|hd|vd|xvd|mmcblk|md|dm-|loop|mapper/|disk)")
+_STARTUP = re.compile(r"(^|/)(\.bashrc|\.bash_profile|\.profile|\.zshrc|\.ssh/|\.gitconfig)")
+_FETCHERS = frozenset({"curl", "wget", "fetch", "nc", "ncat"})
+_REGISTRIES: dict[tuple[str, float], Registry] = {}
+
+_Part = tuple[str, str, str, RiskLevel, int, str]  # segment, source, rule, level, caps, detail
+
+
+def default_registry_path() -> Path:
+    """``TCPLAB_HOME/registry/tools.tcpdb`` (TCPLAB_HOME defaults to the tcplab data dir)."""
+    from tcplab.config import default_home
+
+    home = os.environ.get("TCPLAB_HOME") or str(default_home())
+    return Path(home) / "registry" / "tools.tcpdb"
+
+
+def _open_registry(registry: Registry | str | os.PathLike[str] | None) -> Registry | None:
+    from tcplab.registry import Registry
+
+    if isinstance(registry, Registry):
+        return registry
+    path = Path(registry) if registry is not None else default_registry_path()
+    try:
+        key = (str(path), path.stat().st_mtime)
+    except OSError:
+        if registry is not None:
+            raise
+        return None
+    found = _REGISTRIES.get(key)
+    if found is None:
+        found = _REGISTRIES[key] = Registry(path)
+    return found
+
+
+class _Ctx:
+    __slots__ = ("knowledge", "parts", "registry", "stages")
+
+    def __init__(self, knowledge: Knowledge, registry: Registry | None) -> None:
+        self.knowledge, self.registry = knowledge, registry
+        self.parts: list[_Part] = []
+        self.stages: dict[int, list[tuple[int, str, bool]]] = {}  # pipe -> (stage, tool, stdin)
+
+    def add(self, seg: str, source: str, rule: str, level: RiskLevel, caps: int, why: str) -> None:
+        self.parts.append((seg, source, rule, level, caps, why))
+
+
+def _registry_level(ctx: _Ctx, name: str, sub: str | None) -> tuple[RiskLevel, int, str]:
+    reg = ctx.registry
+    if reg is None:
+        return _U, 0, ""
+    for key in (f"{name} {sub}", name) if sub else (name,):
+        if key in reg:
+            d = reg.lookup(key)
+            return d.risk_level, d.flags & 0xFC0, key
+    return _U, 0, ""
+
+
+def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
+    """Level of one simple command of a non-wrapper tool; returns its argument view."""
+    spec: ToolSpec | None = ctx.knowledge.tools.get(name)
+    view = View(words, spec.with_arg if spec else frozenset())
+    reg_level, reg_caps, key = _registry_level(ctx, name, view.sub)
+    if spec is None:
+        why = f"registry descriptor {key!r}" if key else "tool not in the registry nor knowledge"
+        ctx.add(seg, "registry", key or name, reg_level, reg_caps, why)
+        return view
+    if reg_level is _U:
+        level, caps, src = spec.level, spec.caps, "knowledge"
+    else:
+        level, caps, src = more_severe(reg_level, spec.level), reg_caps | spec.caps, "registry"
+    base_why = f"registry descriptor {key!r}" if key else (spec.why or f"{name} (knowledge)")
+    raised: list[_Part] = []
+    for rule in spec.rules:
+        if not rule.matches(view):
+            continue
+        if rule.effect == "final":
+            ctx.add(seg, "knowledge", rule.name, rule.level, rule.caps, rule.why)
+            return view
+        if rule.effect == "set" and src != "set":
+            level, caps, src, base_why = rule.level, caps | rule.caps, "set", rule.why
+            base_rule = rule.name
+        elif rule.effect == "raise":
+            raised.append((seg, "knowledge", rule.name, rule.level, rule.caps, rule.why))
+    if src == "set":
+        ctx.add(seg, "knowledge", base_rule, level, caps, base_why)
+    else:
+        ctx.add(seg, src, key or name, level, caps, base_why)
+    ctx.parts.extend(raised)
+    if view.dynamic and spec.dynamic is not None:
+        ctx.add(seg, "knowledge", f"{name}.dynamic", spec.dynamic, 0, "argument is not static")
+    return view
+
+
+def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> None:
+    if not words:
+        return
+    head = words[0]
+    if head is None:
+        ctx.add(seg.text, "parser", "dynamic-command", _U, 0, "command name is not static")
+        return
+    name = head.rsplit("/", 1)[-1] if "/" in head and not head.endswith("/") else head
+    if depth > MAX_DEPTH:
+        ctx.add(seg.text, "parser", "depth", _U, 0, f"wrappers nested deeper than {MAX_DEPTH}")
+        return
+    wrapped = unwrap(name, words)
+    if wrapped is None:
+        view = _tool(ctx, seg.text, name, words)
+        if seg.pipe >= 0:
+            reads = name in INTERPRETERS and (not view.operands or view.operands[0] == "-")
+            ctx.stages.setdefault(seg.pipe, []).append((seg.stage, name, reads))
+        return
+    ctx.add(seg.text, "wrapper", name, wrapped.level, wrapped.caps, wrapped.why)
+    for inner in wrapped.inner:
+        _command(ctx, seg, inner, depth + 1)
+    for script in wrapped.scripts:
+        if script is None:
+            ctx.add(seg.text, "wrapper", name, _U, 0, f"{name}: the script is not static")
+        else:
+            _text(ctx, script, depth + 1)
+
+
+def _redirect(ctx: _Ctx, seg: Segment) -> None:
+    assert seg.redirect is not None
+    op, target = seg.redirect
+    if target is None:
+        ctx.add(seg.text, "redirect", op, _H, _FILE, "writes to a path that is not static")
+    elif _HARMLESS.match(target):
+        return
+    elif _BLOCK.match(target):
+        ctx.add(seg.text, "redirect", op, _C, _FILE | _DESTROY, f"writes block device {target}")
+    elif target.startswith("/boot"):
+        ctx.add(seg.text, "redirect", op, _C, _FILE | _SYS, f"writes system path {target}")
+    elif ctx.knowledge.system.match(target) or _STARTUP.search(target):
+        ctx.add(seg.text, "redirect", op, _H, _FILE | _SYS, f"writes system or startup {target}")
+    else:
+        ctx.add(seg.text, "redirect", op, _M, _FILE, f"writes file {target}")
+
+
+def _pipelines(ctx: _Ctx, text: str) -> None:
+    for stages in ctx.stages.values():
+        fetch = [s for s, tool, _ in stages if tool in _FETCHERS]
+        if fetch and any(s > min(fetch) and reads for s, _, reads in stages):
+            why = "a download is piped into an interpreter"
+            ctx.add(text, "pipeline", "fetch|interpreter", _C, 0, why)
+
+
+def _text(ctx: _Ctx, text: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        ctx.add(text, "parser", "depth", _U, 0, f"scripts nested deeper than {MAX_DEPTH}")
+        return
+    parsed = parse(text)
+    for error in dict.fromkeys(parsed.errors):
+        ctx.add(text, "parser", "parse-error", _U, 0, error)
+    saved, ctx.stages = ctx.stages, {}
+    for seg in parsed.segments:
+        if seg.redirect is not None:
+            _redirect(ctx, seg)
+        else:
+            _command(ctx, seg, seg.words, depth)
+    _pipelines(ctx, text)
+    ctx.stages = saved
+
+
+def _result(ctx: _Ctx, line: str, registry: Registry | None) -> CheckResult:
+    level, caps = RiskLevel.SAFE, 0
+    reasons = []
+    for seg, source, rule, lvl, c, why in ctx.parts:
+        level, caps = more_severe(level, lvl), caps | c
+        reasons.append(
+            CheckReason(
+                segment=seg,
+                source=source,
+                rule=rule,
+                risk_level=lvl.name,
+                decision=decide(lvl).value,
+                capabilities=Capability.names(c),
+                detail=why,
+            )
+        )
+    return CheckResult(
+        command=line,
+        decision=decide(level).value,
+        risk_level=level.name,
+        capabilities=Capability.names(caps),
+        reasons=reasons,
+        knowledge_version=ctx.knowledge.version,
+        registry=str(registry.path) if registry is not None else None,
+    )
+
+
+def check(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> CheckResult:
+    """Decide a whole command line (the most severe of its parts; see ``docs/check.md``).
+
+    ``registry``: a :class:`~tcplab.registry.Registry` or a path; None uses
+    ``TCPLAB_HOME/registry/tools.tcpdb`` when it exists (tools absent from it are UNKNOWN
+    unless the invocation knowledge describes them).
+
+    Raises:
+        MissingDependencyError: tree-sitter-bash is not installed (``tcplab[check]``).
+    """
+    reg = _open_registry(registry)
+    ctx = _Ctx(load_knowledge(), reg)
+    if len(line) > MAX_LINE_CHARS:
+        ctx.add(line[:80], "parser", "too-long", _U, 0, f"longer than {MAX_LINE_CHARS} chars")
+    else:
+        _text(ctx, line, 0)
+    return _result(ctx, line, reg)

@@ -1,0 +1,198 @@
+"""Invocation knowledge: the versioned YAML of tools, subcommands and flag patterns, compiled.
+
+``tcplab/data/invocations/invocations_v1.yaml`` is the source (format in ``docs/check.md``).
+A rule's conditions are ANDed; within one condition any listed item may match. ``system`` in
+an ``args`` list stands for the file's ``system_paths`` pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from tcplab.descriptor import Capability, RiskLevel
+from tcplab.errors import TcplabError
+
+__all__ = [
+    "KNOWLEDGE_VERSION",
+    "Knowledge",
+    "Rule",
+    "ToolSpec",
+    "View",
+    "load_knowledge",
+    "more_severe",
+    "severity",
+]
+
+KNOWLEDGE_VERSION = 1
+_EFFECTS = ("set", "raise", "final")
+_SEVERITY = {
+    RiskLevel.SAFE: 0.0,
+    RiskLevel.LOW_RISK: 1.0,
+    RiskLevel.MEDIUM_RISK: 2.0,
+    RiskLevel.UNKNOWN: 2.5,  # REQUIRE_APPROVAL, like HIGH, but a known HIGH says more
+    RiskLevel.HIGH_RISK: 3.0,
+    RiskLevel.CRITICAL: 4.0,
+}
+
+
+def severity(level: RiskLevel) -> float:
+    """Order of levels by how careful the agent must be (UNKNOWN sits between MEDIUM and HIGH)."""
+    return _SEVERITY[level]
+
+
+def more_severe(a: RiskLevel, b: RiskLevel) -> RiskLevel:
+    """The more severe of two levels (never lowers UNKNOWN to an approvable level)."""
+    return a if _SEVERITY[a] >= _SEVERITY[b] else b
+
+
+class View:
+    """One simple command's arguments as the rules see them (options, operands, subcommand)."""
+
+    __slots__ = ("argv", "dynamic", "longs", "operands", "shorts", "sub", "words")
+
+    def __init__(self, words: list[str | None], with_arg: frozenset[str] = frozenset()) -> None:
+        self.words = words
+        self.argv: list[str] = []
+        self.shorts: set[str] = set()
+        self.longs: set[str] = set()
+        self.operands: list[str] = []
+        self.dynamic = False
+        skip = after_dd = False
+        for w in words[1:]:
+            if w is None:
+                self.dynamic, skip = True, False
+                continue
+            self.argv.append(w)
+            if skip:
+                skip = False
+            elif after_dd or w == "-" or not w.startswith("-"):
+                self.operands.append(w)
+            elif w == "--":
+                after_dd = True
+            elif w.startswith("--"):
+                self.longs.add(w.split("=", 1)[0])
+                skip = w in with_arg
+            else:
+                self.shorts.update(w[1:])
+                skip = w in with_arg
+        self.sub = self.operands[0] if self.operands else None
+
+    def has_flag(self, flag: str) -> bool:
+        """``--long`` (also as ``--long=value``), ``-x`` (also inside ``-xyz``), or ``-word``."""
+        if flag.startswith("--"):
+            return flag in self.longs
+        if len(flag) == 2:
+            return flag[1] in self.shorts
+        return flag in self.argv
+
+
+class Rule:
+    """One compiled rule: conditions, effect, level, capabilities and the reason text."""
+
+    __slots__ = (
+        "all_flags",
+        "args",
+        "argv",
+        "caps",
+        "effect",
+        "first",
+        "flags",
+        "level",
+        "name",
+        "sub",
+        "why",
+    )
+
+    def __init__(self, raw: dict[str, Any], name: str, system: str) -> None:
+        effect = str(raw.get("effect", "raise"))
+        if effect not in _EFFECTS:
+            raise TcplabError(f"{name}: unknown effect {effect!r} (one of {', '.join(_EFFECTS)})")
+        self.name, self.effect = name, effect
+        self.level = RiskLevel.parse(str(raw["level"]))
+        self.caps = _caps(raw.get("capabilities", ()))
+        self.why = str(raw.get("why", ""))
+        self.sub = frozenset(str(s) for s in raw.get("sub", ()))
+        self.flags = tuple(str(f) for f in raw.get("flags", ()))
+        self.all_flags = tuple(str(f) for f in raw.get("all_flags", ()))
+        self.args = _regexes(raw.get("args", ()), system)
+        self.argv = _regexes(raw.get("argv", ()), system)
+        self.first = _regexes(raw.get("first", ()), system)
+
+    def matches(self, view: View) -> bool:
+        """Whether every condition of the rule holds for ``view``."""
+        if self.sub and view.sub not in self.sub:
+            return False
+        if self.flags and not any(view.has_flag(f) for f in self.flags):
+            return False
+        if self.all_flags and not all(view.has_flag(f) for f in self.all_flags):
+            return False
+        if self.first and not (view.operands and _any(self.first, view.operands[:1])):
+            return False
+        if self.args and not _any(self.args, view.operands):
+            return False
+        return not (self.argv and not _any(self.argv, view.argv))
+
+
+class ToolSpec:
+    """What the knowledge file says about one tool."""
+
+    __slots__ = ("caps", "dynamic", "level", "name", "rules", "why", "with_arg")
+
+    def __init__(self, name: str, raw: dict[str, Any], system: str, defaults: list[Rule]) -> None:
+        self.name = name
+        self.level = RiskLevel.parse(str(raw.get("level", "UNKNOWN")))
+        self.caps = _caps(raw.get("capabilities", ()))
+        self.why = str(raw.get("why", ""))
+        dyn = raw.get("dynamic")
+        self.dynamic = RiskLevel.parse(str(dyn)) if dyn is not None else None
+        self.with_arg = frozenset(str(o) for o in raw.get("options_with_arg", ()))
+        own = [Rule(r, f"{name}#{i + 1}", system) for i, r in enumerate(raw.get("rules") or ())]
+        self.rules = (*defaults, *own)
+
+
+class Knowledge:
+    """The compiled knowledge file: version and tool specs."""
+
+    __slots__ = ("source", "system", "tools", "version")
+
+    def __init__(self, raw: dict[str, Any], source: str) -> None:
+        self.source = source
+        self.version = int(raw.get("version", 0))
+        if self.version != KNOWLEDGE_VERSION:
+            raise TcplabError(f"{source}: version {self.version}, expected {KNOWLEDGE_VERSION}")
+        system = str(raw.get("system_paths", "^/(etc|boot|usr|bin|sbin|lib)(/|$)"))
+        self.system = re.compile(system)
+        defaults = [
+            Rule(r, f"defaults#{i + 1}", system) for i, r in enumerate(raw.get("defaults") or ())
+        ]
+        tools = raw.get("tools") or {}
+        self.tools = {str(k): ToolSpec(str(k), v or {}, system, defaults) for k, v in tools.items()}
+
+
+def _caps(names: Any) -> int:
+    out = 0
+    for n in names:
+        out |= int(Capability.parse(str(n)))
+    return out
+
+
+def _regexes(items: Any, system: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(system if str(p) == "system" else str(p)) for p in items)
+
+
+def _any(patterns: tuple[re.Pattern[str], ...], values: list[str]) -> bool:
+    return any(p.search(v) for v in values for p in patterns)
+
+
+@lru_cache(maxsize=1)
+def load_knowledge() -> Knowledge:
+    """The shipped knowledge file, parsed and compiled once per process."""
+    import yaml
+
+    name = f"invocations_v{KNOWLEDGE_VERSION}.yaml"
+    path = resources.files("tcplab").joinpath(f"data/invocations/{name}")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Knowledge(raw, f"tcplab/data/invocations/{name}")

@@ -1,0 +1,171 @@
+"""Shell text → simple commands, with tree-sitter-bash (imported on first use).
+
+Every simple command anywhere in the text becomes a :class:`Segment`: list members, pipeline
+stages, subshells, bodies of ``if``/``for``/functions, command substitutions ``$(…)`` and
+backticks (also inside arguments, assignments, strings and here-doc bodies) and process
+substitutions. Words are resolved to their static text; a word whose value depends on an
+expansion is ``None`` (dynamic). Redirections become their own segments. Text that does not
+parse is reported in :attr:`Parsed.errors` (the check makes it REQUIRE_APPROVAL).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tcplab.errors import MissingDependencyError
+
+__all__ = ["Parsed", "Segment", "parse"]
+
+_PARSER: list[Any] = []
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+_DQ_UNESCAPE = re.compile(r'\\([$`"\\\n])')
+_WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
+_SUBST = frozenset({"command_substitution", "process_substitution"})
+_SKIP = frozenset({"comment", "heredoc_start", "heredoc_end", "variable_name"})
+
+
+class Segment:
+    """One simple command (``words``) or one redirection (``redirect`` = (operator, target))."""
+
+    __slots__ = ("pipe", "redirect", "stage", "text", "words")
+
+    def __init__(
+        self,
+        text: str,
+        words: list[str | None],
+        redirect: tuple[str, str | None] | None = None,
+        pipe: int = -1,
+        stage: int = 0,
+    ) -> None:
+        self.text, self.words, self.redirect = text, words, redirect
+        self.pipe, self.stage = pipe, stage
+
+
+class Parsed:
+    """The segments of a text and the parse errors found in it."""
+
+    __slots__ = ("errors", "segments")
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+        self.errors: list[str] = []
+
+
+def _parser() -> Any:
+    if not _PARSER:
+        try:
+            import tree_sitter
+            import tree_sitter_bash
+        except ImportError as exc:
+            raise MissingDependencyError.for_extra(
+                "tree-sitter-bash", "check", "tcplab check"
+            ) from exc
+        _PARSER.append(tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language())))
+    return _PARSER[0]
+
+
+def _text(node: Any) -> str:
+    raw: bytes = node.text
+    return raw.decode("utf-8", "replace")
+
+
+def _value(node: Any) -> str | None:
+    """The static value of a word node, or None when it depends on an expansion."""
+    t = node.type
+    if t == "word" or t == "number":
+        s = _text(node)
+        return _UNESCAPE.sub(r"\1", s) if "\\" in s else s
+    if t == "raw_string":
+        return _text(node)[1:-1]
+    if t == "string":
+        if any(c.type != "string_content" for c in node.named_children):
+            return None
+        inner = _text(node)[1:-1]
+        return _DQ_UNESCAPE.sub(r"\1", inner) if "\\" in inner else inner
+    if t == "concatenation":
+        parts = [_value(c) for c in node.children]
+        return None if any(p is None for p in parts) else "".join(p or "" for p in parts)
+    return None
+
+
+class _Walker:
+    """Depth-first walk that appends segments; ``pipe``/``stage`` follow pipelines."""
+
+    __slots__ = ("out", "pipes")
+
+    def __init__(self, out: Parsed) -> None:
+        self.out, self.pipes = out, 0
+
+    def walk(self, node: Any, pipe: int = -1, stage: int = 0) -> None:
+        t = node.type
+        if t == "command":
+            self.command(node, pipe, stage)
+        elif t == "pipeline":
+            self.pipes += 1
+            pid = self.pipes
+            stages = [c for c in node.named_children if c.type != "comment"]
+            for i, child in enumerate(stages):
+                self.walk(child, pid, i)
+        elif t in ("file_redirect", "herestring_redirect"):
+            self.redirect(node)
+        elif t == "ERROR" or node.is_missing:
+            snippet = _text(node)[:40] or node.type
+            self.out.errors.append(f"cannot parse near {snippet!r}")
+            self.children(node, pipe, stage)
+        elif t not in _SKIP:
+            self.children(node, pipe, stage)
+
+    def children(self, node: Any, pipe: int = -1, stage: int = 0) -> None:
+        for child in node.children:
+            if child.child_count or child.type == "ERROR" or child.is_missing:
+                self.walk(child, pipe, stage)
+
+    def nested(self, node: Any) -> None:
+        """Walk the substitutions inside a dynamic word (their commands run too)."""
+        if node.type in _SUBST:
+            self.children(node)
+            return
+        for child in node.children:
+            if child.child_count:
+                self.nested(child)
+
+    def command(self, node: Any, pipe: int, stage: int) -> None:
+        words: list[str | None] = []
+        for child in node.children:
+            t = child.type
+            if t in ("variable_assignment", "file_redirect", "herestring_redirect"):
+                self.walk(child)
+                continue
+            if t == "command_name":
+                child = child.children[0] if child.child_count else child
+            elif not child.is_named or t == "comment":
+                continue
+            value = _value(child)
+            if value is None:
+                self.nested(child)
+            words.append(value)
+        self.out.segments.append(Segment(_text(node), words, None, pipe, stage))
+
+    def redirect(self, node: Any) -> None:
+        op, target = "", None
+        dest = node.child_by_field_name("destination")
+        for child in node.children:
+            if not child.is_named and child.type != "file_descriptor":
+                op = child.type
+        if dest is not None:
+            target = _value(dest)
+            if target is None:
+                self.nested(dest)
+        if op in _WRITE_OPS and not (op == ">&" and target is not None and target.isdigit()):
+            self.out.segments.append(Segment(_text(node), [], (op, target)))
+
+
+def parse(text: str) -> Parsed:
+    """Parse shell text into segments (never raises on bad shell; see :attr:`Parsed.errors`)."""
+    out = Parsed()
+    tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
+    _Walker(out).walk(tree.root_node)
+    if tree.root_node.has_error and not out.errors:
+        out.errors.append("the text does not parse as shell")
+    return out

@@ -1,0 +1,206 @@
+"""Wrappers: commands that run another command (``sudo``, ``env``, ``xargs``, ``bash -c``…).
+
+:func:`unwrap` turns a wrapper's words into the inner commands to check, plus what the wrapper
+itself adds (a level, capabilities, a reason). Unknown options of a known wrapper are taken as
+flags without a value: a misparse makes a word the command name, which is then unknown and needs
+approval — never an approval by accident.
+"""
+
+from __future__ import annotations
+
+from tcplab.descriptor import Capability, RiskLevel
+
+__all__ = ["INTERPRETERS", "SHELLS", "WRAPPERS", "Unwrapped", "unwrap"]
+
+SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+INTERPRETERS = SHELLS | frozenset(
+    {"python", "python3", "python2", "node", "perl", "ruby", "php", "lua"}
+)
+_PRIV = int(Capability.PRIVILEGE_ESCALATION | Capability.REQUIRES_ROOT)
+
+
+class _Spec:
+    __slots__ = ("assign", "caps", "level", "skip", "why", "with_arg")
+
+    def __init__(
+        self,
+        with_arg: str = "",
+        level: RiskLevel = RiskLevel.SAFE,
+        caps: int = 0,
+        skip: int = 0,
+        assign: bool = False,
+        why: str = "runs the command that follows",
+    ) -> None:
+        self.with_arg = frozenset(with_arg.split())
+        self.level, self.caps, self.skip, self.assign, self.why = level, caps, skip, assign, why
+
+
+_H = RiskLevel.HIGH_RISK
+WRAPPERS: dict[str, _Spec] = {
+    "sudo": _Spec(
+        "-u -g -h -p -C -D -r -t -T -U --user --group --host --prompt --chdir --role --type "
+        "--close-from --other-user --command-timeout",
+        _H,
+        _PRIV,
+        assign=True,
+        why="runs the command as another user (root)",
+    ),
+    "doas": _Spec("-u -C", _H, _PRIV, why="runs the command as another user (root)"),
+    "env": _Spec("-u --unset -C --chdir", assign=True),
+    "nice": _Spec("-n --adjustment"),
+    "ionice": _Spec("-c -n -p -P -u --class --classdata"),
+    "timeout": _Spec("-s --signal -k --kill-after", skip=1),
+    "nohup": _Spec(),
+    "stdbuf": _Spec("-i -o -e --input --output --error"),
+    "setsid": _Spec(),
+    "time": _Spec("-f -o --format --output"),
+    "exec": _Spec("-a"),
+    "builtin": _Spec(),
+    "command": _Spec(),
+    "unbuffer": _Spec(),
+    "chroot": _Spec("--userspec --groups", _H, _PRIV, skip=1, why="runs in another root"),
+    "xargs": _Spec(
+        "-I -n -P -d -a -E -e -L -l -s --max-args --max-procs --delimiter --arg-file "
+        "--max-lines --max-chars --replace --eof --process-slot-var",
+        why="runs the command with arguments read from input",
+    ),
+    "strace": _Spec("-o -e -p -s -u -E -P -a -b -O -S -X", why="traces the command"),
+    "ltrace": _Spec("-o -e -p -s -u -a -n", why="traces the command"),
+}
+
+
+class Unwrapped:
+    """What a wrapper runs: ``inner`` word lists (or ``scripts`` to re-parse) and its own part."""
+
+    __slots__ = ("caps", "inner", "level", "scripts", "why")
+
+    def __init__(self, level: RiskLevel, caps: int, why: str) -> None:
+        self.level, self.caps, self.why = level, caps, why
+        self.inner: list[list[str | None]] = []
+        self.scripts: list[str | None] = []
+
+
+def _skip_options(words: list[str | None], spec: _Spec) -> int | None:
+    """Index of the wrapped command's name, or None when a dynamic word hides it."""
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w is None:
+            return None
+        if w == "--":
+            return i + 1
+        if w.startswith("-") and len(w) > 1:
+            i += 2 if w in spec.with_arg else 1
+        elif spec.assign and "=" in w and w.split("=", 1)[0].isidentifier():
+            i += 1
+        else:
+            break
+    return i + spec.skip
+
+
+def _generic(name: str, words: list[str | None]) -> Unwrapped:
+    spec = WRAPPERS[name]
+    out = Unwrapped(spec.level, spec.caps, f"{name}: {spec.why}")
+    if name == "command" and any(w in ("-v", "-V") for w in words[1:2]):
+        out.why = "command -v: looks a name up"
+        return out
+    start = _skip_options(words, spec)
+    if start is None:
+        out.level, out.why = RiskLevel.UNKNOWN, f"{name}: a dynamic word hides the command"
+        return out
+    inner = words[start:]
+    if name == "xargs":
+        inner = (inner or ["echo"]) + [None]  # arguments come from the input: dynamic
+    if inner:
+        out.inner.append(inner)
+    return out
+
+
+def _shell(name: str, words: list[str | None]) -> Unwrapped | None:
+    """``bash -c SCRIPT``: the script is re-parsed; other shell forms are tools (None)."""
+    for i, w in enumerate(words[1:], 1):
+        if w is None:
+            return None
+        if not w.startswith(("-", "+")) or w.startswith("--"):
+            if w.startswith("--"):
+                continue
+            return None
+        if "c" in w[1:]:
+            out = Unwrapped(RiskLevel.SAFE, 0, f"{name} -c: the script is checked")
+            out.scripts.append(words[i + 1] if i + 1 < len(words) else "")
+            return out
+    return None
+
+
+_SSH_ARG = frozenset(
+    "-B -b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R -S -W -w".split()  # noqa: SIM905
+)
+
+
+def _ssh(words: list[str | None]) -> Unwrapped:
+    out = Unwrapped(_H, int(Capability.NETWORK_ACCESS), "ssh: remote shell")
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w is None or not w.startswith("-"):
+            break
+        i += 2 if w in _SSH_ARG else 1
+    rest = words[i + 1 :]
+    if i < len(words) and rest:
+        out.why = f"ssh: remote execution on {words[i] or 'a dynamic host'}"
+        static = [w for w in rest if w is not None]
+        out.scripts.append(" ".join(static) if len(static) == len(rest) else None)
+    return out
+
+
+def _su(words: list[str | None]) -> Unwrapped:
+    out = Unwrapped(_H, _PRIV, "su: runs as another user")
+    for i, w in enumerate(words[1:], 1):
+        if w in ("-c", "--command"):
+            out.scripts.append(words[i + 1] if i + 1 < len(words) else "")
+    return out
+
+
+def _eval(name: str, words: list[str | None]) -> Unwrapped:
+    out = Unwrapped(RiskLevel.SAFE, 0, f"{name}: the text is checked as a command")
+    rest = words[1:]
+    static = [w for w in rest if w is not None]
+    out.scripts.append(" ".join(static) if len(static) == len(rest) else None)
+    return out
+
+
+def _find(words: list[str | None]) -> Unwrapped:
+    """``find … -exec CMD {} ;``: each -exec/-execdir/-ok/-okdir command, ``{}`` dynamic."""
+    out = Unwrapped(RiskLevel.SAFE, 0, "find -exec: runs a command per file")
+    own: list[str | None] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("-exec", "-execdir", "-ok", "-okdir"):
+            j = i + 1
+            while j < len(words) and words[j] not in (";", "+"):
+                j += 1
+            out.inner.append([None if x == "{}" else x for x in words[i + 1 : j]] or [None])
+            i = j + 1
+            continue
+        own.append(w)
+        i += 1
+    out.inner.insert(0, own)
+    return out
+
+
+def unwrap(name: str, words: list[str | None]) -> Unwrapped | None:
+    """The inner commands of wrapper ``name`` (basename of ``words[0]``); None: not a wrapper."""
+    if name in WRAPPERS:
+        return _generic(name, words)
+    if name in SHELLS:
+        return _shell(name, words)
+    if name == "ssh":
+        return _ssh(words)
+    if name == "su":
+        return _su(words)
+    if name in ("eval", "watch"):
+        return _eval(name, words)
+    if name == "find" and any(w in ("-exec", "-execdir", "-ok", "-okdir") for w in words):
+        return _find(words)
+    return None
