@@ -8,6 +8,7 @@ import pytest
 
 from tcplab.check import SCHEMA_VERSION, CheckResult, check
 from tcplab.descriptor import encode
+from tcplab.errors import RegistryError
 from tcplab.registry import write_registry
 
 A, C, R, X = "APPROVE", "CAUTION", "REQUIRE_APPROVAL", "REJECT"
@@ -317,5 +318,5 @@ def test_default_registry_from_tcplab_home(isolated_home: Path) -> None:
 
 
 def test_missing_registry_path_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
+    with pytest.raises(RegistryError, match=r"nope\.tcpdb"):
         check("ls", registry=tmp_path / "nope.tcpdb")

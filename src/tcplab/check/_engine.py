@@ -16,6 +16,7 @@ from tcplab.check._model import CheckReason, CheckResult
 from tcplab.check._parse import Segment, parse
 from tcplab.check._wrappers import INTERPRETERS, unwrap
 from tcplab.descriptor import Capability, RiskLevel, decide
+from tcplab.errors import RegistryError
 
 if TYPE_CHECKING:
     from tcplab.registry import Registry
@@ -53,9 +54,9 @@ def _open_registry(registry: Registry | str | os.PathLike[str] | None) -> Regist
     path = Path(registry) if registry is not None else default_registry_path()
     try:
         key = (str(path), path.stat().st_mtime)
-    except OSError:
+    except OSError as exc:
         if registry is not None:
-            raise
+            raise RegistryError(f"cannot open registry {path}: {exc.strerror or exc}") from exc
         return None
     found = _REGISTRIES.get(key)
     if found is None:
@@ -108,7 +109,7 @@ def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
             ctx.add(seg, "knowledge", rule.name, rule.level, rule.caps, rule.why)
             return view
         if rule.effect == "set" and src != "set":
-            level, caps, src, base_why = rule.level, caps | rule.caps, "set", rule.why
+            level, caps, src, base_why = rule.level, rule.caps, "set", rule.why
             base_rule = rule.name
         elif rule.effect == "raise":
             raised.append((seg, "knowledge", rule.name, rule.level, rule.caps, rule.why))

@@ -106,6 +106,10 @@ COMMANDS: dict[str, _Entry] = {
     "token": _Entry(
         "service", "register", "Create, list and revoke API tokens (in the service database)."
     ),
+    "check": _Entry(
+        "check", "register", "Decide a shell command line (exit 0/10/20/30); --serve for JSON lines."
+    ),
+    "hook": _Entry("check", "register", "Answer an agent's pre-tool hook (claude-code) on stdin."),
     "monitor": _Entry(
         "monitor",
         "register",

@@ -1,0 +1,122 @@
+"""Long-lived and per-call front ends: ``check --serve`` (JSON lines) and the Claude Code hook.
+
+Both never raise on their input: any malformed event or line gets a valid answer with the safe
+decision (REQUIRE_APPROVAL, i.e. ``ask`` for the hook) and the error in words.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from tcplab.check._engine import check
+from tcplab.check._knowledge import severity
+from tcplab.check._model import SCHEMA_VERSION, CheckResult
+from tcplab.descriptor import RiskLevel
+
+__all__ = ["HOOK_DECISIONS", "hook_answer", "serve", "serve_answer", "summary"]
+
+HOOK_DECISIONS = {
+    "APPROVE": "allow",
+    "CAUTION": "ask",
+    "REQUIRE_APPROVAL": "ask",
+    "REJECT": "deny",
+}
+_MAX_REASON = 600
+
+
+def _error(message: str, ident: Any = None) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": ident,
+        "error": message,
+        "decision": "REQUIRE_APPROVAL",
+        "risk_level": "UNKNOWN",
+        "capabilities": [],
+        "reasons": [],
+    }
+
+
+def summary(result: CheckResult) -> str:
+    """One line: the decision and the most severe reasons (segment: detail)."""
+    worst = sorted(
+        result.reasons, key=lambda r: -severity(RiskLevel[r.risk_level])
+    )  # stable: line order within a level
+    parts = [f"{r.segment.strip()[:60]!r}: {r.detail}" for r in worst[:3] if r.detail]
+    text = f"tcplab check: {result.decision} ({result.risk_level})"
+    if parts:
+        text += " - " + "; ".join(parts)
+    return text[:_MAX_REASON]
+
+
+def serve_answer(line: str) -> dict[str, Any]:
+    """The answer to one ``--serve`` input line: ``{"command": "...", "id": any}``."""
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return _error(f"not JSON: {exc}")
+    if not isinstance(event, dict):
+        return _error("expected a JSON object with a 'command' string")
+    ident = event.get("id")
+    command = event.get("command")
+    if not isinstance(command, str):
+        return _error("'command' must be a string", ident)
+    try:
+        answer: dict[str, Any] = check(command).model_dump()
+    except Exception as exc:  # the safe answer, never a crash
+        return _error(f"check failed: {type(exc).__name__}: {exc}", ident)
+    answer["id"] = ident
+    return answer
+
+
+def serve(stdin: IO[bytes], stdout: IO[str]) -> int:
+    """Answer each input line (UTF-8 JSON) with one JSON line until end of input; returns 0."""
+    for raw in stdin:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            answer = _error(f"not UTF-8: {exc}")
+        else:
+            if not line.strip():
+                continue
+            answer = serve_answer(line)
+        stdout.write(json.dumps(answer, separators=(",", ":")) + "\n")
+        stdout.flush()
+    return 0
+
+
+def _hook_output(decision: str, reason: str) -> dict[str, Any]:
+    return {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": decision,
+            "permissionDecisionReason": reason[:_MAX_REASON],
+        }
+    }
+
+
+def hook_answer(text: str) -> dict[str, Any]:
+    """The Claude Code ``PreToolUse`` answer to one hook event (the JSON on the hook's stdin).
+
+    Bash tool calls get ``allow`` / ``ask`` / ``deny`` with the reason; other tools and other
+    events get ``{}`` (no opinion); a malformed event gets ``ask``.
+    """
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return _hook_output("ask", f"tcplab check: the hook event is not JSON ({exc})")
+    if not isinstance(event, dict):
+        return _hook_output("ask", "tcplab check: the hook event is not a JSON object")
+    name = event.get("hook_event_name", "PreToolUse")
+    tool = event.get("tool_name")
+    if name != "PreToolUse" or (isinstance(tool, str) and tool != "Bash"):
+        return {}
+    tool_input = event.get("tool_input")
+    command = tool_input.get("command") if isinstance(tool_input, dict) else None
+    if tool != "Bash" or not isinstance(command, str):
+        return _hook_output("ask", "tcplab check: a Bash event without a command string")
+    try:
+        result = check(command)
+    except Exception as exc:  # the safe answer, never a crash
+        return _hook_output("ask", f"tcplab check failed: {type(exc).__name__}: {exc}")
+    return _hook_output(HOOK_DECISIONS[result.decision], summary(result))
