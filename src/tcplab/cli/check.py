@@ -86,5 +86,5 @@ def register(app: typer.Typer) -> None:
     def hook_cmd(
         agent: Annotated[str, typer.Argument(help="The agent: claude-code.")],
     ) -> None:
-        """Answer an agent's pre-tool hook event on stdin (Claude Code PreToolUse)."""
+        """Answer an agent's pre-tool hook on stdin (Claude Code PreToolUse)."""
         raise typer.Exit(hook_main(agent))

@@ -107,9 +107,13 @@ COMMANDS: dict[str, _Entry] = {
         "service", "register", "Create, list and revoke API tokens (in the service database)."
     ),
     "check": _Entry(
-        "check", "register", "Decide a shell command line (exit 0/10/20/30); --serve for JSON lines."
+        "check",
+        "register",
+        "Decide a command line: exit 0 APPROVE, 10 CAUTION, 20 REQUIRE_APPROVAL, 30 REJECT.",
     ),
-    "hook": _Entry("check", "register", "Answer an agent's pre-tool hook (claude-code) on stdin."),
+    "hook": _Entry(
+        "check", "register", "Answer an agent's pre-tool hook on stdin (Claude Code PreToolUse)."
+    ),
     "monitor": _Entry(
         "monitor",
         "register",
