@@ -10,8 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcplab.check import check
-from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer
+from tcplab.check import HOOK_DECISIONS, check, hook_answer, serve, serve_answer
 
 DECISIONS = {"APPROVE", "CAUTION", "REQUIRE_APPROVAL", "REJECT"}
 SEEDS = [

@@ -44,7 +44,7 @@ def hook_main(agent: str) -> int:
     """Read one hook event on stdin, write the answer as one JSON object; always exit 0."""
     import json
 
-    from tcplab.check._serve import hook_answer
+    from tcplab.check import hook_answer
 
     if agent != "claude-code":
         raise UsageError(f"unknown agent {agent!r}; known: claude-code")
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Decide a command line: exit 0 APPROVE, 10 CAUTION, 20 REQUIRE_APPROVAL, 30 REJECT."""
         if serve:
-            from tcplab.check._serve import serve as serve_loop
+            from tcplab.check import serve as serve_loop
 
             if words:
                 raise UsageError("--serve reads the lines on stdin; give no command line")
