@@ -34,6 +34,7 @@ import httpx
 PG_URL = os.environ.get("STORE_TEST_PG", "postgresql://tcplab:tcplab@127.0.0.1:5432/test")
 TCPLAB = Path(sys.executable).with_name("tcplab")
 RESULTS = Path(__file__).parent / "results"
+CONNECTIONS = 32
 
 
 def _port() -> int:
@@ -98,34 +99,61 @@ def _copies(db: Any, job_id: str, n: int) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE jobs")
 
 
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """One keep-alive HTTP/1.1 GET on an open connection; its status code (body read whole)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(lines[0].split()[1])
+
+
 async def _load(base: str, token: str, run_id: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Open loop: request i is due at start + i / rate; ``CONNECTIONS`` keep-alive connections
+    take due requests in order (a raw HTTP/1.1 client: httpx's own cost would be measured)."""
+    host, port = base.removeprefix("http://").split(":")
     urls = ["/api/v1/jobs?limit=50", f"/api/v1/runs/{run_id}"]
+    requests = [
+        f"GET {u} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        for u in urls
+    ]
     lat: dict[str, list[float]] = {u: [] for u in urls}
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=10) as c:
+    due_q: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
-        async def one(url: str, due: float) -> None:
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while (item := await due_q.get()) is not None:
+            kind, due = item
             try:
-                r = await c.get(url)
-                if r.status_code != 200:
-                    errors.append(f"{url}: {r.status_code}")
-            except httpx.HTTPError as exc:
-                errors.append(f"{url}: {type(exc).__name__}")
-            lat[url].append(time.perf_counter() - due)
+                status = await _get(reader, writer, requests[kind])
+                if status != 200:
+                    errors.append(f"{urls[kind]}: {status}")
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                errors.append(f"{urls[kind]}: {type(exc).__name__}")
+                reader, writer = await asyncio.open_connection(host, int(port))
+            lat[urls[kind]].append(time.perf_counter() - due)
+        writer.close()
 
-        n = int(rate * seconds)
-        start = time.perf_counter()
-        tasks = []
-        for i in range(n):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(urls[i % 2], due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
+    n = int(rate * seconds)
+    start = time.perf_counter()
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due_q.put_nowait((i % 2, due))
+    for _ in workers:
+        due_q.put_nowait(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - start
     return {"latency": lat, "errors": errors, "requests": n, "elapsed_s": elapsed}
 
 
@@ -168,6 +196,17 @@ def _stack(
         subprocess.Popen([str(TCPLAB), "worker"], env=env, stdout=log, stderr=log),
     ]
     base = f"http://127.0.0.1:{port}"
+    try:
+        return _prepare(db, procs, base, token, n_jobs)
+    except BaseException:
+        for p in procs:
+            p.kill()
+        raise
+
+
+def _prepare(
+    db: Any, procs: list[subprocess.Popen[bytes]], base: str, token: str, n_jobs: int
+) -> tuple[list[subprocess.Popen[bytes]], str, str, str]:
     _wait("the API", lambda: _ok(f"{base}/api/v1/health"))
     r = httpx.post(
         f"{base}/api/v1/jobs", json={"spec": _spec()}, headers={"Authorization": f"Bearer {token}"}
