@@ -126,7 +126,7 @@ def _read_spec(path: Path) -> dict[str, Any]:
     import yaml
 
     from tcplab.experiment import SpecError
-    from tcplab.experiment._spec import MAX_SPEC_BYTES
+    from tcplab.experiment import MAX_SPEC_BYTES
 
     try:
         with path.open("rb") as fh:
@@ -304,7 +304,7 @@ def token_create_cmd(
     """Create a token; it is printed this once and stored only as a hash."""
     import getpass
 
-    from tcplab.service._tokens import create_token
+    from tcplab.service.db import create_token
 
     service_db = _db(db)
     try:
@@ -324,7 +324,7 @@ def token_create_cmd(
 @token_app.command("list")
 def token_list_cmd(db: _Db = None, as_json: _Json = False) -> None:
     """Every token (never the secret): id, user, role, created, revoked, last used."""
-    from tcplab.service._tokens import list_tokens
+    from tcplab.service.db import list_tokens
 
     service_db = _db(db)
     try:
@@ -345,7 +345,7 @@ def token_revoke_cmd(
     db: _Db = None,
 ) -> None:
     """Revoke a token: every request with it is refused from now on."""
-    from tcplab.service._tokens import revoke_token
+    from tcplab.service.db import revoke_token
 
     service_db = _db(db)
     try:
