@@ -40,6 +40,7 @@ def _no_runs(out: Path) -> None:
         (["--db", "garbage://x"], "garbage"),
         (["--artifacts", "s3://"], "s3://"),
         (["--workers", "0"], "workers"),
+        (["--sample-interval", "0.001"], "sample interval"),
     ],
 )
 def test_refused_option_leaves_no_orphan_run(

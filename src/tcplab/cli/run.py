@@ -49,6 +49,7 @@ def _execute(
     db: str | None,
     artifacts: str | None,
     use_db: bool,
+    sample_interval: float | None = None,
 ) -> None:
     """Run with a progress bar; the library does the rest (store, artifacts, status)."""
     from tcplab.experiment import RunDir
@@ -82,6 +83,7 @@ def _execute(
             db=db,
             use_store=use_db,
             artifacts=artifacts,
+            sample_interval=sample_interval,
         )
     finally:
         bar.stop()
@@ -166,6 +168,14 @@ def register(app: typer.Typer) -> None:
         no_db: Annotated[
             bool, typer.Option("--no-db", help="Do not write to the result store.")
         ] = False,
+        sample_interval: Annotated[
+            float | None,
+            typer.Option(
+                "--sample-interval",
+                help="Seconds between resource samples (0 = off; default "
+                "TCPLAB_SAMPLE_INTERVAL, else 1).",
+            ),
+        ] = None,
         artifacts: Annotated[
             str | None,
             typer.Option(
@@ -181,6 +191,10 @@ def register(app: typer.Typer) -> None:
         if not resume and spec is None:
             raise UsageError("give a spec file (or --resume RUN_ID)")
         parsed = load_spec(spec, default_registry().names()) if spec is not None else None
+        if sample_interval:  # checked before any run directory exists (0 = off)
+            from tcplab.monitor import check_interval
+
+            check_interval(sample_interval)
         store, _ = _options(executor, workers, db, artifacts, not no_db)
         if resume:
             run_dir = find_run(resume) if out is None else out / resume
@@ -196,7 +210,7 @@ def register(app: typer.Typer) -> None:
             )
         try:
             ex = _executor_for(run_dir, executor, workers)
-            _execute(run_dir, ex, store, db, artifacts, not no_db)
+            _execute(run_dir, ex, store, db, artifacts, not no_db, sample_interval)
         except KeyboardInterrupt:
             err_console.print(
                 escape(f"cancelled; resume with: tcplab run --resume {run_dir.name}"),
