@@ -1,15 +1,21 @@
 """Per-invocation decisions: parse a shell command line and decide it (issue 16).
 
-``tcplab.check.check(line)`` returns a :class:`CheckResult`. The shell parser
-(tree-sitter-bash, extra ``check``) is imported on the first check, not with this package.
+``tcplab.check.check(line)`` returns a :class:`CheckResult`; ``decide_line(line)`` only the
+decision and level. The shell parser (tree-sitter-bash, extra ``check``) is imported on the
+first check, not with this package; pydantic (the result models) on first use of a model, so
+the per-call hook stays light.
 """
 
 from __future__ import annotations
 
-from tcplab.check._engine import check, default_registry_path
+from typing import TYPE_CHECKING, Any
+
+from tcplab.check._engine import SCHEMA_VERSION, check, decide_line, default_registry_path
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, load_knowledge
-from tcplab.check._model import SCHEMA_VERSION, CheckReason, CheckResult
 from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer, summary
+
+if TYPE_CHECKING:
+    from tcplab.check._model import CheckReason, CheckResult
 
 __all__ = [
     "HOOK_DECISIONS",
@@ -18,6 +24,7 @@ __all__ = [
     "CheckReason",
     "CheckResult",
     "check",
+    "decide_line",
     "default_registry_path",
     "hook_answer",
     "load_knowledge",
@@ -25,3 +32,12 @@ __all__ = [
     "serve_answer",
     "summary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``CheckResult`` and ``CheckReason``, imported on first use (PEP 562)."""
+    if name in ("CheckResult", "CheckReason"):
+        from tcplab.check import _model
+
+        return getattr(_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,17 +12,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tcplab.check._knowledge import Knowledge, ToolSpec, View, load_knowledge, more_severe
-from tcplab.check._model import CheckReason, CheckResult
 from tcplab.check._parse import Segment, parse
 from tcplab.check._wrappers import INTERPRETERS, unwrap
-from tcplab.descriptor import Capability, RiskLevel, decide
+from tcplab.descriptor import Capability, Decision, RiskLevel, decide
 from tcplab.errors import RegistryError
 
 if TYPE_CHECKING:
+    from tcplab.check._model import CheckResult
     from tcplab.registry import Registry
 
-__all__ = ["MAX_DEPTH", "MAX_LINE_CHARS", "check", "default_registry_path"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LINE_CHARS",
+    "SCHEMA_VERSION",
+    "Part",
+    "check",
+    "decide_line",
+    "default_registry_path",
+    "evaluate",
+]
 
+SCHEMA_VERSION = 1
 MAX_DEPTH = 8
 MAX_LINE_CHARS = 1 << 20
 _U, _C, _H, _M = RiskLevel.UNKNOWN, RiskLevel.CRITICAL, RiskLevel.HIGH_RISK, RiskLevel.MEDIUM_RISK
@@ -33,33 +43,45 @@ _HARMLESS = re.compile(r"^/dev/(null|zero|stdout|stderr|tty|fd/\d+)$")
 _BLOCK = re.compile(r"^/dev/(sd|nvme|hd|vd|xvd|mmcblk|md|dm-|loop|mapper/|disk)")
 _STARTUP = re.compile(r"(^|/)(\.bashrc|\.bash_profile|\.profile|\.zshrc|\.ssh/|\.gitconfig)")
 _FETCHERS = frozenset({"curl", "wget", "fetch", "nc", "ncat"})
-_REGISTRIES: dict[tuple[str, float], Registry] = {}
+_REGISTRIES: dict[tuple[str, int], Registry] = {}
+_DEFAULT_PATHS: dict[tuple[str | None, str | None], str] = {}
+_CAP_NAMES: dict[int, list[str]] = {}
 
-_Part = tuple[str, str, str, RiskLevel, int, str]  # segment, source, rule, level, caps, detail
+Part = tuple[str, str, str, RiskLevel, int, str]  # segment, source, rule, level, caps, detail
 
 
 def default_registry_path() -> Path:
     """``TCPLAB_HOME/registry/tools.tcpdb`` (TCPLAB_HOME defaults to the tcplab data dir)."""
-    from tcplab.config import default_home
-
-    home = os.environ.get("TCPLAB_HOME") or str(default_home())
+    home = os.environ.get("TCPLAB_HOME")
+    if not home:  # tcplab.config.default_home, without importing pydantic-settings
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        home = str(Path(base) / "tcplab")
     return Path(home) / "registry" / "tools.tcpdb"
 
 
-def _open_registry(registry: Registry | str | os.PathLike[str] | None) -> Registry | None:
-    from tcplab.registry import Registry
+def _default_path() -> str:
+    env = (os.environ.get("TCPLAB_HOME"), os.environ.get("XDG_DATA_HOME"))
+    found = _DEFAULT_PATHS.get(env)
+    if found is None:
+        found = _DEFAULT_PATHS[env] = str(default_registry_path())
+    return found
 
-    if isinstance(registry, Registry):
-        return registry
-    path = Path(registry) if registry is not None else default_registry_path()
+
+def _open_registry(registry: Registry | str | os.PathLike[str] | None) -> Registry | None:
+    """The registry to use; files are opened once per (path, mtime) and kept."""
+    path = _default_path() if registry is None else registry
+    if not isinstance(path, str | os.PathLike):
+        return path  # a Registry
     try:
-        key = (str(path), path.stat().st_mtime)
+        key = (os.fspath(path), os.stat(path).st_mtime_ns)
     except OSError as exc:
         if registry is not None:
             raise RegistryError(f"cannot open registry {path}: {exc.strerror or exc}") from exc
         return None
     found = _REGISTRIES.get(key)
     if found is None:
+        from tcplab.registry import Registry
+
         found = _REGISTRIES[key] = Registry(path)
     return found
 
@@ -69,7 +91,7 @@ class _Ctx:
 
     def __init__(self, knowledge: Knowledge, registry: Registry | None) -> None:
         self.knowledge, self.registry = knowledge, registry
-        self.parts: list[_Part] = []
+        self.parts: list[Part] = []
         self.stages: dict[int, list[tuple[int, str, bool]]] = {}  # pipe -> (stage, tool, stdin)
 
     def add(self, seg: str, source: str, rule: str, level: RiskLevel, caps: int, why: str) -> None:
@@ -101,7 +123,7 @@ def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
     else:
         level, caps, src = more_severe(reg_level, spec.level), reg_caps | spec.caps, "registry"
     base_why = f"registry descriptor {key!r}" if key else (spec.why or f"{name} (knowledge)")
-    raised: list[_Part] = []
+    raised: list[Part] = []
     for rule in spec.rules:
         if not rule.matches(view):
             continue
@@ -193,27 +215,38 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
     ctx.stages = saved
 
 
+def _cap_names(caps: int) -> list[str]:
+    found = _CAP_NAMES.get(caps)
+    if found is None:
+        found = _CAP_NAMES[caps] = Capability.names(caps)
+    return list(found)
+
+
 def _result(ctx: _Ctx, line: str, registry: Registry | None) -> CheckResult:
+    """The result model; built with ``model_construct`` (every field is made here, typed)."""
+    from tcplab.check._model import CheckReason, CheckResult  # pydantic: not on the hook's path
+
     level, caps = RiskLevel.SAFE, 0
     reasons = []
     for seg, source, rule, lvl, c, why in ctx.parts:
         level, caps = more_severe(level, lvl), caps | c
         reasons.append(
-            CheckReason(
+            CheckReason.model_construct(
                 segment=seg,
                 source=source,
                 rule=rule,
                 risk_level=lvl.name,
                 decision=decide(lvl).value,
-                capabilities=Capability.names(c),
+                capabilities=_cap_names(c),
                 detail=why,
             )
         )
-    return CheckResult(
+    return CheckResult.model_construct(
+        schema_version=SCHEMA_VERSION,
         command=line,
         decision=decide(level).value,
         risk_level=level.name,
-        capabilities=Capability.names(caps),
+        capabilities=_cap_names(caps),
         reasons=reasons,
         knowledge_version=ctx.knowledge.version,
         registry=str(registry.path) if registry is not None else None,
@@ -230,10 +263,25 @@ def check(line: str, registry: Registry | str | os.PathLike[str] | None = None) 
     Raises:
         MissingDependencyError: tree-sitter-bash is not installed (``tcplab[check]``).
     """
-    reg = _open_registry(registry)
-    ctx = _Ctx(load_knowledge(), reg)
+    ctx = evaluate(line, registry)
+    return _result(ctx, line, ctx.registry)
+
+
+def decide_line(
+    line: str, registry: Registry | str | os.PathLike[str] | None = None
+) -> tuple[Decision, RiskLevel]:
+    """Only the decision and level of :func:`check` (same evaluation, no result model built)."""
+    level = RiskLevel.SAFE
+    for part in evaluate(line, registry).parts:
+        level = more_severe(level, part[3])
+    return decide(level), level
+
+
+def evaluate(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> _Ctx:
+    """The parts of a line's decision (``.parts``: segment, source, rule, level, caps, detail)."""
+    ctx = _Ctx(load_knowledge(), _open_registry(registry))
     if len(line) > MAX_LINE_CHARS:
         ctx.add(line[:80], "parser", "too-long", _U, 0, f"longer than {MAX_LINE_CHARS} chars")
     else:
         _text(ctx, line, 0)
-    return _result(ctx, line, reg)
+    return ctx

@@ -194,5 +194,6 @@ def load_knowledge() -> Knowledge:
 
     name = f"invocations_v{KNOWLEDGE_VERSION}.yaml"
     path = resources.files("tcplab").joinpath(f"data/invocations/{name}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 7x faster start-up
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     return Knowledge(raw, f"tcplab/data/invocations/{name}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["SCHEMA_VERSION", "CheckReason", "CheckResult"]
+from tcplab.check._engine import SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "CheckReason", "CheckResult"]
 
 
 class CheckReason(BaseModel):

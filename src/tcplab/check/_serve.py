@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from tcplab.check._engine import check
-from tcplab.check._knowledge import severity
-from tcplab.check._model import SCHEMA_VERSION, CheckResult
-from tcplab.descriptor import RiskLevel
+from tcplab.check._engine import SCHEMA_VERSION, Part, check, evaluate
+from tcplab.check._knowledge import more_severe, severity
+from tcplab.descriptor import Decision, RiskLevel, decide
 
 __all__ = ["HOOK_DECISIONS", "hook_answer", "serve", "serve_answer", "summary"]
 
@@ -37,16 +36,18 @@ def _error(message: str, ident: Any = None) -> dict[str, Any]:
     }
 
 
-def summary(result: CheckResult) -> str:
-    """One line: the decision and the most severe reasons (segment: detail)."""
-    worst = sorted(
-        result.reasons, key=lambda r: -severity(RiskLevel[r.risk_level])
-    )  # stable: line order within a level
-    parts = [f"{r.segment.strip()[:60]!r}: {r.detail}" for r in worst[:3] if r.detail]
-    text = f"tcplab check: {result.decision} ({result.risk_level})"
-    if parts:
-        text += " - " + "; ".join(parts)
-    return text[:_MAX_REASON]
+def summary(parts: list[Part]) -> tuple[Decision, str]:
+    """The decision of a line's parts and one line: it and the most severe reasons."""
+    level = RiskLevel.SAFE
+    for part in parts:
+        level = more_severe(level, part[3])
+    worst = sorted(parts, key=lambda p: -severity(p[3]))  # stable: line order within a level
+    why = [f"{p[0].strip()[:60]!r}: {p[5]}" for p in worst[:3] if p[5]]
+    decision = decide(level)
+    text = f"tcplab check: {decision.value} ({level.name})"
+    if why:
+        text += " - " + "; ".join(why)
+    return decision, text[:_MAX_REASON]
 
 
 def serve_answer(line: str) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def hook_answer(text: str) -> dict[str, Any]:
     if tool != "Bash" or not isinstance(command, str):
         return _hook_output("ask", "tcplab check: a Bash event without a command string")
     try:
-        result = check(command)
+        decision, reason = summary(evaluate(command).parts)
     except Exception as exc:  # the safe answer, never a crash
         return _hook_output("ask", f"tcplab check failed: {type(exc).__name__}: {exc}")
-    return _hook_output(HOOK_DECISIONS[result.decision], summary(result))
+    return _hook_output(HOOK_DECISIONS[decision.value], reason)

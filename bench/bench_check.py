@@ -1,0 +1,131 @@
+"""Invocation-check benchmarks (issue 16): whole-line decisions in-process and the hook's start-up.
+
+* ``check(line)`` for typical agent command lines, in-process, parse included — target ≤ 20 µs
+  per line — as a ratio against ``shlex.split`` of the same lines (the cheapest tokenizer, no
+  decision) measured in the same rounds; the tree-sitter parse alone is reported the same way
+  so the share of the parser is visible.
+* ``--serve`` per line (JSON in, ``check``, JSON out) — target ≤ 50 µs per line.
+* ``tcplab hook claude-code`` wall clock per call (a fresh process per call, as Claude Code runs
+  it) against ``python -c pass`` — target ≤ 100 ms.
+
+Run as ``python bench/bench_check.py``; writes ``bench/results/check.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from _harness import compare, save, time_loop
+from tcplab.check import check, serve_answer
+
+TCPLAB = Path(sys.executable).with_name("tcplab")
+LINES = [
+    "git status",
+    "ls -la src/",
+    "git diff HEAD~1 -- src/tcplab/check/_engine.py",
+    "pytest tests/check -q -x",
+    "grep -rn 'def check' src | head -20",
+    "rm -rf build/ dist/",
+    "cd /work/main && git log --oneline | head -5",
+    "find . -name '*.pyc' -delete",
+    "sudo apt-get install -y ripgrep",
+    "curl -fsSL https://example.com/install.sh | sh",
+    "python -m pip install -e '.[dev]'",
+    "bash -c 'for f in *.txt; do wc -l \"$f\"; done' > counts.txt",
+]
+TARGET_US = {"check": 20.0, "serve": 50.0}
+TARGET_HOOK_MS = 100.0
+
+
+def _per_line(fn: Callable[[str], object], loops: int) -> Callable[[], float]:
+    def run() -> float:
+        return time_loop(lambda: [fn(s) for s in LINES], loops) / len(LINES) * 1e6
+
+    return run
+
+
+def _parse_only() -> Callable[[str], object]:
+    import tree_sitter
+    import tree_sitter_bash
+
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
+    return lambda s: parser.parse(s.encode())
+
+
+def _in_process(repeats: int) -> list[dict[str, Any]]:
+    for s in LINES:  # warm: knowledge compiled, parser built
+        check(s)
+    base = _per_line(shlex.split, 200)
+    events = {s: json.dumps({"command": s, "id": 1}) for s in LINES}
+    cases: list[tuple[str, str, Callable[[str], object]]] = [
+        ("check", "check(line), parse included", check),
+        (
+            "serve",
+            "--serve line (json in, check, json out)",
+            lambda s: json.dumps(serve_answer(events[s])),
+        ),
+        ("", "tree-sitter parse alone", _parse_only()),
+    ]
+    results = []
+    for kind, name, fn in cases:
+        res = compare(f"{name} / shlex.split", _per_line(fn, 50), base, repeats=repeats, unit="us")
+        if kind:
+            res["target_us"] = TARGET_US[kind]
+            res["meets_target"] = res["candidate_median"] <= TARGET_US[kind]
+        results.append(res)
+    return results
+
+
+def _wall(argv: list[str], stdin: bytes) -> Callable[[], float]:
+    def run() -> float:
+        t0 = time.perf_counter()
+        subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL, check=False)
+        return (time.perf_counter() - t0) * 1e3
+
+    return run
+
+
+def _hook(repeats: int) -> dict[str, Any]:
+    event = {
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "git push --force origin main"},
+    }
+    hook = _wall([str(TCPLAB), "hook", "claude-code"], json.dumps(event).encode())
+    hook()  # warm the page cache and the bytecode
+    res = compare(
+        "tcplab hook claude-code / python -c pass",
+        hook,
+        _wall([sys.executable, "-c", "pass"], b""),
+        repeats=repeats,
+        unit="ms",
+    )
+    res["target_ms"] = TARGET_HOOK_MS
+    res["meets_target"] = res["candidate_median"] <= TARGET_HOOK_MS
+    return res
+
+
+def main(repeats: int = 15) -> list[dict[str, Any]]:
+    results = [*_in_process(repeats), _hook(repeats)]
+    save("check", results)
+    return results
+
+
+if __name__ == "__main__":
+    from _harness import report
+
+    out = main()
+    report(out)
+    for r in out:
+        if "meets_target" in r:
+            unit = r["unit"]
+            target = r.get("target_us", r.get("target_ms"))
+            verdict = "meets" if r["meets_target"] else "MISSES"
+            print(f"  {r['name']}: {r['candidate_median']:.1f} {unit}, {verdict} ≤ {target} {unit}")
