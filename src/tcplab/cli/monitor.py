@@ -97,7 +97,7 @@ def _host_table(host: dict[str, Any]) -> Any:
         t.add_row("memory used", f"{_gb(used)} of {_gb(total)}")
         t.add_row("swap used", f"{_gb(m['swap_used_bytes'])} of {_gb(m['swap_total_bytes'])}")
     for d in m.get("disk_free_bytes", []):
-        t.add_row(f"disk free ({d['labels']['path']})", _gb(d["value"]))
+        t.add_row(f"disk free ({_escape(d['labels']['path'])})", _gb(d["value"]))
     for g in m.get("gpu_utilization_percent", []):
         t.add_row(f"GPU {g['labels']['gpu']} busy", f"{g['value']:.0f}%")
     for name, status in host["sources"].items():
@@ -115,7 +115,7 @@ def _escape(text: str) -> str:
 def _runs_table(runs: list[dict[str, Any]], base: str) -> Any:
     from rich.table import Table
 
-    t = Table(title=f"Running runs ({base})", title_justify="left")
+    t = Table(title=f"Running runs ({_escape(base)})", title_justify="left")
     for col in ("run", "state", "shards", "trials", "progress", "heartbeat"):
         t.add_column(col)
     for r in runs:
