@@ -65,6 +65,8 @@ class Case:
     stdio: str | None = None  # closed-stdin, closed-stdout, full
     unreadable: bool = False  # names the unreadable file (run without DAC capabilities)
     env: dict[str, str] | None = None
+    stdin: bytes | None = None  # written to the command's stdin (default: empty)
+    exits: tuple[int, ...] = ()  # other documented exit statuses (check: 10, 20, 30)
 
 
 def c(*args: str | bytes, **kw: Any) -> Case:
@@ -131,6 +133,7 @@ def _cases_top() -> dict[str, list[Case]]:
             c("run", "{spec_nolabels}", echo=ABSENT),
             c("run", "--resume", "garbage", "--no-db", home="broken"),
             c("run", "{spec_nolabels}", "--workers", "-1"),
+            c("run", "{spec_nolabels}", "--sample-interval", "nan"),
             c("run", "{spec_nolabels}", "--executor", "bogus[/x]", echo="bogus[/x]"),
             c("run", "--resume", ABSENT, "--db", "nope://[/x]", echo="nope://[/x]"),
             c("run", "--resume", ABSENT, "--artifacts", "s3://", "--out", "{rand}", "--no-db"),
@@ -408,6 +411,31 @@ def _cases_runs() -> dict[str, list[Case]]:
     }
 
 
+def _cases_check() -> dict[str, list[Case]]:
+    verdicts = {"exits": (10, 20, 30), "ok": True}  # APPROVE 0, CAUTION, REQUIRE_APPROVAL, REJECT
+    events = b'{"tool_name": "Bash", "tool_input": {"command": "[red]qxtool[/red] [/x]"}}'
+    return {
+        "check": [
+            c("check"),
+            c("check", "--", XTOOL, "[/x]", echo=XTOOL, **verdicts),
+            c("check", XTOOL, "--json", home="data", echo=XTOOL, **verdicts),
+            c("check", "ls", "--registry", "{rand}"),
+            c("check", "ls", "--registry", "{loop}"),
+            c("check", "ls", "--registry", "{unread}", unreadable=True),
+            c("check", "--serve", "x"),
+            c("check", "--serve", ok=True, stdin=b'{"command": "[/x]"}\nnot json\n\xff\n'),
+            c("check", "--serve", stdio="closed-stdin"),
+            c("check", "rm -rf /", stdio="full", **verdicts),
+        ],
+        "hook": [
+            c("hook", "bogus[/x]", echo="bogus[/x]"),
+            c("hook", "claude-code", ok=True, stdin=events),
+            c("hook", "claude-code", ok=True, stdin=b"\xff[/x]"),
+            c("hook", "claude-code", ok=True, stdio="closed-stdin"),
+        ],
+    }
+
+
 def _cases_service() -> dict[str, list[Case]]:
     """Error paths only: ``serve`` and ``worker`` run until stopped, the rest need a server."""
     client = ("--url", REFUSED, "--token", "t[/x]", "--json")
@@ -470,6 +498,7 @@ def _cases_service() -> dict[str, list[Case]]:
         ],
         "token list": [c("token", "list", "--json"), c("token", "list", "--db", "nope://[/x]")],
         "token revoke": [c("token", "revoke", "x", "--db", PG_REFUSED)],
+        **_cases_check(),
         "monitor": [  # never without --once or --count: it refreshes until Ctrl-C
             c("monitor", "--once", ok=True),
             c("monitor", "--once", "--json", home="broken", ok=True),
@@ -692,7 +721,11 @@ def _home(case: Case, world: dict[str, Path], case_dir: Path) -> Path:
 
 
 def _popen_args(case: Case, argv: list[str | bytes]) -> tuple[list[str | bytes], dict[str, Any]]:
-    kw: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE}
+    kw: dict[str, Any] = {"stdout": subprocess.PIPE}
+    if case.stdin is None:
+        kw["stdin"] = subprocess.DEVNULL
+    else:
+        kw["input"] = case.stdin
     if case.unreadable and os.geteuid() == 0:
         argv = [str(TCPLAB), *argv]
         return [sys.executable, "-c", DROP_DAC, *argv], kw
@@ -753,7 +786,9 @@ def problems(o: Outcome) -> list[str]:
     for needle in ("Traceback", "Exception ignored", "Error in sys.excepthook"):
         if needle in o.stderr:
             found.append(f"{needle!r} in stderr")
-    if o.rc not in (0, 1, 2):
+    if o.rc in o.case.exits:  # a documented verdict status: its answer is on stdout
+        found += [] if o.stdout.strip() else [f"exit {o.rc} with nothing on stdout"]
+    elif o.rc not in (0, 1, 2):
         found.append(f"exit {o.rc}")
     elif o.rc == 0 and not o.case.ok:
         found.append("exit 0 on a case that must fail")
