@@ -1,9 +1,9 @@
 """Invocation-check benchmarks (issue 16): whole-line decisions in-process and the hook's start-up.
 
-* ``check(line)`` for typical agent command lines, in-process, parse included — target ≤ 20 µs
-  per line — as a ratio against ``shlex.split`` of the same lines (the cheapest tokenizer, no
-  decision) measured in the same rounds; the tree-sitter parse alone is reported the same way
-  so the share of the parser is visible.
+* ``check(line)`` (and ``decide_line``, which builds no result model) for typical agent
+  command lines, in-process, parse included — target ≤ 20 µs per line — as a ratio against
+  ``shlex.split`` of the same lines (the cheapest tokenizer, no decision) measured in the same
+  rounds; the tree-sitter parse alone is reported the same way so the parser's share shows.
 * ``--serve`` per line (JSON in, ``check``, JSON out) — target ≤ 50 µs per line.
 * ``tcplab hook claude-code`` wall clock per call (a fresh process per call, as Claude Code runs
   it) against ``python -c pass`` — target ≤ 100 ms.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import compare, save, time_loop
-from tcplab.check import check, serve_answer
+from tcplab.check import check, decide_line, serve_answer
 
 TCPLAB = Path(sys.executable).with_name("tcplab")
 LINES = [
@@ -66,6 +66,7 @@ def _in_process(repeats: int) -> list[dict[str, Any]]:
     events = {s: json.dumps({"command": s, "id": 1}) for s in LINES}
     cases: list[tuple[str, str, Callable[[str], object]]] = [
         ("check", "check(line), parse included", check),
+        ("check", "decide_line(line): decision only, no result model", decide_line),
         (
             "serve",
             "--serve line (json in, check, json out)",

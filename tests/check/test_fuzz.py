@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcplab.check import HOOK_DECISIONS, check, hook_answer, serve, serve_answer
+from tcplab.check import HOOK_DECISIONS, check, decide_line, hook_answer, serve, serve_answer
 
 DECISIONS = {"APPROVE", "CAUTION", "REQUIRE_APPROVAL", "REJECT"}
 SEEDS = [
@@ -69,6 +69,8 @@ def test_mutated_command_lines() -> None:
         line = _mutate(rng, rng.choice(SEEDS))
         result = check(line)
         assert result.decision in DECISIONS
+        decision, level = decide_line(line)
+        assert (decision.value, level.name) == (result.decision, result.risk_level)
         event = {"hook_event_name": "PreToolUse", "tool_name": "Bash"}
         event["tool_input"] = {"command": line}  # type: ignore[assignment]
         answer = hook_answer(json.dumps(event))
