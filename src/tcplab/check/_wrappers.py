@@ -110,10 +110,25 @@ def _generic(name: str, words: list[str | None]) -> Unwrapped:
         return out
     inner = words[start:]
     if name == "xargs":
+        repl = _xargs_replace(words[1:start])
+        if repl:  # -I R: words holding R get input text
+            inner = [None if w is None or repl in w else w for w in inner]
         inner = (inner or ["echo"]) + [None]  # arguments come from the input: dynamic
     if inner:
         out.inner.append(inner)
     return out
+
+
+def _xargs_replace(options: list[str | None]) -> str | None:
+    """The replacement string of ``xargs -I R`` / ``-iR`` / ``--replace[=R]``, if any."""
+    for i, w in enumerate(options):
+        if w in ("-I", "--replace") and i + 1 < len(options):
+            return options[i + 1] or None
+        if w is not None and w.startswith(("-I", "-i")) and len(w) > 2:
+            return w[2:]
+        if w in ("-i", "--replace") or (w is not None and w.startswith("--replace=")):
+            return w.split("=", 1)[1] if "=" in w else "{}"
+    return None
 
 
 def _shell(name: str, words: list[str | None]) -> Unwrapped | None:
@@ -180,7 +195,8 @@ def _find(words: list[str | None]) -> Unwrapped:
             j = i + 1
             while j < len(words) and words[j] not in (";", "+"):
                 j += 1
-            out.inner.append([None if x == "{}" else x for x in words[i + 1 : j]] or [None])
+            inner = [None if x is None or "{}" in x else x for x in words[i + 1 : j]]
+            out.inner.append(inner or [None])
             i = j + 1
             continue
         own.append(w)
