@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import compare, save, time_loop
-from tcplab.check import check, decide_line, serve_answer
+from tcplab.check import check, clear_parse_cache, decide_line, serve_answer
 
 TCPLAB = Path(sys.executable).with_name("tcplab")
 LINES = [
@@ -51,6 +51,16 @@ def _per_line(fn: Callable[[str], object], loops: int) -> Callable[[], float]:
     return run
 
 
+def _cold(fn: Callable[[str], object]) -> Callable[[str], object]:
+    """``fn`` on a line never seen before (the parse cache is emptied first)."""
+
+    def run(s: str) -> object:
+        clear_parse_cache()
+        return fn(s)
+
+    return run
+
+
 def _parse_only() -> Callable[[str], object]:
     import tree_sitter
     import tree_sitter_bash
@@ -64,14 +74,16 @@ def _in_process(repeats: int) -> list[dict[str, Any]]:
         check(s)
     base = _per_line(shlex.split, 200)
     events = {s: json.dumps({"command": s, "id": 1}) for s in LINES}
+
+    def serve_line(s: str) -> str:
+        return json.dumps(serve_answer(events[s]))
+
     cases: list[tuple[str, str, Callable[[str], object]]] = [
-        ("check", "check(line), parse included", check),
-        ("check", "decide_line(line): decision only, no result model", decide_line),
-        (
-            "serve",
-            "--serve line (json in, check, json out)",
-            lambda s: json.dumps(serve_answer(events[s])),
-        ),
+        ("check", "check(line), cold: parse included", _cold(check)),
+        ("check", "decide_line(line), cold: no result model", _cold(decide_line)),
+        ("check", "check(line), repeated line (parse cache)", check),
+        ("check", "decide_line(line), repeated line (parse cache)", decide_line),
+        ("serve", "--serve line, cold (json in, check, json out)", _cold(serve_line)),
         ("", "tree-sitter parse alone", _parse_only()),
     ]
     results = []

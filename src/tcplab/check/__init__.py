@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcplab.check._engine import SCHEMA_VERSION, check, decide_line, default_registry_path
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, load_knowledge
+from tcplab.check._parse import clear_parse_cache
 from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer, summary
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "CheckReason",
     "CheckResult",
     "check",
+    "clear_parse_cache",
     "decide_line",
     "default_registry_path",
     "hook_answer",

@@ -15,9 +15,12 @@ from typing import Any
 
 from tcplab.errors import MissingDependencyError
 
-__all__ = ["Parsed", "Segment", "parse"]
+__all__ = ["Parsed", "Segment", "clear_parse_cache", "parse"]
 
 _PARSER: list[Any] = []
+_CACHE: dict[str, Parsed] = {}
+_CACHE_MAX = 4096
+_CACHE_TEXT = 4096
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 _DQ_UNESCAPE = re.compile(r'\\([$`"\\\n])')
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
@@ -162,10 +165,26 @@ class _Walker:
 
 
 def parse(text: str) -> Parsed:
-    """Parse shell text into segments (never raises on bad shell; see :attr:`Parsed.errors`)."""
+    """Parse shell text into segments (never raises on bad shell; see :attr:`Parsed.errors`).
+
+    Results of texts up to 4 KiB are kept (up to 4,096 of them; agents repeat lines); they are
+    shared, so callers never modify them.
+    """
+    found = _CACHE.get(text)
+    if found is not None:
+        return found
     out = Parsed()
     tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
     _Walker(out).walk(tree.root_node)
     if tree.root_node.has_error and not out.errors:
         out.errors.append("the text does not parse as shell")
+    if len(text) <= _CACHE_TEXT:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[text] = out
     return out
+
+
+def clear_parse_cache() -> None:
+    """Forget the kept parse results (benchmarks of cold lines)."""
+    _CACHE.clear()
