@@ -10,7 +10,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcplab.check import HOOK_DECISIONS, check, decide_line, hook_answer, serve, serve_answer
+from tcplab.check import (
+    HOOK_DECISIONS,
+    CheckResult,
+    check,
+    decide_line,
+    hook_answer,
+    serve,
+    serve_answer,
+)
 
 DECISIONS = {"APPROVE", "CAUTION", "REQUIRE_APPROVAL", "REJECT"}
 SEEDS = [
@@ -69,6 +77,9 @@ def test_mutated_command_lines() -> None:
         line = _mutate(rng, rng.choice(SEEDS))
         result = check(line)
         assert result.decision in DECISIONS
+        served = serve_answer(json.dumps({"command": line, "id": 9}))
+        assert served == {**result.model_dump(), "id": 9}
+        assert CheckResult.model_validate({k: v for k, v in served.items() if k != "id"}) == result
         decision, level = decide_line(line)
         assert (decision.value, level.name) == (result.decision, result.risk_level)
         event = {"hook_event_name": "PreToolUse", "tool_name": "Bash"}

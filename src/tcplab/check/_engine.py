@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tcplab.check._knowledge import Knowledge, ToolSpec, View, load_knowledge, more_severe
 from tcplab.check._parse import Segment, parse
@@ -30,6 +30,7 @@ __all__ = [
     "decide_line",
     "default_registry_path",
     "evaluate",
+    "result_dict",
 ]
 
 SCHEMA_VERSION = 1
@@ -222,35 +223,43 @@ def _cap_names(caps: int) -> list[str]:
     return list(found)
 
 
-def _result(ctx: _Ctx, line: str, registry: Registry | None) -> CheckResult:
-    """The result model; built with ``model_construct`` (every field is made here, typed)."""
-    from tcplab.check._model import CheckReason, CheckResult  # pydantic: not on the hook's path
-
+def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
+    """The result as plain JSON-ready data: the fields of ``CheckResult``, in its order."""
     level, caps = RiskLevel.SAFE, 0
     reasons = []
     for seg, source, rule, lvl, c, why in ctx.parts:
         level, caps = more_severe(level, lvl), caps | c
         reasons.append(
-            CheckReason.model_construct(
-                segment=seg,
-                source=source,
-                rule=rule,
-                risk_level=lvl.name,
-                decision=decide(lvl).value,
-                capabilities=_cap_names(c),
-                detail=why,
-            )
+            {
+                "segment": seg,
+                "source": source,
+                "rule": rule,
+                "risk_level": lvl.name,
+                "decision": decide(lvl).value,
+                "capabilities": _cap_names(c),
+                "detail": why,
+            }
         )
-    return CheckResult.model_construct(
-        schema_version=SCHEMA_VERSION,
-        command=line,
-        decision=decide(level).value,
-        risk_level=level.name,
-        capabilities=_cap_names(caps),
-        reasons=reasons,
-        knowledge_version=ctx.knowledge.version,
-        registry=str(registry.path) if registry is not None else None,
-    )
+    registry = ctx.registry
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": line,
+        "decision": decide(level).value,
+        "risk_level": level.name,
+        "capabilities": _cap_names(caps),
+        "reasons": reasons,
+        "knowledge_version": ctx.knowledge.version,
+        "registry": str(registry.path) if registry is not None else None,
+    }
+
+
+def _result(ctx: _Ctx, line: str) -> CheckResult:
+    """The result model; built with ``model_construct`` (every field is made here, typed)."""
+    from tcplab.check._model import CheckReason, CheckResult  # pydantic: not on the hook's path
+
+    data = result_dict(ctx, line)
+    data["reasons"] = [CheckReason.model_construct(**r) for r in data["reasons"]]
+    return CheckResult.model_construct(**data)
 
 
 def check(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> CheckResult:
@@ -264,7 +273,7 @@ def check(line: str, registry: Registry | str | os.PathLike[str] | None = None) 
         MissingDependencyError: tree-sitter-bash is not installed (``tcplab[check]``).
     """
     ctx = evaluate(line, registry)
-    return _result(ctx, line, ctx.registry)
+    return _result(ctx, line)
 
 
 def decide_line(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from tcplab.check._engine import SCHEMA_VERSION, Part, check, evaluate
+from tcplab.check._engine import SCHEMA_VERSION, Part, evaluate, result_dict
 from tcplab.check._knowledge import more_severe, severity
 from tcplab.descriptor import Decision, RiskLevel, decide
 
@@ -63,7 +63,7 @@ def serve_answer(line: str) -> dict[str, Any]:
     if not isinstance(command, str):
         return _error("'command' must be a string", ident)
     try:
-        answer: dict[str, Any] = check(command).model_dump()
+        answer = result_dict(evaluate(command), command)
     except Exception as exc:  # the safe answer, never a crash
         return _error(f"check failed: {type(exc).__name__}: {exc}", ident)
     answer["id"] = ident
