@@ -21,8 +21,11 @@ step "built wheel + sdist"
 wheel="$(ls "$work"/dist/tcplab-*.whl)"
 unzip -l "$wheel" | grep -q "tcplab/data/examples/quickstart.yaml" \
   || { echo "wheel lacks the quickstart spec" >&2; exit 1; }
-unzip -l "$wheel" | grep -q "tcplab/data/labels/tcplab-holdout-v1.csv" \
-  || { echo "wheel lacks the held-out labels" >&2; exit 1; }
+for f in tcplab/data/labels/tcplab-holdout-v1.csv tcplab/rules/rules_v3.yaml \
+         tcplab/service/templates/base.html tcplab/service/static/app.js \
+         tcplab/registry/_tcpcold.c; do
+  unzip -l "$wheel" | grep -q "$f" || { echo "wheel lacks $f" >&2; exit 1; }
+done
 
 "$PY" -m venv "$work/venv"
 "$work/venv/bin/pip" install -q "$wheel"
