@@ -125,8 +125,7 @@ def _read_spec(path: Path) -> dict[str, Any]:
     """The spec file as a mapping, relative corpus/labels made absolute (like ``tcplab run``)."""
     import yaml
 
-    from tcplab.experiment import SpecError
-    from tcplab.experiment import MAX_SPEC_BYTES
+    from tcplab.experiment import MAX_SPEC_BYTES, SpecError
 
     try:
         with path.open("rb") as fh:
