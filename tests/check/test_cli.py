@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import TCPLAB
-
-Runner = object  # the `tcplab` fixture from tests/conftest.py
 
 
 def _run(*args: str, input: bytes | str | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -51,7 +50,7 @@ def test_usage_errors_exit_2() -> None:
     assert _run("check", "--serve", "ls", input="").returncode == 2
 
 
-def test_missing_registry_is_an_error_exit_1(tmp_path: object) -> None:
+def test_missing_registry_is_an_error_exit_1() -> None:
     proc = _run("check", "--registry", "/nonexistent/x.tcpdb", "ls")
     assert proc.returncode == 1
     assert proc.stderr.decode().startswith("error:")
@@ -121,3 +120,23 @@ def test_serve_answers_every_line_in_one_process() -> None:
     ]
     assert [a["id"] for a in answers[:2]] == [1, "two"]
     assert "error" in answers[2] and "error" in answers[5]
+
+
+def test_closed_stdin() -> None:
+    hook = subprocess.run(
+        [str(TCPLAB), "hook", "claude-code"], stdin=subprocess.DEVNULL, capture_output=True
+    )
+    assert hook.returncode == 0
+    closed = "import os, sys; os.close(0); os.execv(sys.argv[1], sys.argv[1:])"
+    for args in (["hook", "claude-code"], ["check", "--serve"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", closed, str(TCPLAB), *args], capture_output=True, timeout=120
+        )
+        assert b"Traceback" not in proc.stderr, proc.stderr
+        if args[0] == "hook":
+            assert proc.returncode == 0
+            answer = json.loads(proc.stdout)["hookSpecificOutput"]
+            assert answer["permissionDecision"] == "ask"
+        else:
+            assert proc.returncode == 1
+            assert proc.stderr.startswith(b"error:")

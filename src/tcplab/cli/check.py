@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from tcplab.errors import UsageError
+from tcplab.errors import TcplabError, UsageError
 
 __all__ = ["EXIT_CODES", "check_main", "hook_main", "register"]
 
@@ -49,9 +49,11 @@ def hook_main(agent: str) -> int:
     if agent != "claude-code":
         raise UsageError(f"unknown agent {agent!r}; known: claude-code")
     try:
+        if sys.stdin is None:
+            raise OSError("standard input is closed")
         text = sys.stdin.buffer.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        text = f"<unreadable stdin: {exc}>"
+        text = f"<unreadable stdin: {exc}>"  # not JSON: the answer is `ask`
     sys.stdout.write(json.dumps(hook_answer(text)) + "\n")
     return 0
 
@@ -79,6 +81,8 @@ def register(app: typer.Typer) -> None:
 
             if words:
                 raise UsageError("--serve reads the lines on stdin; give no command line")
+            if sys.stdin is None:
+                raise TcplabError("--serve reads JSON lines on standard input, which is closed")
             raise typer.Exit(serve_loop(sys.stdin.buffer, sys.stdout))
         raise typer.Exit(check_main(words or [], as_json, registry))
 
