@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from tcplab.cli._hook import hook_main
 from tcplab.errors import TcplabError, UsageError
 
 __all__ = ["EXIT_CODES", "check_main", "hook_main", "register"]
@@ -38,24 +39,6 @@ def check_main(words: list[str], as_json: bool, registry: Path | None) -> int:
         for r in result.reasons:
             print_data(f"  {r.risk_level:<12} {r.source}:{r.rule}  {r.segment!r}  {r.detail}")
     return EXIT_CODES[result.decision]
-
-
-def hook_main(agent: str) -> int:
-    """Read one hook event on stdin, write the answer as one JSON object; always exit 0."""
-    import json
-
-    from tcplab.check import hook_answer
-
-    if agent != "claude-code":
-        raise UsageError(f"unknown agent {agent!r}; known: claude-code")
-    try:
-        if sys.stdin is None:
-            raise OSError("standard input is closed")
-        text = sys.stdin.buffer.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        text = f"<unreadable stdin: {exc}>"  # not JSON: the answer is `ask`
-    sys.stdout.write(json.dumps(hook_answer(text)) + "\n")
-    return 0
 
 
 def register(app: typer.Typer) -> None:

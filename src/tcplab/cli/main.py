@@ -316,6 +316,10 @@ def _fast_path(args: list[str]) -> Callable[[], int] | None:
         return _fast_help
     if args == ["--version"]:
         return _fast_version
+    if args == ["hook", "claude-code"]:  # once per agent tool call: no typer
+        from tcplab.cli._hook import hook_main
+
+        return lambda: hook_main("claude-code")
     if len(args) < 3:
         return None
     spec = _FAST.get((args[0], args[1]))
