@@ -19,12 +19,12 @@ step() {
   || { cat "$work/build.log"; exit 1; }
 step "built wheel + sdist"
 wheel="$(ls "$work"/dist/tcplab-*.whl)"
-unzip -l "$wheel" | grep -q "tcplab/data/examples/quickstart.yaml" \
-  || { echo "wheel lacks the quickstart spec" >&2; exit 1; }
-for f in tcplab/data/labels/tcplab-holdout-v1.csv tcplab/rules/rules_v3.yaml \
+# the listing goes to a file, not a pipe (with pipefail, grep -q would SIGPIPE the lister)
+"$PY" -m zipfile -l "$wheel" >"$work/contents.txt"
+for f in tcplab/data/examples/quickstart.yaml tcplab/data/labels/tcplab-holdout-v1.csv tcplab/rules/rules_v3.yaml \
          tcplab/service/templates/base.html tcplab/service/static/app.js \
          tcplab/registry/_tcpcold.c; do
-  unzip -l "$wheel" | grep -q "$f" || { echo "wheel lacks $f" >&2; exit 1; }
+  grep -q "$f" "$work/contents.txt" || { echo "wheel lacks $f" >&2; exit 1; }
 done
 
 "$PY" -m venv "$work/venv"
@@ -36,7 +36,8 @@ export TCPLAB_HOME="$work/home"
 tcplab="$work/venv/bin/tcplab"
 "$tcplab" --version
 hex="$("$tcplab" descriptor encode --command ls --risk SAFE)"
-"$tcplab" descriptor decode "$hex" --json | grep -q '"risk_level": "SAFE"'
+decoded="$("$tcplab" descriptor decode "$hex" --json)"
+grep -q '"risk_level": "SAFE"' <<<"$decoded" || { echo "decode: $decoded" >&2; exit 1; }
 step "--version, encode/decode"
 if "$tcplab" quickstart --limit 5 >"$work/embedding.log" 2>&1; then
   echo "quickstart with the embedding arm should ask for the ml extra" >&2; exit 1
