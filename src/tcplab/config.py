@@ -62,7 +62,7 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"invalid tcplab settings: {exc}") from exc
     home = settings.home
-    if home.exists() and not home.is_dir():
+    if (home.exists() or home.is_symlink()) and not home.is_dir():
         raise ConfigError(
             f"TCPLAB_HOME={home} is not a directory; point it at a directory (or unset it to "
             f"use {default_home()})"

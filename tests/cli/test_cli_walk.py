@@ -360,8 +360,7 @@ def _cases_runs() -> dict[str, list[Case]]:
             c("runs", "list", home="data", ok=True, echo=f"{XTOOL} run"),
             c("runs", "list", "--json", home="broken", ok=True),  # damaged runs listed as such
             c("runs", "list", home="file"),
-            # A symlink-loop TCPLAB_HOME reads as an empty one (tcplab.config, not the CLI's).
-            c("runs", "list", home="loop", ok=True),
+            c("runs", "list", home="loop"),  # a symlink-loop TCPLAB_HOME is refused
         ],
         "runs show": [
             c("runs", "show", ABSENT, echo=ABSENT),
