@@ -103,7 +103,12 @@ def _execute(
 
 
 def _options(
-    executor: str | None, workers: int | None, db: str | None, artifacts: str | None, use_db: bool
+    executor: str | None,
+    workers: int | None,
+    db: str | None,
+    artifacts: str | None,
+    use_db: bool,
+    sample_interval: float | None = None,
 ) -> tuple[Any, Any]:
     """Check the run options before any run directory exists (a refused option leaves no
     orphan run): the executor, the store URL, the artifacts URL."""
@@ -111,6 +116,10 @@ def _options(
         make_executor(executor, workers or 1)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {workers})")
+    if sample_interval:  # 0 = off
+        from tcplab.monitor import check_interval
+
+        check_interval(sample_interval)
     store = None
     if use_db:
         from tcplab.experiment import open_result_store
@@ -191,11 +200,7 @@ def register(app: typer.Typer) -> None:
         if not resume and spec is None:
             raise UsageError("give a spec file (or --resume RUN_ID)")
         parsed = load_spec(spec, default_registry().names()) if spec is not None else None
-        if sample_interval:  # checked before any run directory exists (0 = off)
-            from tcplab.monitor import check_interval
-
-            check_interval(sample_interval)
-        store, _ = _options(executor, workers, db, artifacts, not no_db)
+        store, _ = _options(executor, workers, db, artifacts, not no_db, sample_interval)
         if resume:
             run_dir = find_run(resume) if out is None else out / resume
             console.print(f"resuming {escape(run_dir.name)}", highlight=False)
