@@ -119,6 +119,11 @@ COMMANDS: dict[str, _Entry] = {
         "register",
         "Show the host's resources and the running runs, refreshed live (Ctrl-C to stop).",
     ),
+    "deploy": _Entry(
+        "deploy",
+        "app",
+        "Deploy the platform: Kubernetes manifests (plan/apply/verify/destroy) and Terraform.",
+    ),
 }
 
 
