@@ -118,9 +118,12 @@ class Stack:
         proc.send_signal(sig)
         return proc.wait(timeout=60)
 
-    def worker(self, concurrency: int = 1, n: int = 0) -> subprocess.Popen[bytes]:
+    def worker(
+        self, concurrency: int = 1, n: int = 0, *extra: str, **env: str
+    ) -> subprocess.Popen[bytes]:
         """Start `tcplab worker` (its output goes to worker-N.log)."""
-        return self._spawn(["worker", "--concurrency", str(concurrency)], f"worker-{n}.log")
+        args = ["worker", "--concurrency", str(concurrency), *extra]
+        return self._spawn(args, f"worker-{n}.log", **env)
 
     def log(self, name: str) -> str:
         path = self.home / name

@@ -95,6 +95,10 @@ def worker_cmd(
         typer.Option("--hardware", help="Hardware offered (gpu, fpga); repeatable."),
     ] = None,
     region: Annotated[str | None, typer.Option("--region", help="Region served.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", min=0, max=65535, help="Serve /metrics here (0: any)."),
+    ] = None,
     db: _Db = None,
 ) -> None:
     """Run jobs from the queue until SIGTERM.
@@ -104,6 +108,8 @@ def worker_cmd(
     import asyncio
 
     settings = _settings(db)
+    if metrics_port is not None:
+        settings.worker_metrics_port = metrics_port
     for h in hardware or []:
         if h not in ("gpu", "fpga"):
             raise UsageError(f"--hardware {h!r}: use gpu or fpga")
@@ -282,6 +288,41 @@ def jobs_retry_cmd(
 ) -> None:
     """Queue a failed or cancelled job again (its run resumes)."""
     _one("retry", job_id, url, token, as_json)
+
+
+@jobs_app.command("logs")
+def jobs_logs_cmd(
+    job_id: Annotated[str, typer.Argument(help="Job id.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the job finishes.")
+    ] = False,
+    url: _Url = None,
+    token: _Token = None,
+    as_json: _Json = False,
+) -> None:
+    """The lines the workers logged while running a job (every attempt), oldest first."""
+    from tcplab.service.client import ApiClient
+
+    client, after, last_look = ApiClient(url, token), 0, False
+    try:
+        while True:
+            page = client.logs(job_id, after=after, limit=1000)
+            for line in page.lines:
+                if as_json:
+                    emit_json(line.model_dump(mode="json"))
+                else:
+                    stamp = f"{line.ts:%Y-%m-%d %H:%M:%S}"
+                    print_data(stamp, line.level, line.worker, line.message, sep="\t")
+            after = page.next_after
+            if len(page.lines) == 1000:
+                continue
+            if not follow or last_look:
+                break
+            # a finished job's last lines land just after its state: look once more
+            last_look = page.state in ("succeeded", "failed", "cancelled")
+            time.sleep(1.0)
+    finally:
+        client.close()
 
 
 def _db(db: str | None) -> Any:

@@ -7,6 +7,7 @@ library, sensor or device is missing is recorded as unavailable with the reason.
 from __future__ import annotations
 
 from tcplab.monitor._files import METRICS_SCHEMA, MetricsWriter, read_metrics, snapshots_table
+from tcplab.monitor._llm import LLM_OUTCOMES, llm_collectors, record_llm_request
 from tcplab.monitor._model import METRICS_SCHEMA_VERSION, Point, Snapshot, SourceStatus
 from tcplab.monitor._prom import HostCollector
 from tcplab.monitor._run import (
@@ -27,6 +28,7 @@ from tcplab.monitor._sources import (
 from tcplab.monitor._view import VIEW_SCHEMA_VERSION, HostView, active_runs, view_document
 
 __all__ = [
+    "LLM_OUTCOMES",
     "METRICS_SCHEMA",
     "METRICS_SCHEMA_VERSION",
     "MIN_INTERVAL",
@@ -45,8 +47,10 @@ __all__ = [
     "SourceUnavailable",
     "active_runs",
     "check_interval",
+    "llm_collectors",
     "make_sources",
     "read_metrics",
+    "record_llm_request",
     "register_source",
     "sample_interval_default",
     "saturation_warnings",

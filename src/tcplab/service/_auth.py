@@ -1,4 +1,5 @@
-"""Who is calling: ``Authorization: Bearer TOKEN`` → the token's user and role; role rules.
+"""Who is calling: ``Authorization: Bearer TOKEN`` → the token's user and role; role rules;
+the token's rate limit (429 with ``Retry-After``, :mod:`tcplab.service._ratelimit`).
 
 Roles: ``viewer`` reads every job and run; ``submitter`` submits, and reads, cancels and
 retries its own jobs only (another user's job answers 404, as if absent); ``admin`` does
@@ -48,6 +49,18 @@ def caller(request: Request) -> TokenRecord:
     record = authenticate(request.app.state.db, token.strip())
     if record is None:
         raise _problem(401, "Unauthorized", "unknown or revoked token")
+    limiter = getattr(request.app.state, "limiter", None)
+    wait = limiter.take(record) if limiter is not None else 0.0
+    if limiter is not None and wait > 0:
+        raise HTTPException(
+            429,
+            detail={
+                "type": "RateLimited",
+                "message": f"too many requests for this token ({record.role} rate); "
+                f"retry in {wait:.2f} s",
+            },
+            headers={"Retry-After": limiter.retry_after(wait)},
+        )
     return record
 
 

@@ -264,10 +264,6 @@ def report_page(request: Request, run_id: str, who: Session) -> HTMLResponse:
 
 
 def _report_html(run_dir: Path) -> str:
-    from tcplab.report import build_report
+    from tcplab.service._routes_data import fresh_report
 
-    html = run_dir / "report" / "report.html"
-    record = run_dir / "run.json"
-    if not html.is_file() or (record.is_file() and record.stat().st_mtime > html.stat().st_mtime):
-        build_report(run_dir)
-    return html.read_text(encoding="utf-8")
+    return (fresh_report(run_dir) / "report.html").read_text(encoding="utf-8")

@@ -69,6 +69,7 @@ class WorkerRuntime:
     shutting_down: threading.Event = field(default_factory=threading.Event)
     running: dict[str, str] = field(default_factory=dict)  # job id → execution id
     lock: threading.Lock = field(default_factory=threading.Lock)
+    logs: Any = None  # the JobLogHandler that stores job threads' log lines (job_logs)
 
 
 def _reason(exc: BaseException) -> str:
@@ -171,6 +172,16 @@ class _Hooks:
         return None
 
     def on_shard(self, progress: Progress) -> None:
+        log.info(
+            "job %s: %d/%d shards, %d/%d trials",
+            self.job.id,
+            progress.shards_done,
+            progress.shards_total,
+            sum(progress.done_by_arm.values()),
+            sum(progress.total_by_arm.values()),
+        )
+        if self.rt.logs is not None:
+            self.rt.logs.flush()
         try:
             update_owned(
                 self.rt.db,
@@ -279,6 +290,11 @@ def execute_job(context: Any, job_id: str) -> None:
         return
     with rt.lock:
         rt.running[job_id] = execution
+    if rt.logs is not None:
+        rt.logs.bind(job_id, execution)
+    log.info(
+        "job %s: attempt %d on worker %s (execution %s)", job_id, job.attempts, rt.name, execution
+    )
     hooks = _Hooks(rt, job, execution)
     try:
         ex = Execution(
@@ -297,7 +313,19 @@ def execute_job(context: Any, job_id: str) -> None:
         except Exception as exc:
             _record_failure(rt, context, job, execution, exc)
         else:
+            log.info(
+                "job %s: run %s, %d shard(s) in this execution",
+                job_id,
+                outcome.status,
+                outcome.shards_run,
+            )
             _record_outcome(rt, job, execution, hooks, outcome)
+    except BaseException as exc:
+        log.warning("job %s: execution ended: %s", job_id, _reason(exc))
+        raise
     finally:
         with rt.lock:
             rt.running.pop(job_id, None)
+        if rt.logs is not None:
+            log.info("job %s: execution %s done", job_id, execution)
+            rt.logs.unbind()

@@ -38,6 +38,11 @@ class ServiceSettings(BaseSettings):
         runs_dir: where workers create run directories (default ``TCPLAB_HOME/runs``).
         spec_dir: base of relative ``corpus``/``labels`` paths in submitted specs
             (default ``TCPLAB_HOME``).
+        worker_metrics_port: a worker serves its own ``/metrics`` on this port (0: any free
+            port; None: no exporter).
+        rate_viewer_per_s, rate_submitter_per_s, rate_admin_per_s: requests per second a
+            token of that role may make (token bucket; 0 = unlimited).
+        rate_burst_seconds: the bucket holds this many seconds' worth of requests.
     """
 
     model_config = SettingsConfigDict(env_prefix="TCPLAB_SERVICE_", extra="ignore")
@@ -54,6 +59,12 @@ class ServiceSettings(BaseSettings):
     max_spec_bytes: int = Field(default=MAX_SPEC_BYTES, ge=1024)
     runs_dir: Path | None = None
     spec_dir: Path | None = None
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    rate_viewer_per_s: float = Field(default=50.0, ge=0)
+    rate_submitter_per_s: float = Field(default=50.0, ge=0)
+    rate_admin_per_s: float = Field(default=200.0, ge=0)
+    rate_burst_seconds: float = Field(default=2.0, gt=0, le=3600.0)
 
     def postgres_url(self) -> str:
         """The database URL, which must be PostgreSQL.

@@ -1,4 +1,4 @@
-"""The service's tables (SQLAlchemy Core): ``jobs`` and ``api_tokens``.
+"""The service's tables (SQLAlchemy Core): ``jobs``, ``api_tokens`` and ``job_logs``.
 
 Created by the service's own Alembic chain (``tcplab/service/_migrations``, version table
 ``tcplab_service_version``), next to the store's tables in the same database.
@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["VERSION_TABLE", "api_tokens", "jobs", "metadata"]
+__all__ = ["VERSION_TABLE", "api_tokens", "job_logs", "jobs", "metadata"]
 
 VERSION_TABLE = "tcplab_service_version"
 metadata = sa.MetaData()
@@ -90,3 +90,18 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", _tz()),
     sa.CheckConstraint("role IN ('viewer', 'submitter', 'admin')", name="ck_api_tokens_role"),
 )
+
+#: the log lines a worker wrote while running a job (``tcplab jobs logs``), kept with the job
+job_logs = sa.Table(
+    "job_logs",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("job_id", sa.Text, nullable=False),
+    sa.Column("ts", _tz(), nullable=False),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("logger", sa.Text, nullable=False),
+    sa.Column("worker", sa.Text, nullable=False),
+    sa.Column("execution_id", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+)
+sa.Index("ix_job_logs_job_seq", job_logs.c.job_id, job_logs.c.seq)

@@ -31,7 +31,9 @@ from tcplab.service._models import ErrorBody, ErrorDetail  # noqa: E402
 from tcplab.service._pages import pages  # noqa: E402
 from tcplab.service._pages_admin import __name__ as _admin_pages  # noqa: E402, F401 (routes)
 from tcplab.service._queue import make_queue_app  # noqa: E402
+from tcplab.service._ratelimit import RateLimiter  # noqa: E402
 from tcplab.service._routes import router  # noqa: E402
+from tcplab.service._routes_data import data_router  # noqa: E402
 from tcplab.service._settings import ServiceSettings, load_settings  # noqa: E402
 from tcplab.service._web import NeedLogin, error_page, login_redirect  # noqa: E402
 
@@ -148,9 +150,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         queue = make_queue_app(settings, asynchronous=False)
         queue.open()
         app.state.db, app.state.queue, app.state.settings = db, queue, settings
+        host = _host_collector(app, settings)
         try:
             yield
         finally:
+            if host is not None:
+                app.state.registry.unregister(host)
+                host.close()
             queue.close()
             db.close()
 
@@ -164,20 +170,33 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(router, prefix=API_PREFIX)
+    app.include_router(data_router, prefix=API_PREFIX)
     app.include_router(pages)
     _handlers(app)
-    _metrics_route(app)
+    _metrics_route(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
 
 
-def _metrics_route(app: FastAPI) -> None:
-    """``GET /metrics`` (any valid token: give Prometheus a viewer token) and the latency
-    middleware feeding it."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+def _metrics_route(app: FastAPI, settings: ServiceSettings) -> None:
+    """``GET /metrics`` (any valid token: give Prometheus a viewer token), the latency
+    middleware feeding it, the rate limiter and its counter, the host and LLM collectors."""
+    from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+
+    from tcplab.monitor import llm_collectors
 
     registry, latency = new_registry(lambda: getattr(app.state, "db", None))
     app.add_middleware(RequestTimer, latency=latency, prefixes=(API_PREFIX,))
+    limited = Counter(
+        "tcplab_api_rate_limited",
+        "API requests refused with 429 by the per-token rate limit, by the token's role",
+        ["role"],
+        registry=registry,
+    )
+    app.state.limiter = RateLimiter(settings, limited)
+    app.state.registry = registry  # the host collector joins it at startup (lifespan)
+    for collector in llm_collectors():
+        registry.register(collector)
 
     @app.get(
         "/metrics",
@@ -189,6 +208,15 @@ def _metrics_route(app: FastAPI) -> None:
         """Prometheus metrics: queue depth per priority class, running jobs, job durations by
         outcome, trials done per arm, API latency (text exposition format)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _host_collector(app: FastAPI, settings: ServiceSettings) -> Any:
+    """The sampler's host sources on ``/metrics`` (``tcplab_host_*``)."""
+    from tcplab.monitor import HostCollector
+
+    host = HostCollector(disk_path=settings.resolved_runs_dir().parent)
+    app.state.registry.register(host)
+    return host
 
 
 def openapi_text(settings: ServiceSettings | None = None) -> str:

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from tcplab.errors import ConfigError, StoreUnavailableError, TcplabError, UsageError
+from tcplab.service._data_models import JobLogPage
 from tcplab.service._models import JobList, JobView
 
 __all__ = ["DEFAULT_URL", "ApiClient"]
@@ -97,6 +98,11 @@ class ApiClient:
     def retry(self, job_id: str) -> JobView:
         """POST /jobs/ID/retry."""
         return JobView.model_validate(self._call("POST", f"/jobs/{job_id}/retry"))
+
+    def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> JobLogPage:
+        """GET /jobs/ID/logs."""
+        params = {"after": after, "limit": limit}
+        return JobLogPage.model_validate(self._call("GET", f"/jobs/{job_id}/logs", params=params))
 
     def get(self, path: str) -> Any:
         """Any GET under /api/v1 (JSON)."""

@@ -24,6 +24,8 @@ from typing import Any
 from tcplab.service._backends import get_backend
 from tcplab.service._db import ServiceDB
 from tcplab.service._jobs import now
+from tcplab.service._logs import JobLogHandler
+from tcplab.service._metrics_worker import start_worker_exporter
 from tcplab.service._queue import TASK_NAME, make_queue_app, retry_policy, worker_queues
 from tcplab.service._runner import WorkerRuntime
 from tcplab.service._settings import ServiceSettings
@@ -85,6 +87,12 @@ async def run_worker(
     await asyncio.to_thread(db.migrate)
     name = f"{socket.gethostname()}:{os.getpid()}"
     rt = WorkerRuntime(settings=settings, db=db, name=name, policy=retry_policy(settings))
+    rt.logs = JobLogHandler(db, name)
+    rt.logs.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("tcplab").addHandler(rt.logs)
+    if logging.getLogger("tcplab").getEffectiveLevel() > logging.INFO:
+        logging.getLogger("tcplab").setLevel(logging.INFO)
+    exporter = start_worker_exporter(settings, rt, concurrency)
     app = make_queue_app(settings, asynchronous=True)
     queues = worker_queues(backend, hardware, region)
     loop = asyncio.get_running_loop()
@@ -122,5 +130,8 @@ async def run_worker(
                 await keeper
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+    logging.getLogger("tcplab").removeHandler(rt.logs)
+    if exporter is not None:
+        exporter.close()
     db.close()
     log.info("worker %s: stopped", name)

@@ -87,6 +87,10 @@ def _local_objects(run_dir: Path, tmp: Path) -> Iterator[tuple[str, Path]]:
     if report.is_dir():
         for path in sorted(p for p in report.rglob("*") if p.is_file()):
             yield f"report/{path.relative_to(report).as_posix()}", path
+    metrics = run_dir / "metrics"  # the resource samples (tcplab.monitor), when recorded
+    if metrics.is_dir():
+        for path in sorted(p for p in metrics.iterdir() if p.is_file()):
+            yield f"metrics/{path.name}", path
     for shard, path in local_shards(run_dir).items():
         # the shard file as written (run.json records its SHA-256), then its rows by arm
         yield f"{SHARDS}/{path.name}", path

@@ -391,6 +391,7 @@ class LLMAnalyzer(Analyzer):
         except AttemptError as err:
             call.service_ns += clock.now_ns() - t_attempt
             monitor.finished()
+            _count(self.config.model, err, clock.now_ns() - t_attempt)
             await self._limiter.release(epoch, overload=err.kind is FailureKind.OVERLOAD)
             if self._tpm is not None:
                 self._tpm.adjust(-call.estimate)  # no answer: the tokens were not spent
@@ -403,6 +404,7 @@ class LLMAnalyzer(Analyzer):
         elapsed = clock.now_ns() - t_attempt
         call.service_ns += elapsed
         monitor.finished(elapsed, reply.server_ns)
+        _count(self.config.model, None, elapsed)
         await self._limiter.release(epoch, clean=True)
         if self._tpm is not None and reply.usage_reported:
             self._tpm.adjust(reply.prompt_tokens + reply.completion_tokens - call.estimate)
@@ -484,3 +486,11 @@ class _Call:
             total_ns=total,
             server_ns=server_ns,
         )
+
+
+def _count(model: str, err: AttemptError | None, elapsed_ns: int) -> None:
+    """``tcplab_llm_requests_total`` (tcplab.monitor; a no-op without prometheus-client)."""
+    from tcplab.monitor import record_llm_request
+
+    outcome = "ok" if err is None else "rate_limited" if err.status_code == 429 else "error"
+    record_llm_request(model, outcome, elapsed_ns / 1e9)
