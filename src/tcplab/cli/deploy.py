@@ -3,9 +3,16 @@ infrastructure as Terraform (``tcplab deploy terraform ...``, in :mod:`tcplab.cl
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
 from tcplab.cli import terraform
+
+if TYPE_CHECKING:
+    from tcplab.kube import CheckResult, Kubectl, Rendered
 
 __all__ = ["app"]
 
@@ -14,3 +21,160 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(terraform.app, name="terraform")
+
+_Overlay = Annotated[
+    str, typer.Option("--overlay", help="deploy/kubernetes/overlays/NAME (dev, prod, a region).")
+]
+_Context = Annotated[str | None, typer.Option("--context", help="kubeconfig context.")]
+_Kubeconfig = Annotated[
+    Path | None, typer.Option("--kubeconfig", help="kubeconfig file (default: kubectl's).")
+]
+_Manifests = Annotated[
+    Path | None,
+    typer.Option("--manifests", help="The manifests folder (default ./deploy/kubernetes)."),
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_InstallCrds = Annotated[
+    bool,
+    typer.Option("--install-crds", help="Apply the shipped minimal CRDs where one is missing."),
+]
+
+
+def _setup(
+    overlay: str, context: str | None, kubeconfig: Path | None, manifests: Path | None
+) -> tuple[Kubectl, Rendered, Path]:
+    from tcplab.kube import Kubectl, manifests_root, render_overlay
+
+    root = manifests_root(manifests)
+    kubectl = Kubectl(str(kubeconfig) if kubeconfig else None, context)
+    return kubectl, render_overlay(kubectl, root, overlay), root
+
+
+def _report(results: list[CheckResult], as_json: bool) -> bool:
+    """Print the checks; whether no ``error`` check failed."""
+    from tcplab.cli._console import emit_json, print_data
+
+    if as_json:
+        emit_json([r.model_dump() for r in results])
+    else:
+        for r in results:
+            print_data(r.line(), err=True)
+    return all(r.ok or r.severity == "warning" for r in results)
+
+
+def _prerequisites(
+    kubectl: Kubectl, rendered: Rendered, root: Path, install_crds: bool, as_json: bool
+) -> None:
+    from tcplab.kube import DeployError, run_prerequisites
+
+    if not _report(run_prerequisites(kubectl, rendered, root, install_crds), as_json):
+        raise DeployError("a prerequisite check failed (see above)")
+
+
+@app.command("plan")
+def plan_cmd(
+    overlay: _Overlay,
+    context: _Context = None,
+    kubeconfig: _Kubeconfig = None,
+    manifests: _Manifests = None,
+    install_crds: _InstallCrds = False,
+    as_json: _Json = False,
+) -> None:
+    """Check the prerequisites and print the server-side diff against the live cluster.
+
+    Exit status: 0 nothing would change, 2 changes, 1 an error."""
+    from tcplab.cli._console import emit_json, print_data
+    from tcplab.kube import plan_overlay
+
+    kubectl, rendered, root = _setup(overlay, context, kubeconfig, manifests)
+    _prerequisites(kubectl, rendered, root, install_crds, as_json)
+    plan = plan_overlay(kubectl, rendered)
+    if as_json:
+        emit_json(plan.model_dump())
+    elif not plan.namespace_exists:
+        print_data(
+            f"namespace {plan.namespace} does not exist: {len(plan.new_objects)} new objects"
+        )
+        for obj in plan.new_objects:
+            print_data(f"+ {obj}")
+    elif plan.changed:
+        print_data(plan.diff.rstrip("\n"))
+    else:
+        print_data(f"overlay {overlay}: no changes")
+    if plan.changed:
+        raise typer.Exit(2)
+
+
+@app.command("apply")
+def apply_cmd(
+    overlay: _Overlay,
+    context: _Context = None,
+    kubeconfig: _Kubeconfig = None,
+    manifests: _Manifests = None,
+    install_crds: _InstallCrds = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds for all rollouts together.")
+    ] = 600,
+) -> None:
+    """Check, server-side apply (field manager tcplab-deploy), wait for the rollouts."""
+    from tcplab.cli._console import print_data
+    from tcplab.kube import apply_overlay, wait_rollouts
+
+    kubectl, rendered, root = _setup(overlay, context, kubeconfig, manifests)
+    _prerequisites(kubectl, rendered, root, install_crds, False)
+    for line in apply_overlay(kubectl, rendered):
+        print_data(line)
+    took = wait_rollouts(kubectl, rendered, timeout, lambda line: print_data(line, err=True))
+    for name, seconds in took.items():
+        print_data(f"deployment/{name} rolled out in {seconds:.1f} s")
+
+
+@app.command("verify")
+def verify_cmd(
+    overlay: _Overlay,
+    context: _Context = None,
+    kubeconfig: _Kubeconfig = None,
+    manifests: _Manifests = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="The API's URL (Ingress or port-forward).")
+    ] = None,
+    token: Annotated[str | None, typer.Option("--token", help="API token (submitter).")] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds for the smoke experiment.")
+    ] = 300,
+    as_json: _Json = False,
+) -> None:
+    """Smoke test: Deployments available, the API ready, a tiny experiment completed."""
+    from tcplab.kube import DeployError, smoke
+
+    kubectl, rendered, _ = _setup(overlay, context, kubeconfig, manifests)
+    url = url or os.environ.get("TCPLAB_API_URL")
+    token = token or os.environ.get("TCPLAB_API_TOKEN")
+    if not _report(smoke(kubectl, rendered, url, token, timeout), as_json):
+        raise DeployError(f"overlay {overlay}: the smoke test failed (see above)")
+
+
+@app.command("destroy")
+def destroy_cmd(
+    overlay: _Overlay,
+    context: _Context = None,
+    kubeconfig: _Kubeconfig = None,
+    manifests: _Manifests = None,
+    delete_data: Annotated[
+        bool, typer.Option("--delete-data", help="Also delete the runs volume and namespace.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete the overlay's objects (the runs volume and namespace only with --delete-data)."""
+    from tcplab.cli._console import print_data
+    from tcplab.errors import UsageError
+    from tcplab.kube import destroy_overlay
+
+    kubectl, rendered, _ = _setup(overlay, context, kubeconfig, manifests)
+    if not yes:
+        raise UsageError(
+            f"destroy deletes overlay {overlay} from namespace {rendered.namespace}: "
+            "pass --yes to confirm"
+        )
+    for line in destroy_overlay(kubectl, rendered, delete_data=delete_data):
+        print_data(line)
