@@ -21,6 +21,8 @@ errors are translated at the boundary with ``raise ... from exc``. The CLI print
     │   ├── StoreUnavailableError    the database / object store cannot be used
     │   │   └── StorePermissionError the server refused the credentials or the operation
     │   └── ArtifactIntegrityError   an object's SHA-256 or size differs from manifest.json
+    ├── AcceleratorError             a batch-decision backend (tcplab.accel) failed
+    │   └── AcceleratorUnavailableError  no device / driver / runtime for the backend
     ├── RunError                     an experiment run cannot proceed
     │   ├── RunLockedError           another live process is executing the run
     │   └── WorkerLostError          a worker process died (the run stays resumable)
@@ -32,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AcceleratorError",
+    "AcceleratorUnavailableError",
     "ArtifactIntegrityError",
     "CommandNotFoundError",
     "ConfigError",
@@ -153,6 +157,14 @@ class StorePermissionError(StoreUnavailableError):
 
 class ArtifactIntegrityError(StoreError):
     """A stored object does not match its ``manifest.json`` entry (SHA-256 or size)."""
+
+
+class AcceleratorError(TcplabError):
+    """A batch-decision backend (CPU, CUDA, FPGA) failed; see :mod:`tcplab.accel`."""
+
+
+class AcceleratorUnavailableError(AcceleratorError):
+    """The backend cannot run here (no GPU, driver, XRT or card); the message says why."""
 
 
 class RunError(TcplabError):

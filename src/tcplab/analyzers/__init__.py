@@ -1,6 +1,6 @@
 """Analyzers: one interface, several arms (tcp, rules, embedding, llm)."""
 
-from tcplab.analyzers._base import Analyzer, AnalyzerRegistry, default_registry
+from tcplab.analyzers._base import _BUILTIN, Analyzer, AnalyzerRegistry, default_registry
 from tcplab.analyzers._inputs import default_corpus_path, load_inputs, to_input
 from tcplab.analyzers._types import (
     Assessment,
@@ -12,6 +12,9 @@ from tcplab.analyzers._types import (
     Usage,
     failure,
 )
+
+# the accelerator arm (issue 18): created through the registry, its module imported on use
+_BUILTIN.setdefault("tcp-batch", "tcplab.analyzers._batch:TcpBatchAnalyzer")
 
 __all__ = [
     "Analyzer",
