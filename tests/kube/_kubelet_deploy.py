@@ -6,15 +6,12 @@ replicas and ``kubectl rollout status`` finishes. Nothing is run: no image, no p
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .conftest import ControlPlane, FixtureKubelet
-
-_IPS = itertools.count(10)
 
 
 @dataclass
@@ -41,9 +38,9 @@ class PodsReady:
              "restartCount": 0, "state": {"running": {"startedAt": now}}}
             for c in pod.spec.containers
         ]  # fmt: skip
-        ip = f"10.244.0.{next(_IPS) % 250 + 2}"
+        # no podIP: nothing listens anywhere, so the Service has no endpoints (said at once)
         status = {"phase": "Running", "conditions": conditions, "containerStatuses": statuses}
-        status |= {"podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "10.0.0.1", "startTime": now}
+        status |= {"hostIP": "10.0.0.1", "startTime": now}
         self.cp.client(self.namespace).patch(
             Pod.Status, pod.metadata.name, {"status": status}, namespace=self.namespace
         )
@@ -57,7 +54,10 @@ class PodsReady:
             with contextlib.suppress(Exception):  # the namespace may not exist yet
                 for pod in client.list(Pod, namespace=self.namespace):
                     name = pod.metadata.name
-                    if name in self.handled or pod.metadata.deletionTimestamp:
+                    if pod.metadata.deletionTimestamp:  # a kubelet confirms the deletion
+                        client.delete(Pod, name, namespace=self.namespace, grace_period=0)
+                        continue
+                    if name in self.handled:
                         continue
                     try:
                         if not pod.spec.nodeName:
