@@ -79,12 +79,14 @@ def _exporter() -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def _prometheus(tmp: Path, target_port: int) -> Iterator[str]:
+def _prometheus(tmp: Path, target_port: int, text: str | None = None) -> Iterator[str]:
+    """A Prometheus on a free port with ``text`` as its configuration (default: scrape the
+    exporter at ``target_port`` as ``tcplab-worker``, with the shipped rules)."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus not installed (apt-get install prometheus)")
     config = tmp / "prometheus.yml"
-    config.write_text(CONFIG.format(rules=DEPLOY / "alerts.yml", port=target_port))
+    config.write_text(text or CONFIG.format(rules=DEPLOY / "alerts.yml", port=target_port))
     port = _free_port()
     with open(tmp / "prometheus.log", "wb") as log:
         proc = subprocess.Popen(
