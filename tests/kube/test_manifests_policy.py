@@ -41,6 +41,11 @@ def _container_findings(c: dict[str, Any]) -> Iterator[str]:
         yield "probes"  # CKV_K8S_8, CKV_K8S_9
     if any(p.get("hostPort") for p in c.get("ports", [])):
         yield "host-port"  # CKV_K8S_26
+    if c.get("imagePullPolicy") != "Always":
+        yield "pull-policy"  # CKV_K8S_15
+    from_secret = [e for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+    if from_secret or any("secretRef" in e for e in c.get("envFrom", [])):
+        yield "secret-env"  # CKV_K8S_35
 
 
 def _pod_findings(pod: dict[str, Any]) -> Iterator[str]:
@@ -99,4 +104,5 @@ def test_the_policy_catches_what_it_should() -> None:
     found = set(_pod_findings(bad_pod))
     expected = ["host-namespaces", "non-root", "privilege-escalation", "read-only-root-fs"]
     expected += ["resources-limits", "image-tag", "seccomp", "capabilities", "probes"]
+    expected += ["pull-policy", "image-digest", "service-account-token"]
     assert set(expected) <= found, set(expected) - found
