@@ -21,6 +21,7 @@ PACKAGES = [
     "tcplab.stats",
     "tcplab.report",
     "tcplab.store",
+    "tcplab.kube",
     "tcplab.errors",
 ]
 
