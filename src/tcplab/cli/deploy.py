@@ -63,12 +63,15 @@ def _report(results: list[CheckResult], as_json: bool) -> bool:
 
 
 def _prerequisites(
-    kubectl: Kubectl, rendered: Rendered, root: Path, install_crds: bool, as_json: bool
-) -> None:
+    kubectl: Kubectl, rendered: Rendered, root: Path, install_crds: bool
+) -> list[CheckResult]:
+    """Run and print (stderr, one line each) the checks; raise when an error check failed."""
     from tcplab.kube import DeployError, run_prerequisites
 
-    if not _report(run_prerequisites(kubectl, rendered, root, install_crds), as_json):
+    results = run_prerequisites(kubectl, rendered, root, install_crds)
+    if not _report(results, as_json=False):
         raise DeployError("a prerequisite check failed (see above)")
+    return results
 
 
 @app.command("plan")
@@ -82,15 +85,16 @@ def plan_cmd(
 ) -> None:
     """Check the prerequisites and print the server-side diff against the live cluster.
 
-    Exit status: 0 nothing would change, 2 changes, 1 an error."""
+    Exit status: 0 nothing would change, 2 changes, 1 an error. The checks go to stderr
+    (one line each); --json prints the plan with the check records."""
     from tcplab.cli._console import emit_json, print_data
     from tcplab.kube import plan_overlay
 
     kubectl, rendered, root = _setup(overlay, context, kubeconfig, manifests)
-    _prerequisites(kubectl, rendered, root, install_crds, as_json)
+    checks = _prerequisites(kubectl, rendered, root, install_crds)
     plan = plan_overlay(kubectl, rendered)
     if as_json:
-        emit_json(plan.model_dump())
+        emit_json({**plan.model_dump(), "checks": [c.model_dump() for c in checks]})
     elif not plan.namespace_exists:
         print_data(
             f"namespace {plan.namespace} does not exist: {len(plan.new_objects)} new objects"
@@ -121,7 +125,7 @@ def apply_cmd(
     from tcplab.kube import apply_overlay, wait_rollouts
 
     kubectl, rendered, root = _setup(overlay, context, kubeconfig, manifests)
-    _prerequisites(kubectl, rendered, root, install_crds, False)
+    _prerequisites(kubectl, rendered, root, install_crds)
     for line in apply_overlay(kubectl, rendered):
         print_data(line)
     took = wait_rollouts(kubectl, rendered, timeout, lambda line: print_data(line, err=True))
