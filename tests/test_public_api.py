@@ -23,6 +23,7 @@ PACKAGES = [
     "tcplab.store",
     "tcplab.kube",
     "tcplab.errors",
+    "tcplab.infra",
 ]
 
 

@@ -1,0 +1,529 @@
+"""Azure: VNet, private AKS (autoscaled node pools, workload identity), PostgreSQL Flexible
+Server with replicas (delete lock), Blob storage with a private endpoint; globally Traffic
+Manager performance routing with an Azure DNS alias, VNet peering, Blob object replication."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from typing import Any
+
+from tcplab.infra._base import (
+    ProviderRenderer,
+    node_labels,
+    register_renderer,
+    remote,
+    split_network,
+    tf_name,
+)
+from tcplab.infra._config import InfraConfig, NodeGroup, RegionConfig
+from tcplab.infra._tf import Module, Ref
+
+__all__ = ["AzureRenderer", "storage_account_name"]
+
+_RG = "${azurerm_resource_group.main.name}"
+_LOC = "${azurerm_resource_group.main.location}"
+
+
+def storage_account_name(prefix: str, region: str) -> str:
+    """A valid, stable storage account name (3–24 lowercase letters and digits)."""
+    digest = hashlib.sha256(region.encode()).hexdigest()[:8]
+    return re.sub(r"[^a-z0-9]", "", prefix)[:16] + digest
+
+
+class AzureRenderer(ProviderRenderer):
+    """The Azure renderer."""
+
+    name = "azure"
+
+    def backend(self, config: InfraConfig, key: str) -> tuple[str, dict[str, Any]]:
+        s = config.providers.azure
+        assert s is not None  # validated
+        return "azurerm", {
+            "resource_group_name": s.state_resource_group,
+            "storage_account_name": s.state_storage_account,
+            "container_name": s.state_container,
+            "key": f"{key}.tfstate",
+            "use_azuread_auth": True,
+        }
+
+    def _provider(self, config: InfraConfig) -> dict[str, Any]:
+        assert config.providers.azure is not None
+        return {
+            "features": [{}],
+            "subscription_id": config.providers.azure.subscription_id,
+            "storage_use_azuread": True,
+        }
+
+    def region_module(self, config: InfraConfig, region: RegionConfig) -> Module:
+        m = Module(region.name)
+        backend, cfg = self.backend(config, f"tcplab/{region.name}")
+        m.terraform = {
+            "required_version": ">= 1.6",
+            "required_providers": {"azurerm": self.required_provider()},
+            "backend": {backend: cfg},
+        }
+        m.provider("azurerm", self._provider(config))
+        m.resource(
+            "azurerm_resource_group",
+            "main",
+            {"name": f"{config.name}-{region.name}", "location": region.name},
+        )
+        net = self._network(m, region)
+        cluster = self._cluster(m, config, region, net)
+        for group in region.node_groups[1:]:
+            self._node_pool(m, region, group, cluster, net)
+        account = self._storage(m, config, region, cluster, net)
+        self._database(m, config, region, net)
+        ingress = m.resource(
+            "azurerm_public_ip",
+            "ingress",
+            {
+                "name": "tcplab-ingress",
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "allocation_method": "Static",
+                "sku": "Standard",
+            },
+        )
+        m.output("provider", "azure")
+        m.output("region", region.name)
+        m.output("cluster_name", cluster.attr("name"))
+        m.output("kubernetes_endpoint", cluster.attr("private_fqdn"), doc="private AKS API")
+        m.output("network_id", net["vnet"].attr("id"))
+        m.output("network_name", net["vnet"].attr("name"))
+        m.output("resource_group", _RG)
+        m.output("network_cidr", region.network.cidr)
+        m.output("storage_account_id", account.attr("id"))
+        m.output("bucket_name", "artifacts")
+        m.output("ingress_address", ingress.attr("ip_address"))
+        m.output("ingress_id", ingress.attr("id"))
+        return m
+
+    def _network(self, m: Module, region: RegionConfig) -> dict[str, Ref]:
+        nodes, endpoints, ingress, db = split_network(region.network.cidr)
+        vnet = m.resource(
+            "azurerm_virtual_network",
+            "main",
+            {
+                "name": "tcplab",
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "address_space": [region.network.cidr],
+            },
+        )
+        net = {"vnet": vnet}
+        for name, cidr in (("nodes", nodes), ("endpoints", endpoints), ("ingress", ingress)):
+            net[name] = m.resource(
+                "azurerm_subnet",
+                name,
+                {
+                    "name": name,
+                    "resource_group_name": _RG,
+                    "virtual_network_name": vnet.attr("name"),
+                    "address_prefixes": [cidr],
+                },
+            )
+        net["db"] = m.resource(
+            "azurerm_subnet",
+            "db",
+            {
+                "name": "db",
+                "resource_group_name": _RG,
+                "virtual_network_name": vnet.attr("name"),
+                "address_prefixes": [db],
+                "delegation": [
+                    {
+                        "name": "postgres",
+                        "service_delegation": [
+                            {
+                                "name": "Microsoft.DBforPostgreSQL/flexibleServers",
+                                "actions": [
+                                    "Microsoft.Network/virtualNetworks/subnets/join/action"
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+        nsg = m.resource(
+            "azurerm_network_security_group",
+            "ingress",
+            {
+                "name": "tcplab-ingress-lb",
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "security_rule": [
+                    {
+                        "name": "https-from-internet",
+                        "priority": 100,
+                        "direction": "Inbound",
+                        "access": "Allow",
+                        "protocol": "Tcp",
+                        "source_port_range": "*",
+                        "destination_port_range": "443",
+                        "source_address_prefix": "Internet",
+                        "destination_address_prefix": ingress,
+                        "description": "the ingress LB",
+                    }
+                ],
+            },
+        )
+        internal = m.resource(
+            "azurerm_network_security_group",
+            "internal",
+            {"name": "tcplab-internal", "resource_group_name": _RG, "location": _LOC},
+        )
+        for name in ("nodes", "endpoints", "ingress", "db"):
+            m.resource(
+                "azurerm_subnet_network_security_group_association",
+                name,
+                {
+                    "subnet_id": net[name].attr("id"),
+                    "network_security_group_id": (nsg if name == "ingress" else internal).attr(
+                        "id"
+                    ),
+                },
+            )
+        return net
+
+    def _cluster(
+        self, m: Module, config: InfraConfig, region: RegionConfig, net: dict[str, Ref]
+    ) -> Ref:
+        system = region.node_groups[0]
+        logs = m.resource(
+            "azurerm_log_analytics_workspace",
+            "main",
+            {
+                "name": "tcplab",
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "sku": "PerGB2018",
+                "retention_in_days": 90,
+            },
+        )
+        identity = m.resource(
+            "azurerm_user_assigned_identity",
+            "cluster",
+            {"name": "tcplab-aks", "resource_group_name": _RG, "location": _LOC},
+        )
+        dns_ip = str(ipaddress.ip_network(region.network.service_cidr)[10])
+        return m.resource(
+            "azurerm_kubernetes_cluster",
+            "main",
+            {
+                "name": f"{config.name}-{region.name}",
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "dns_prefix": f"{config.name}-{region.name}",
+                "kubernetes_version": region.kubernetes_version,
+                "sku_tier": "Standard",
+                "private_cluster_enabled": True,
+                "local_account_disabled": True,
+                "oidc_issuer_enabled": True,
+                "workload_identity_enabled": True,
+                "azure_policy_enabled": True,
+                "automatic_upgrade_channel": "patch",
+                "oms_agent": [{"log_analytics_workspace_id": logs.attr("id")}],
+                "key_vault_secrets_provider": [{"secret_rotation_enabled": True}],
+                "azure_active_directory_role_based_access_control": [{"azure_rbac_enabled": True}],
+                "identity": [{"type": "UserAssigned", "identity_ids": [identity.attr("id")]}],
+                "default_node_pool": [
+                    {
+                        "name": system.name,
+                        "vm_size": system.instance_type,
+                        "auto_scaling_enabled": True,
+                        "min_count": max(1, system.min_size),
+                        "max_count": system.max_size,
+                        "os_disk_size_gb": system.disk_gib,
+                        "max_pods": 110,
+                        "vnet_subnet_id": net["nodes"].attr("id"),
+                        "node_labels": node_labels(system, region),
+                        "only_critical_addons_enabled": False,
+                    }
+                ],
+                "network_profile": [
+                    {
+                        "network_plugin": "azure",
+                        "network_plugin_mode": "overlay",
+                        "network_policy": "azure",
+                        "pod_cidr": region.network.pod_cidr,
+                        "service_cidr": region.network.service_cidr,
+                        "dns_service_ip": dns_ip,
+                    }
+                ],
+                "auto_scaler_profile": [
+                    {
+                        "expander": "least-waste",
+                        "scale_down_unneeded": "10m",
+                        "scale_down_delay_after_add": "10m",
+                    }
+                ],
+            },
+        )
+
+    def _node_pool(
+        self,
+        m: Module,
+        region: RegionConfig,
+        group: NodeGroup,
+        cluster: Ref,
+        net: dict[str, Ref],
+    ) -> None:
+        body: dict[str, Any] = {
+            "name": group.name,
+            "kubernetes_cluster_id": cluster.attr("id"),
+            "vm_size": group.instance_type,
+            "auto_scaling_enabled": True,
+            "min_count": group.min_size,
+            "max_count": group.max_size,
+            "os_disk_size_gb": group.disk_gib,
+            "vnet_subnet_id": net["nodes"].attr("id"),
+            "max_pods": 110,
+            "node_labels": node_labels(group, region),
+            "node_taints": [f"{t.key}={t.value}:{t.effect}" for t in group.taints],
+            "priority": "Spot" if group.spot else "Regular",
+        }
+        if group.spot:
+            body |= {"eviction_policy": "Delete", "spot_max_price": -1}
+        m.resource("azurerm_kubernetes_cluster_node_pool", group.name, body)
+
+    def _storage(
+        self,
+        m: Module,
+        config: InfraConfig,
+        region: RegionConfig,
+        cluster: Ref,
+        net: dict[str, Ref],
+    ) -> Ref:
+        account = m.resource(
+            "azurerm_storage_account",
+            "artifacts",
+            {
+                "name": storage_account_name(config.object_storage.bucket_prefix, region.name),
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "account_tier": "Standard",
+                "account_replication_type": "ZRS",
+                "min_tls_version": "TLS1_2",
+                "https_traffic_only_enabled": True,
+                "public_network_access_enabled": False,
+                "allow_nested_items_to_be_public": False,
+                "shared_access_key_enabled": False,
+                "infrastructure_encryption_enabled": True,
+                "blob_properties": [
+                    {
+                        "versioning_enabled": True,
+                        "change_feed_enabled": True,
+                        "delete_retention_policy": [{"days": 7}],
+                    }
+                ],
+            },
+        )
+        m.resource(
+            "azurerm_storage_container",
+            "artifacts",
+            {
+                "name": "artifacts",
+                "storage_account_id": account.attr("id"),
+                "container_access_type": "private",
+            },
+        )
+        m.resource(
+            "azurerm_private_endpoint",
+            "blob",
+            {
+                "name": "tcplab-blob",
+                "resource_group_name": _RG,
+                "location": _LOC,
+                "subnet_id": net["endpoints"].attr("id"),
+                "private_service_connection": [
+                    {
+                        "name": "blob",
+                        "is_manual_connection": False,
+                        "private_connection_resource_id": account.attr("id"),
+                        "subresource_names": ["blob"],
+                    }
+                ],
+            },
+        )
+        worker = m.resource(
+            "azurerm_user_assigned_identity",
+            "workload",
+            {"name": "tcplab-worker", "resource_group_name": _RG, "location": _LOC},
+        )
+        m.resource(
+            "azurerm_federated_identity_credential",
+            "workload",
+            {
+                "name": "tcplab-worker",
+                "resource_group_name": _RG,
+                "parent_id": worker.attr("id"),
+                "audience": ["api://AzureADTokenExchange"],
+                "issuer": cluster.attr("oidc_issuer_url"),
+                "subject": "system:serviceaccount:tcplab:tcplab-worker",
+            },
+        )
+        m.resource(
+            "azurerm_role_assignment",
+            "workload_blob",
+            {
+                "scope": account.attr("id"),
+                "role_definition_name": "Storage Blob Data Contributor",
+                "principal_id": worker.attr("principal_id"),
+            },
+        )
+        return account
+
+    def _database(
+        self, m: Module, config: InfraConfig, region: RegionConfig, net: dict[str, Ref]
+    ) -> None:
+        db = config.database
+        if region.name not in [db.primary, *db.replicas]:
+            m.output("database_url", "", doc="no database in this region")
+            return
+        zone = m.resource(
+            "azurerm_private_dns_zone",
+            "postgres",
+            {
+                "name": f"{config.name}-{region.name}.postgres.database.azure.com",
+                "resource_group_name": _RG,
+            },
+        )
+        link = m.resource(
+            "azurerm_private_dns_zone_virtual_network_link",
+            "postgres",
+            {
+                "name": "tcplab",
+                "resource_group_name": _RG,
+                "private_dns_zone_name": zone.attr("name"),
+                "virtual_network_id": net["vnet"].attr("id"),
+            },
+        )
+        body: dict[str, Any] = {
+            "name": f"{config.name}-{region.name}",
+            "resource_group_name": _RG,
+            "location": _LOC,
+            "version": db.engine_version,
+            "sku_name": db.instance_class,
+            "storage_mb": db.storage_gib * 1024,
+            "delegated_subnet_id": net["db"].attr("id"),
+            "private_dns_zone_id": zone.attr("id"),
+            "public_network_access_enabled": False,
+            "backup_retention_days": db.backup_retention_days,
+            "geo_redundant_backup_enabled": True,
+            "depends_on": [link.address],
+            "authentication": [
+                {"active_directory_auth_enabled": True, "password_auth_enabled": False}
+            ],
+        }
+        if region.name == db.primary:
+            body["high_availability"] = [{"mode": "ZoneRedundant"}]
+        else:
+            self.remote_state(m, config, db.primary or "")
+            body |= {
+                "create_mode": "Replica",
+                "source_server_id": remote(db.primary or "", "database_id"),
+            }
+        server = m.resource("azurerm_postgresql_flexible_server", "main", body)
+        m.resource(
+            "azurerm_management_lock",
+            "database",
+            {
+                "name": "tcplab-no-delete",
+                "scope": server.attr("id"),
+                "lock_level": "CanNotDelete",
+                "notes": "deletion protection",
+            },
+        )
+        m.output("database_id", server.attr("id"))
+        m.output(
+            "database_url",
+            "postgresql://tcplab@" + server.attr("fqdn") + ":5432/tcplab?sslmode=verify-full",
+        )
+
+    def configure_global(self, module: Module, config: InfraConfig) -> None:
+        module.provider("azurerm", self._provider(config))
+
+    def dns(self, module: Module, config: InfraConfig) -> None:
+        rg = module.resource(
+            "azurerm_resource_group",
+            "global",
+            {"name": f"{config.name}-global", "location": "westeurope"},
+        )
+        tm = module.resource(
+            "azurerm_traffic_manager_profile",
+            "main",
+            {
+                "name": f"{config.name}-global",
+                "resource_group_name": rg.attr("name"),
+                "traffic_routing_method": "Performance",
+                "dns_config": [{"relative_name": config.name, "ttl": config.dns.ttl}],
+                "monitor_config": [{"protocol": "HTTPS", "port": 443, "path": "/healthz"}],
+            },
+        )
+        for r in config.regions:
+            module.resource(
+                "azurerm_traffic_manager_external_endpoint",
+                tf_name(r.name),
+                {
+                    "name": r.name,
+                    "profile_id": tm.attr("id"),
+                    "target": remote(r.name, "ingress_address"),
+                    "endpoint_location": r.routing_location or r.name,
+                },
+            )
+        zone = module.resource(
+            "azurerm_dns_zone",
+            "main",
+            {"name": config.dns.zone, "resource_group_name": rg.attr("name")},
+        )
+        module.resource(
+            "azurerm_dns_cname_record",
+            "api",
+            {
+                "name": config.dns.record,
+                "zone_name": zone.attr("name"),
+                "resource_group_name": rg.attr("name"),
+                "ttl": config.dns.ttl,
+                "target_resource_id": tm.attr("id"),
+            },
+        )
+        module.output("dns_name", f"{config.dns.record}.{config.dns.zone}")
+        module.output("name_servers", zone.attr("name_servers"))
+
+    def peer(self, module: Module, a: RegionConfig, b: RegionConfig) -> None:
+        for src, dst in ((a, b), (b, a)):
+            module.resource(
+                "azurerm_virtual_network_peering",
+                f"{tf_name(src.name)}_{tf_name(dst.name)}",
+                {
+                    "name": f"tcplab-{src.name}-to-{dst.name}",
+                    "resource_group_name": remote(src.name, "resource_group"),
+                    "virtual_network_name": remote(src.name, "network_name"),
+                    "remote_virtual_network_id": remote(dst.name, "network_id"),
+                    "allow_forwarded_traffic": False,
+                    "allow_gateway_transit": False,
+                },
+            )
+
+    def replicate(self, module: Module, config: InfraConfig, source: str, dest: str) -> None:
+        module.resource(
+            "azurerm_storage_object_replication",
+            f"{tf_name(source)}_{tf_name(dest)}",
+            {
+                "source_storage_account_id": remote(source, "storage_account_id"),
+                "destination_storage_account_id": remote(dest, "storage_account_id"),
+                "rules": [
+                    {
+                        "source_container_name": "artifacts",
+                        "destination_container_name": "artifacts",
+                    }
+                ],
+            },
+        )
+
+
+register_renderer(AzureRenderer())
