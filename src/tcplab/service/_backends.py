@@ -8,7 +8,9 @@ job to its execution is not hard-wired.
   (``TCPLAB_SERVICE_RAY_ADDRESS``, else the spec's ``executor.address``, else a local Ray).
   Needs ``tcplab[ray]``.
 
-A Kubernetes backend (one Kubernetes Job per job) registers with :func:`register_backend`.
+* ``kubernetes``: an Indexed Kubernetes Job (or a KubeRay RayJob) per job, watched by the
+  worker (:mod:`tcplab.kube`; needs ``tcplab[kube]``). Other backends register with
+  :func:`register_backend`.
 """
 
 from __future__ import annotations
@@ -116,7 +118,10 @@ class LocalBackend(Backend):
             db=ex.database_url,
             should_stop=ex.should_stop,
         )
-        if outcome.status == "completed" and len(RunDir(run_dir).read_record().attempts) > 1:
+        record = RunDir(run_dir).read_record()
+        # a resumed run, or one whose store writes failed (the database was away): load it
+        # into the store again, so the store holds every trial too
+        if outcome.status == "completed" and (len(record.attempts) > 1 or record.store_errors):
             complete_store(run_dir, ex.database_url)
         return outcome
 
@@ -137,7 +142,18 @@ class RayBackend(LocalBackend):
         return make_executor("ray", spec.executor.workers, address, spec.executor.max_retries)
 
 
-_BACKENDS: dict[str, Callable[[], Backend]] = {"local": LocalBackend, "ray": RayBackend}
+def _kubernetes() -> Backend:
+    """The ``kubernetes`` backend (:mod:`tcplab.kube`), imported when first asked for."""
+    from tcplab.kube import KubernetesBackend
+
+    return KubernetesBackend()
+
+
+_BACKENDS: dict[str, Callable[[], Backend]] = {
+    "local": LocalBackend,
+    "ray": RayBackend,
+    "kubernetes": _kubernetes,
+}
 
 
 def register_backend(name: str, factory: Callable[[], Backend]) -> None:
