@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
 from tcplab.cli._console import console, emit_json
@@ -15,14 +14,15 @@ from tcplab.config import get_settings
 from tcplab.corpus import read_corpus
 from tcplab.errors import UsageError
 from tcplab.generator import (
+    GeneratorContext,
     default_explain_path,
     evaluate_registry,
     generate_registry,
+    get_generator,
     read_explanations,
 )
 from tcplab.labels import read_labels
 from tcplab.registry import Registry
-from tcplab.rules import RuleEngine, load_rules
 
 __all__ = ["app", "default_labels_path"]
 
@@ -59,33 +59,72 @@ def generate_cmd(
     ] = None,
     rules: Annotated[
         Path | None,
-        typer.Option("--rules", help="Rules YAML (default: the shipped rules_v1.yaml)."),
+        typer.Option("--rules", help="Rules YAML (default: the shipped rules_v3.yaml)."),
+    ] = None,
+    generator: Annotated[
+        str,
+        typer.Option(
+            "--generator",
+            help="rules (default), ordinal, knn or ensemble (docs/generators.md).",
+        ),
+    ] = "rules",
+    train_labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--train-labels",
+            help="Training labels of the learned generators (default: shipped tcplab-v1.csv).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Abstention threshold (default: chosen by grouped CV)."),
     ] = None,
 ) -> None:
-    """Run the rule engine over every tool of a corpus and write a v2 descriptor registry."""
+    """Generate a v2 descriptor registry for every tool of a corpus (rules or a learned model)."""
     settings = get_settings()
     corpus_path = corpus or settings.corpus_dir / "corpus.parquet"
     if not corpus_path.exists():
         raise UsageError(f"corpus {corpus_path} does not exist; run `tcplab corpus scan` first")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, not {threshold}")
     out_path = out or settings.registry_dir / "tools.tcpdb"
     tools = read_corpus(corpus_path)
-    engine = RuleEngine(load_rules(rules))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("generating descriptors", total=len(tools))
-        result = generate_registry(
-            tools,
-            out_path,
-            explain=explain,
-            engine=engine,
-            progress=lambda i: progress.update(task, completed=i),
-        )
+    ctx = GeneratorContext(labels=train_labels, rules=rules, threshold=threshold)
+    gen = get_generator(generator, ctx)
+    with console.status(f"generating descriptors ({gen.name})"):
+        result = generate_registry(tools, out_path, explain=explain, generator=gen)
     levels = ", ".join(f"{k} {v}" for k, v in result.by_level.items())
+    info = dict(result.info or {})
+    what = (
+        f"rules {result.rules_version} (sha256 {result.rules_sha256[:12]})"
+        if result.generator == "rules"
+        else f"generator {result.generator} (model sha256 {str(info.get('model_sha256'))[:12]}, "
+        f"threshold {info.get('threshold')}, guard {info.get('guard')})"
+    )
     console.print(
         escape(
             f"wrote {result.n_tools} descriptors to {result.registry} in {result.seconds:.2f} s "
-            f"({levels})\nexplanations: {result.explain}\nrules {result.rules_version} "
-            f"(sha256 {result.rules_sha256[:12]}); performance fields are 0 = unknown"
+            f"({levels})\nexplanations: {result.explain}\n{what}; "
+            "performance fields are 0 = unknown"
         ),
+        highlight=False,
+    )
+    if "cv" in info:
+        _print_cv(info["cv"])
+
+
+def _print_cv(cv: Any) -> None:
+    """The grouped-CV figures of a learned generator on its training labels."""
+    fig = cv["abstention"]["cv"]
+    cal = cv["calibration"]
+    console.print(
+        f"grouped {cv['folds']}-fold CV on {cv['n_training_tools']} training tools "
+        f"({cv['n_groups']} groups), with abstention: unsafe approvals "
+        f"{fig['unsafe_approval_rate']:.3f}, critical under-calls "
+        f"{fig['critical_undercall_rate']:.3f}, friction {fig['friction_rate']:.3f}, coverage "
+        f"{fig['coverage']:.3f}, exact (covered) {fig['exact_covered']:.3f}, within-one (covered) "
+        f"{fig['within_one_covered']:.3f}; calibration ECE {cal['ece']:.3f}, Brier "
+        f"{cal['brier']:.3f}; capability macro-F1 {cv['capability_macro_f1']:.3f}",
         highlight=False,
     )
 
@@ -111,6 +150,14 @@ def _print_headline(ev: Any, reg_path: Path, labels_path: Path | str | None) -> 
         f"prediction)\nUNKNOWN predictions {ev.n_unknown}   missing from registry {ev.n_missing}",
         highlight=False,
     )
+
+
+def _print_curve(curve: Any) -> None:
+    """The coverage–accuracy curve (only for registries whose records carry a confidence)."""
+    if not curve:
+        return
+    cells = ", ".join(f"{p['coverage']:.0%}: {p['exact']:.2f}/{p['within_one']:.2f}" for p in curve)
+    console.print(f"coverage–accuracy (exact/within-one at coverage) {cells}", highlight=False)
 
 
 @app.command("evaluate")
@@ -154,6 +201,7 @@ def evaluate_cmd(
         emit_json(ev.to_dict())
         return
     _print_headline(ev, reg_path, label_set.path)
+    _print_curve(ev.to_dict().get("coverage_curve"))
     names = ["SAFE", "LOW_RISK", "MEDIUM_RISK", "HIGH_RISK", "CRITICAL"]
     pc = Table(title="per class")
     for col in ("level", "precision", "recall", "F1", "support"):

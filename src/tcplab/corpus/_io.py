@@ -25,7 +25,7 @@ from tcplab.errors import CorpusError
 __all__ = ["CorpusFormat", "check_writable", "infer_format", "read_corpus", "write_corpus"]
 
 CorpusFormat = Literal["parquet", "jsonl"]
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: pkg_* and dpkg_status_sha256 columns (a format-1 file reads them as null)
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _STR = pa.string()
 SCHEMA = pa.schema(
@@ -46,6 +46,12 @@ SCHEMA = pa.schema(
         pa.field("host", _STR),
         pa.field("scanned_at", _STR),
         pa.field("tcplab_version", _STR),
+        pa.field("pkg_version", _STR),
+        pa.field("pkg_section", _STR),
+        pa.field("pkg_priority", _STR),
+        pa.field("pkg_depends", _STR),
+        pa.field("pkg_summary", _STR),
+        pa.field("dpkg_status_sha256", _STR),
     ],
     metadata={"tcplab.corpus.format_version": FORMAT_VERSION},
 )
@@ -167,6 +173,12 @@ def _to_row(data: Mapping[str, Any], where: str) -> ToolDoc:
         host=text["host"] or "",
         scanned_at=text["scanned_at"] or "",
         tcplab_version=text["tcplab_version"] or "",
+        pkg_version=text["pkg_version"],
+        pkg_section=text["pkg_section"],
+        pkg_priority=text["pkg_priority"],
+        pkg_depends=text["pkg_depends"],
+        pkg_summary=text["pkg_summary"],
+        dpkg_status_sha256=text["dpkg_status_sha256"],
     )
 
 

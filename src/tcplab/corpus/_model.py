@@ -55,6 +55,13 @@ class ToolDoc:
         host: the host name of the scanning machine.
         scanned_at: when the scan started, UTC ISO 8601.
         tcplab_version: the tcplab version that wrote the row.
+        pkg_version, pkg_section, pkg_priority, pkg_depends, pkg_summary: the Debian record
+            of ``package`` (its first owner) from ``dpkg-query``: version, section
+            (``admin``, ``net``...), priority, ``Depends``/``Pre-Depends`` package names
+            joined with ``", "``, one-line summary. ``None`` when unowned, without dpkg, or
+            in a corpus written before format 2.
+        dpkg_status_sha256: sha256 of ``/var/lib/dpkg/status`` when the record was read
+            (the reuse key of the package records).
     """
 
     name: str
@@ -73,6 +80,17 @@ class ToolDoc:
     host: str = ""
     scanned_at: str = ""
     tcplab_version: str = ""
+    pkg_version: str | None = None
+    pkg_section: str | None = None
+    pkg_priority: str | None = None
+    pkg_depends: str | None = None
+    pkg_summary: str | None = None
+    dpkg_status_sha256: str | None = None
+
+    @property
+    def in_sbin(self) -> bool:
+        """True when the tool is installed in an ``sbin`` directory (administration)."""
+        return "/sbin/" in self.path
 
     def to_dict(self) -> dict[str, Any]:
         """The row as a plain dict (``sections`` copied), in field order."""
@@ -99,6 +117,8 @@ class ScanResult:
         n_reused: tools whose rendered page was reused from the previous corpus.
         n_errors: rows carrying an ``error``.
         seconds: wall-clock duration of the scan.
+        packages_reused: the package records came from the previous corpus (dpkg's status
+            database unchanged), so ``dpkg-query`` was not run.
     """
 
     rows: tuple[ToolDoc, ...]
@@ -109,6 +129,7 @@ class ScanResult:
     n_reused: int
     n_errors: int
     seconds: float
+    packages_reused: bool = False
 
     def by_name(self) -> dict[str, ToolDoc]:
         """The rows keyed by tool name (the shape ``scan_tools(previous=...)`` takes)."""

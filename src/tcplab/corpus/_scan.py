@@ -1,6 +1,7 @@
 """The scanner: tools on ``PATH`` -> :class:`ToolDoc` rows, without running any tool.
 
-Stages: list the executables (:mod:`._tools`), look up their dpkg owners in one pass,
+Stages: list the executables (:mod:`._tools`), look up their dpkg owners in one pass
+and the owners' package records in one ``dpkg-query`` call (:mod:`._dpkg`),
 index the man pages once (:mod:`._manpages`), read and hash every page source in a
 thread pool, then render each *distinct* source with ``groff`` in the same pool, unless
 the previous corpus already holds a rendering of the identical source (reuse). Only with
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from tcplab.corpus._dpkg import PackageInfo, dpkg_status_sha256, package_infos
 from tcplab.corpus._help import Sandbox, capture_help, detect_sandbox
 from tcplab.corpus._manpages import (
     ManIndex,
@@ -169,6 +171,34 @@ def _row(work: _Work, package: str | None, base: ToolDoc) -> ToolDoc:
     )
 
 
+def _previous_packages(
+    previous: Mapping[str, ToolDoc] | None,
+) -> tuple[dict[str, PackageInfo], str | None]:
+    """The package records of a previous corpus and the dpkg status hash they were read at."""
+    infos: dict[str, PackageInfo] = {}
+    shas: set[str | None] = set()
+    for row in (previous or {}).values():
+        if row.package:
+            shas.add(row.dpkg_status_sha256)
+            if row.dpkg_status_sha256 is not None:
+                infos[row.package.split(", ")[0]] = PackageInfo(
+                    package=row.package.split(", ")[0], version=row.pkg_version,
+                    section=row.pkg_section, priority=row.pkg_priority,
+                    depends=row.pkg_depends, summary=row.pkg_summary,
+                )  # fmt: skip
+    return infos, (shas.pop() if len(shas) == 1 else None)
+
+
+def _with_package(row: ToolDoc, infos: Mapping[str, PackageInfo], sha: str | None) -> ToolDoc:
+    info = infos.get(row.package.split(", ")[0]) if row.package else None
+    if info is None:
+        return row
+    return replace(
+        row, pkg_version=info.version, pkg_section=info.section, pkg_priority=info.priority,
+        pkg_depends=info.depends, pkg_summary=info.summary, dpkg_status_sha256=sha,
+    )  # fmt: skip
+
+
 def scan_tools(
     path_dirs: Sequence[Path] | None = None,
     *,
@@ -227,6 +257,10 @@ def scan_tools(
             _run_help([w for w in works if not w.text and w.tool.error is None], pool, ticker)
         ticker.finish(works)
     rows = tuple(_row(w, owners.get(w.tool.path), base) for w in works)
+    status_sha = dpkg_status_sha256()
+    prev_infos, prev_sha = _previous_packages(previous)
+    infos, pkg_reused = package_infos((r.package for r in rows), prev_infos, status_sha, prev_sha)
+    rows = tuple(_with_package(r, infos, status_sha) for r in rows)
     return ScanResult(
         rows=rows,
         n_tools=len(rows),
@@ -236,4 +270,5 @@ def scan_tools(
         n_reused=sum(w.reused for w in works),
         n_errors=sum(r.error is not None for r in rows),
         seconds=time.perf_counter() - started,
+        packages_reused=pkg_reused,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tcplab.descriptor import Decision, RiskLevel, decide
+from tcplab.generator._abstain import coverage_curve
 from tcplab.labels import LabelSet, Split
 from tcplab.registry import Registry
 from tcplab.stats import cohen_kappa, confusion_matrix
@@ -39,6 +40,8 @@ class Evaluation:
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     #: decision-level safety figures (see :func:`decision_safety`), reported before accuracy
     safety: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: accuracy among the most confident tools per coverage (registries with confidences only)
+    curve: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -57,6 +60,7 @@ class Evaluation:
             "confusion_cols": [lv.name for lv in PRED_LEVELS],
             "confusion": self.confusion,
             "disagreements": self.disagreements,
+            "coverage_curve": self.curve,
         }
 
 
@@ -101,6 +105,15 @@ def decision_safety(
     return out
 
 
+def _curve(
+    y_true: list[int], y_pred: list[int], conf: list[float | None]
+) -> list[dict[str, float]]:
+    """The coverage–accuracy curve when the explanation records carry confidences."""
+    if not any(c is not None for c in conf):
+        return []
+    return coverage_curve(y_true, y_pred, [c if c is not None else -1.0 for c in conf])
+
+
 def evaluate_registry(
     registry: Registry,
     labels: LabelSet,
@@ -111,6 +124,7 @@ def evaluate_registry(
     chosen = labels.subset(split)
     y_true: list[int] = []
     y_pred: list[int] = []
+    conf: list[float | None] = []
     n_missing = 0
     disagreements: list[dict[str, Any]] = []
     for lb in chosen:
@@ -122,6 +136,8 @@ def evaluate_registry(
             pred = registry.lookup(lb.command).risk_level
         y_true.append(int(lb.risk_level))
         y_pred.append(int(pred))
+        c = (explanations or {}).get(lb.command, {}).get("confidence")
+        conf.append(float(c) if isinstance(c, int | float) else None)
         if pred is not lb.risk_level:
             exp = (explanations or {}).get(lb.command, {})
             disagreements.append(
@@ -174,4 +190,5 @@ def evaluate_registry(
         confusion=cm.tolist(),
         disagreements=disagreements,
         safety=decision_safety(y_true, y_pred),
+        curve=_curve(y_true, y_pred, conf),
     )

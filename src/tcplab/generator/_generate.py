@@ -1,4 +1,4 @@
-"""Generate a descriptor registry from a documentation corpus with the rule engine.
+"""Generate a descriptor registry from a documentation corpus with a generator (default: rules).
 
 Performance fields (exec time, memory, output size) are written as 0 = unknown: tcplab does
 not run the tools it describes, and invented constants would look like measurements.
@@ -17,8 +17,9 @@ from pathlib import Path
 from tcplab.corpus import ToolDoc
 from tcplab.descriptor import RiskLevel, encode
 from tcplab.errors import RegistryError, RegistryFormatError, UsageError
+from tcplab.generator._base import Generator, GeneratorContext
 from tcplab.registry import write_registry
-from tcplab.rules import RuleEngine, RuleVerdict
+from tcplab.rules import RuleEngine
 
 __all__ = ["GenerationResult", "default_explain_path", "generate_registry", "read_explanations"]
 
@@ -34,6 +35,9 @@ class GenerationResult:
     seconds: float
     rules_version: str
     rules_sha256: str
+    generator: str = "rules"
+    #: the generator's provenance (model hash, threshold...) and, for learned ones, its CV report
+    info: dict[str, object] | None = None
 
 
 def default_explain_path(registry: Path) -> Path:
@@ -73,51 +77,57 @@ def generate_registry(
     *,
     explain: Path | None = None,
     engine: RuleEngine | None = None,
+    generator: Generator | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> GenerationResult:
-    """Run the rules over every tool and write the registry plus a JSONL explanation file.
+    """Run a generator (default: the rules) over every tool; write the registry and explanations.
 
     Every tool gets a descriptor, so every scanned tool can be looked up; tools without
     documentation get UNKNOWN (no risk bit). When a name occurs twice, the first row wins
     (PATH order, as a shell would resolve it).
     """
+    from tcplab.generator._builtin import RulesGenerator
+
     t0 = time.perf_counter()
     explain_path = explain or default_explain_path(out)
     _check_output(out, "registry (.tcpdb)")
     _check_output(explain_path, "explanations (.jsonl)")
-    eng = engine or RuleEngine()
+    gen = generator or RulesGenerator(GeneratorContext())
+    if engine is not None and isinstance(gen, RulesGenerator):
+        gen.engine = engine
+    unique: dict[str, ToolDoc] = {}
+    for doc in tools:
+        unique.setdefault(doc.name, doc)
+    docs = list(unique.values())
+    predictions = gen.predict(docs)
     entries: list[tuple[str, bytes]] = []
     records: list[str] = []
-    seen: set[str] = set()
     by_level: dict[str, int] = {}
-    for i, doc in enumerate(tools):
-        if doc.name in seen:
-            continue
-        seen.add(doc.name)
-        verdict: RuleVerdict = eng.assess(doc.name, doc.sections, doc.path)
-        entries.append((doc.name, encode(doc.name, verdict.level, verdict.capabilities)))
-        by_level[verdict.level.name] = by_level.get(verdict.level.name, 0) + 1
-        rec = verdict.to_dict()
-        rec.update(
-            doc_source=doc.doc_source,
-            doc_sha256=doc.doc_sha256,
-            path=doc.path,
-            rules_version=eng.rules.version,
-            rules_sha256=eng.rules.sha256,
-        )
+    for i, (doc, pred) in enumerate(zip(docs, predictions, strict=True)):
+        entries.append((doc.name, encode(doc.name, pred.level, pred.capabilities)))
+        by_level[pred.level.name] = by_level.get(pred.level.name, 0) + 1
+        rec = {**pred.record, "tool": doc.name, "risk_level": pred.level.name,
+               "capabilities": list(pred.capabilities)}  # fmt: skip
+        rec.update(doc_source=doc.doc_source, doc_sha256=doc.doc_sha256, path=doc.path)
         records.append(json.dumps(rec, sort_keys=True) + "\n")
         if progress is not None:
             progress(i + 1)
     n = write_registry(out, entries)
     _atomic_write_text(explain_path, records)
+    info = gen.info()
+    report = getattr(gen, "cv_report", None) or getattr(
+        getattr(gen, "learned", None), "cv_report", None
+    )
     return GenerationResult(
         registry=out,
         explain=explain_path,
         n_tools=n,
         by_level=dict(sorted(by_level.items(), key=lambda kv: RiskLevel[kv[0]])),
         seconds=time.perf_counter() - t0,
-        rules_version=eng.rules.version,
-        rules_sha256=eng.rules.sha256,
+        rules_version=str(info.get("rules_version", "")),
+        rules_sha256=str(info.get("rules_sha256", "")),
+        generator=gen.name,
+        info={**info, **({"cv": report} if report else {})},
     )
 
 
