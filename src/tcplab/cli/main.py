@@ -119,6 +119,7 @@ COMMANDS: dict[str, _Entry] = {
         "register",
         "Show the host's resources and the running runs, refreshed live (Ctrl-C to stop).",
     ),
+    "kube": _Entry("kube", "app", "Kubernetes: the command the experiment pods run."),
     "deploy": _Entry(
         "deploy",
         "app",
