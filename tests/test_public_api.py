@@ -17,6 +17,7 @@ PACKAGES = [
     "tcplab.rules",
     "tcplab.generator",
     "tcplab.analyzers",
+    "tcplab.accel",
     "tcplab.experiment",
     "tcplab.stats",
     "tcplab.report",

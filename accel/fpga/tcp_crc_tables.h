@@ -1,6 +1,7 @@
-// Generated from the CRC-32/ISO-HDLC polynomial: per-position tables of bytes 6-21 (low 16
-// bits) and the start value with the valid header's terms folded in. Regenerate with
-// `python -m tests.accel.fpga_support --write` (tests/accel checks this file is current).
+// Generated from the CRC-32/ISO-HDLC polynomial: per-position tables of
+// bytes 6-21 (low 16 bits) and the start value with the valid header's terms
+// folded in. Regenerate: python -m tests.accel.fpga_support --write
+// (tests/accel checks that this file is current).
 #ifndef TCP_CRC_TABLES_H
 #define TCP_CRC_TABLES_H
 

@@ -50,7 +50,7 @@ def registry(tmp_path: Path) -> Path:
 
 def test_registry_lists_arms_and_refuses_unknown_names() -> None:
     reg = default_registry()
-    assert reg.names() == ["embedding", "llm", "rules", "tcp"]
+    assert reg.names() == ["embedding", "llm", "rules", "tcp", "tcp-batch"]
     with pytest.raises(UsageError, match="unknown analyzer 'gtp4'; known: embedding, llm"):
         reg.get("gtp4")
 

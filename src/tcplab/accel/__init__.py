@@ -22,6 +22,12 @@ from tcplab.accel._base import (
     unpack_packed,
 )
 from tcplab.accel._oracle import NumpyAccelerator, crc32_rows, crc_position_tables, decide_numpy
+from tcplab.accel._vectors import (
+    interop_vectors,
+    random_batch,
+    random_chunks,
+    single_bit_corruptions,
+)
 from tcplab.accel._xbutil import (
     CardTelemetry,
     FpgaCard,
@@ -50,11 +56,15 @@ __all__ = [
     "decision_lut",
     "default_registry",
     "discover_cards",
+    "interop_vectors",
     "pack",
     "parse_xbutil_devices",
     "parse_xbutil_host",
+    "random_batch",
+    "random_chunks",
     "read_card_telemetry",
     "risk_lut",
+    "single_bit_corruptions",
     "unpack_packed",
 ]
 
