@@ -64,3 +64,11 @@ test-gpu: install
 	$(BIN)/python bench/bench_monitor_gpu.py
 	$(BIN)/pytest -m gpu tests/accel
 	$(BIN)/python bench/gpu_check.py
+
+# checkov scans the rendered Terraform (tests/infra/test_checkov.py); its pins conflict with
+# ours, so it lives in its own virtualenv. .ci/run calls this before `make test`.
+CHECKOV_VENV ?= .venv-checkov
+.PHONY: checkov
+checkov:
+	@test -x $(CHECKOV_VENV)/bin/checkov || ($(PY) -m venv $(CHECKOV_VENV) && \
+		$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==3.3.30')
