@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tcplab.check import SCHEMA_VERSION, CheckResult, check
+from tcplab.check import SCHEMA_VERSION, CheckResult, check, clear_parse_cache
 from tcplab.descriptor import encode
 from tcplab.errors import RegistryError
 from tcplab.registry import write_registry
@@ -327,6 +327,8 @@ def test_default_registry_from_tcplab_home(isolated_home: Path) -> None:
     assert check("mytool").decision == R
     (isolated_home / "registry").mkdir()
     _registry(isolated_home / "registry", {"mytool": ("SAFE", [])})
+    assert check("mytool").decision == R  # the default file is looked at once per second
+    clear_parse_cache()  # … or now
     result = check("mytool")
     assert result.decision == A
     assert result.registry == str(isolated_home / "registry" / "tools.tcpdb")

@@ -39,20 +39,22 @@ def test_hook_answer_needs_no_pydantic_models() -> None:
     assert proc.stdout.split() == ["deny", "False"]
 
 
-def test_missing_parser_names_the_extra() -> None:
+def test_missing_parser_names_the_extra_beyond_the_simple_subset() -> None:
     # A None entry in sys.modules makes `import tree_sitter_bash` fail as if not installed.
     code = (
         "import sys\n"
         "sys.modules['tree_sitter_bash'] = None\n"
         "from tcplab.check import check, hook_answer\n"
         "from tcplab.errors import MissingDependencyError\n"
+        "print(check('ls -la && git status').decision)\n"  # the simple subset: no parser
         "try:\n"
-        "    check('ls')\n"
+        "    check('ls > out')\n"
         "except MissingDependencyError as exc:\n"
         "    print(exc)\n"
-        'print(hook_answer(\'{"tool_name": "Bash", "tool_input": {"command": "ls"}}\'))'
+        'print(hook_answer(\'{"tool_name": "Bash", "tool_input": {"command": "ls $X"}}\'))'
     )
     proc = _python(code)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("APPROVE\n")
     assert "pip install 'tcplab[check]'" in proc.stdout
     assert "'permissionDecision': 'ask'" in proc.stdout

@@ -14,6 +14,7 @@ from tcplab.check._engine import SCHEMA_VERSION, check, decide_line, default_reg
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, load_knowledge
 from tcplab.check._parse import clear_parse_cache
 from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer, summary
+from tcplab.check._sources import build_registry
 
 if TYPE_CHECKING:
     from tcplab.check._model import CheckReason, CheckResult
@@ -24,6 +25,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CheckReason",
     "CheckResult",
+    "build_registry",
     "check",
     "clear_parse_cache",
     "decide_line",

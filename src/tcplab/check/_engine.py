@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tcplab.check._knowledge import Knowledge, ToolSpec, View, load_knowledge, more_severe
+from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe
 from tcplab.check._parse import Segment, parse
+from tcplab.check._sources import Sources, default_registry_path, resolve
 from tcplab.check._wrappers import INTERPRETERS, unwrap
 from tcplab.descriptor import Capability, Decision, RiskLevel, decide
-from tcplab.errors import RegistryError
 
 if TYPE_CHECKING:
+    from tcplab.check._compiled import CompiledKnowledge
     from tcplab.check._model import CheckResult
     from tcplab.registry import Registry
 
@@ -44,54 +44,17 @@ _HARMLESS = re.compile(r"^/dev/(null|zero|stdout|stderr|tty|fd/\d+)$")
 _BLOCK = re.compile(r"^/dev/(sd|nvme|hd|vd|xvd|mmcblk|md|dm-|loop|mapper/|disk)")
 _STARTUP = re.compile(r"(^|/)(\.bashrc|\.bash_profile|\.profile|\.zshrc|\.ssh/|\.gitconfig)")
 _FETCHERS = frozenset({"curl", "wget", "fetch", "nc", "ncat"})
-_REGISTRIES: dict[tuple[str, int], Registry] = {}
-_DEFAULT_PATHS: dict[tuple[str | None, str | None], str] = {}
 _CAP_NAMES: dict[int, list[str]] = {}
 
 Part = tuple[str, str, str, RiskLevel, int, str]  # segment, source, rule, level, caps, detail
 
 
-def default_registry_path() -> Path:
-    """``TCPLAB_HOME/registry/tools.tcpdb`` (TCPLAB_HOME defaults to the tcplab data dir)."""
-    home = os.environ.get("TCPLAB_HOME")
-    if not home:  # tcplab.config.default_home, without importing pydantic-settings
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        home = str(Path(base) / "tcplab")
-    return Path(home) / "registry" / "tools.tcpdb"
-
-
-def _default_path() -> str:
-    env = (os.environ.get("TCPLAB_HOME"), os.environ.get("XDG_DATA_HOME"))
-    found = _DEFAULT_PATHS.get(env)
-    if found is None:
-        found = _DEFAULT_PATHS[env] = str(default_registry_path())
-    return found
-
-
-def _open_registry(registry: Registry | str | os.PathLike[str] | None) -> Registry | None:
-    """The registry to use; files are opened once per (path, mtime) and kept."""
-    path = _default_path() if registry is None else registry
-    if not isinstance(path, str | os.PathLike):
-        return path  # a Registry
-    try:
-        key = (os.fspath(path), os.stat(path).st_mtime_ns)
-    except OSError as exc:
-        if registry is not None:
-            raise RegistryError(f"cannot open registry {path}: {exc.strerror or exc}") from exc
-        return None
-    found = _REGISTRIES.get(key)
-    if found is None:
-        from tcplab.registry import Registry
-
-        found = _REGISTRIES[key] = Registry(path)
-    return found
-
-
 class _Ctx:
-    __slots__ = ("knowledge", "parts", "registry", "stages")
+    __slots__ = ("knowledge", "parts", "sources", "stages")
 
-    def __init__(self, knowledge: Knowledge, registry: Registry | None) -> None:
-        self.knowledge, self.registry = knowledge, registry
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+        self.knowledge: Knowledge | CompiledKnowledge = sources.knowledge
         self.parts: list[Part] = []
         self.stages: dict[int, list[tuple[int, str, bool]]] = {}  # pipe -> (stage, tool, stdin)
 
@@ -100,13 +63,13 @@ class _Ctx:
 
 
 def _registry_level(ctx: _Ctx, name: str, sub: str | None) -> tuple[RiskLevel, int, str]:
-    reg = ctx.registry
-    if reg is None:
+    view = ctx.sources.view
+    if view is None:
         return _U, 0, ""
     for key in (f"{name} {sub}", name) if sub else (name,):
-        if key in reg:
-            d = reg.lookup(key)
-            return d.risk_level, d.flags & 0xFC0, key
+        found = view.level(key)
+        if found is not None:
+            return found[0], found[1], key
     return _U, 0, ""
 
 
@@ -125,7 +88,7 @@ def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
         level, caps, src = more_severe(reg_level, spec.level), reg_caps | spec.caps, "registry"
     base_why = f"registry descriptor {key!r}" if key else (spec.why or f"{name} (knowledge)")
     raised: list[Part] = []
-    for rule in spec.rules:
+    for rule in spec.rules_for(view.sub):
         if not rule.matches(view):
             continue
         if rule.effect == "final":
@@ -240,7 +203,6 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
                 "detail": why,
             }
         )
-    registry = ctx.registry
     return {
         "schema_version": SCHEMA_VERSION,
         "command": line,
@@ -249,7 +211,7 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
         "capabilities": _cap_names(caps),
         "reasons": reasons,
         "knowledge_version": ctx.knowledge.version,
-        "registry": str(registry.path) if registry is not None else None,
+        "registry": ctx.sources.path,
     }
 
 
@@ -288,7 +250,7 @@ def decide_line(
 
 def evaluate(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> _Ctx:
     """The parts of a line's decision (``.parts``: segment, source, rule, level, caps, detail)."""
-    ctx = _Ctx(load_knowledge(), _open_registry(registry))
+    ctx = _Ctx(resolve(registry))
     if len(line) > MAX_LINE_CHARS:
         ctx.add(line[:80], "parser", "too-long", _U, 0, f"longer than {MAX_LINE_CHARS} chars")
     else:

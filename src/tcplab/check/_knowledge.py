@@ -139,7 +139,17 @@ class Rule:
 class ToolSpec:
     """What the knowledge file says about one tool."""
 
-    __slots__ = ("caps", "dynamic", "level", "name", "rules", "why", "with_arg")
+    __slots__ = (
+        "_by_sub",
+        "caps",
+        "dynamic",
+        "general",
+        "level",
+        "name",
+        "rules",
+        "why",
+        "with_arg",
+    )
 
     def __init__(self, name: str, raw: dict[str, Any], system: str, defaults: list[Rule]) -> None:
         self.name = name
@@ -151,6 +161,14 @@ class ToolSpec:
         self.with_arg = frozenset(str(o) for o in raw.get("options_with_arg", ()))
         own = [Rule(r, f"{name}#{i + 1}", system) for i, r in enumerate(raw.get("rules") or ())]
         self.rules = (*defaults, *own)
+        # Precompiled per-subcommand tables: the rules that can match a given first operand.
+        self.general = tuple(r for r in self.rules if not r.sub)
+        subs = {s for r in self.rules for s in r.sub}
+        self._by_sub = {s: tuple(r for r in self.rules if not r.sub or s in r.sub) for s in subs}
+
+    def rules_for(self, sub: str | None) -> tuple[Rule, ...]:
+        """The rules, in file order, that can match a command whose subcommand is ``sub``."""
+        return self._by_sub.get(sub, self.general) if sub is not None else self.general
 
 
 class Knowledge:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tcplab.check._fast import fast_parse
 from tcplab.errors import MissingDependencyError
 
-__all__ = ["Parsed", "Segment", "clear_parse_cache", "parse"]
+__all__ = ["Parsed", "Segment", "clear_parse_cache", "parse", "tree_parse"]
 
 _PARSER: list[Any] = []
 _CACHE: dict[str, Parsed] = {}
@@ -174,10 +175,11 @@ def parse(text: str) -> Parsed:
     if found is not None:
         return found
     out = Parsed()
-    tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
-    _Walker(out).walk(tree.root_node)
-    if tree.root_node.has_error and not out.errors:
-        out.errors.append("the text does not parse as shell")
+    simple = fast_parse(text)
+    if simple is not None:  # the common subset, same result as tree-sitter (tests/check)
+        out.segments = [Segment(t, w, None, p, s) for t, w, p, s in simple]
+    else:
+        tree_parse(text, out)
     if len(text) <= _CACHE_TEXT:
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
@@ -185,6 +187,18 @@ def parse(text: str) -> Parsed:
     return out
 
 
+def tree_parse(text: str, out: Parsed) -> Parsed:
+    """Parse ``text`` with tree-sitter into ``out`` (no cache, no fast path)."""
+    tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
+    _Walker(out).walk(tree.root_node)
+    if tree.root_node.has_error and not out.errors:
+        out.errors.append("the text does not parse as shell")
+    return out
+
+
 def clear_parse_cache() -> None:
-    """Forget the kept parse results (benchmarks of cold lines)."""
+    """Forget the kept parse results and the default-registry look-up (benchmarks, tests)."""
+    from tcplab.check._sources import forget_default
+
     _CACHE.clear()
+    forget_default()

@@ -74,7 +74,9 @@ def _encode_entries(entries: Iterable[tuple[str, bytes]]) -> list[tuple[bytes, b
     return items
 
 
-def _file_bytes(items: list[tuple[bytes, bytes]]) -> bytes:
+def _file_bytes(
+    items: list[tuple[bytes, bytes]], version: int = REGISTRY_FORMAT_VERSION, tail: bytes = b""
+) -> bytes:
     n = len(items)
     slots_n = slot_count(n)
     names_off = HEADER_SIZE + n * DESCRIPTOR_SIZE
@@ -94,12 +96,13 @@ def _file_bytes(items: list[tuple[bytes, bytes]]) -> bytes:
             _le_array("Q", offsets),
             _le_array("I", slots),
             b"".join(nm for nm, _d in items),
+            tail,
         ]
     )
-    fields = (REGISTRY_MAGIC, REGISTRY_FORMAT_VERSION, FORMAT_VERSION, 0, n, HEADER_SIZE)
-    head = HEADER.pack(*fields, names_off, names_off + (n + 1) * 8, slots_n, 0, 0)
+    fields = (REGISTRY_MAGIC, version, FORMAT_VERSION, 0, n, HEADER_SIZE)
+    head = HEADER.pack(*fields, names_off, names_off + (n + 1) * 8, slots_n, 0, len(tail))
     crc = zlib.crc32(body, zlib.crc32(head[:CRC_OFFSET]))
-    return head[:CRC_OFFSET] + crc.to_bytes(4, "little") + bytes(4) + body
+    return head[:CRC_OFFSET] + crc.to_bytes(4, "little") + head[CRC_OFFSET + 4 :] + body
 
 
 def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, bytes]]) -> int:
@@ -113,11 +116,14 @@ def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, by
             target that is a directory.
         RegistryError: the file cannot be written (permissions, full disk...).
     """
-    items = _encode_entries(entries)
+    return write_bytes_atomic(path, _file_bytes(_encode_entries(entries)))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> int:
+    """Write a registry file's bytes atomically; return the entry count stored in the header."""
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{target}: is a directory; give the registry file to write (.tcpdb)")
-    data = _file_bytes(items)
     import tempfile
 
     try:
@@ -137,7 +143,7 @@ def write_registry(path: str | os.PathLike[str], entries: Iterable[tuple[str, by
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(items)
+    return int(HEADER.unpack_from(data)[4])
 
 
 def _map_file(path: Path) -> mmap.mmap:
@@ -206,6 +212,7 @@ class Registry:
             raise
         self._mm = mm
         self._layout = layout
+        self.version = layout.version
         self._n = layout.n
         self._mask = layout.slots_n - 1
         self._blob = layout.blob_off
@@ -302,6 +309,11 @@ class Registry:
                 return int(idx) - 1
             h = (h + 1) & mask
         return -1  # unreachable for a checked file: N occupied slots leave an empty one
+
+    def node_section(self) -> bytes:
+        """The raw node section of a version-3 registry (empty for version 1)."""
+        start = self._layout.blob_off + self._layout.blob_len
+        return self._mm[start : start + self._layout.node_len]
 
     def tables(self) -> tuple[Any, Any, Any, int, int, int]:
         """``(mapping, slot view, name-offset view, blob offset, slot mask, N)`` for fast paths."""
@@ -416,7 +428,7 @@ class Registry:
         return {
             "path": str(self.path),
             "entries": self._n,
-            "registry_format_version": REGISTRY_FORMAT_VERSION,
+            "registry_format_version": self._layout.version,
             "descriptor_format_version": FORMAT_VERSION,
             "file_bytes": len(self._mm),
             "hash_slots": self._mask + 1,

@@ -14,8 +14,10 @@ Layout (little-endian header fields, all offsets absolute, see ``docs/format.md`
                                               else entry index + 1; key = CRC-32 of the name)
       48  u64 slot count S
       56  u32 CRC-32 of bytes [0, 56) and [64, end)
-      60  u32 reserved (0)
-    then the tables, then the name blob (UTF-8 names, concatenated in entry order)
+      60  u32 version 1: reserved (0); version 3: byte length L of the node section
+    then the tables, then the name blob (UTF-8 names, concatenated in entry order); version 3
+    (the hierarchical "v3" registry, :mod:`tcplab.registry._tree`) appends the L-byte node
+    section after the blob
 
 Every check here runs on untrusted bytes: header fields are Python integers (no overflow), every
 size is compared with the real file size before anything is read, and the two tables are
@@ -43,6 +45,7 @@ __all__ = [
     "HEADER_SIZE",
     "REGISTRY_FORMAT_VERSION",
     "REGISTRY_MAGIC",
+    "REGISTRY_TREE_VERSION",
     "Layout",
     "check_header",
     "check_tables",
@@ -51,6 +54,8 @@ __all__ = [
 
 REGISTRY_MAGIC = b"\x89TCPDB\r\n"
 REGISTRY_FORMAT_VERSION = 1
+REGISTRY_TREE_VERSION = 3  # tool → subcommand → flag/argument nodes (docs/format.md §3)
+_VERSIONS = (REGISTRY_FORMAT_VERSION, REGISTRY_TREE_VERSION)
 HEADER = struct.Struct("<8sHHIQQQQQII")
 HEADER_SIZE = 64
 CRC_OFFSET = 56
@@ -70,13 +75,31 @@ def slot_count(n: int) -> int:
 class Layout:
     """Where the tables of a checked registry file are (absolute byte offsets)."""
 
-    __slots__ = ("blob_len", "blob_off", "n", "names_off", "slots_n", "slots_off")
+    __slots__ = (
+        "blob_len",
+        "blob_off",
+        "n",
+        "names_off",
+        "node_len",
+        "slots_n",
+        "slots_off",
+        "version",
+    )
 
     def __init__(
-        self, n: int, names_off: int, slots_off: int, slots_n: int, blob_off: int, blob_len: int
+        self,
+        n: int,
+        names_off: int,
+        slots_off: int,
+        slots_n: int,
+        blob_off: int,
+        blob_len: int,
+        version: int = REGISTRY_FORMAT_VERSION,
+        node_len: int = 0,
     ) -> None:
         self.n, self.names_off, self.slots_off = n, names_off, slots_off
         self.slots_n, self.blob_off, self.blob_len = slots_n, blob_off, blob_len
+        self.version, self.node_len = version, node_len
 
 
 def check_header(buf: Any, size: int) -> tuple[Layout | None, str]:
@@ -86,14 +109,15 @@ def check_header(buf: Any, size: int) -> tuple[Layout | None, str]:
     """
     if size < HEADER_SIZE:
         return None, f"truncated: {size} bytes, smaller than the 64-byte header"
-    magic, fver, dver, _r, n, d_off, no_off, s_off, s_n, crc, _r2 = HEADER.unpack_from(buf)
+    magic, fver, dver, _r, n, d_off, no_off, s_off, s_n, crc, tail = HEADER.unpack_from(buf)
     if magic != REGISTRY_MAGIC:
         return None, f"bad magic {magic!r} (expected {REGISTRY_MAGIC!r})"
-    if fver != REGISTRY_FORMAT_VERSION:
+    if fver not in _VERSIONS:
         return None, (
             f"registry format version {fver} is not supported (this tcplab reads "
-            f"{REGISTRY_FORMAT_VERSION}); rebuild it with this version of tcplab"
+            f"{' and '.join(map(str, _VERSIONS))}); rebuild it with this version of tcplab"
         )
+    node_len = tail if fver == REGISTRY_TREE_VERSION else 0
     if dver != FORMAT_VERSION:
         return None, f"descriptor format version {dver} is not supported"
     blob_off = HEADER_SIZE + n * DESCRIPTOR_SIZE + (n + 1) * 8 + s_n * 4
@@ -104,7 +128,7 @@ def check_header(buf: Any, size: int) -> tuple[Layout | None, str]:
         or s_n < 8
         or s_n & (s_n - 1)
         or s_n < 2 * n
-        or blob_off > size
+        or blob_off + node_len > size
     ):
         return None, (
             f"truncated or inconsistent tables ({size} bytes for {n} entries and {s_n} slots)"
@@ -113,7 +137,8 @@ def check_header(buf: Any, size: int) -> tuple[Layout | None, str]:
         actual = zlib.crc32(body, zlib.crc32(buf[:CRC_OFFSET]))
     if actual != crc:
         return None, f"checksum mismatch (stored {crc:08x}, computed {actual:08x})"
-    return Layout(n, no_off, s_off, s_n, blob_off, size - blob_off), ""
+    blob_len = size - blob_off - node_len
+    return Layout(n, no_off, s_off, s_n, blob_off, blob_len, fver, node_len), ""
 
 
 def _offsets_problem(offs: list[int], blob_len: int) -> str:

@@ -1,0 +1,114 @@
+"""The knowledge compiled into a v3 registry decides exactly like the YAML it came from."""
+
+from __future__ import annotations
+
+import ast
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tcplab.check import build_registry, check
+from tcplab.check._compiled import CompiledKnowledge, RegistryView, build_nodes, knowledge_meta
+from tcplab.check._engine import _Ctx, _text
+from tcplab.check._knowledge import Knowledge, load_knowledge
+from tcplab.check._sources import Sources, _V2View, shipped_knowledge, shipped_paths
+from tcplab.descriptor import encode
+from tcplab.registry import Registry, Tree, write_registry
+from tcplab.registry._tree import tree_bytes
+
+
+def _lines() -> list[str]:
+    out = set()
+    for f in Path(__file__).parent.glob("test_*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                out.add(node.value)
+    rng = random.Random(7)
+    text = "git push status -f --force -n rm -rf / find -delete -exec sed -i dd of=/dev/sda "
+    text += "docker run --privileged kubectl delete apt-get install -y tar xzf curl -o x"
+    words = text.split()
+    for _ in range(2000):
+        out.add(" ".join(rng.choice(words) for _ in range(rng.randint(1, 6))))
+    return sorted(s for s in out if 0 < len(s) < 400)
+
+
+def _parts(sources: Sources, line: str) -> list[tuple[object, ...]]:
+    ctx = _Ctx(sources)
+    _text(ctx, line, 0)
+    return list(ctx.parts)
+
+
+def test_shipped_compiled_file_is_a_rebuild_of_the_yaml(tmp_path: Path) -> None:
+    _yaml, tcpdb = shipped_paths()
+    build_registry(tmp_path / "k.tcpdb")
+    assert (tmp_path / "k.tcpdb").read_bytes() == tcpdb.read_bytes(), (
+        f"rebuild it: python -c 'from tcplab.check import build_registry as b; b(\"{tcpdb}\")'"
+    )
+    assert isinstance(shipped_knowledge(), CompiledKnowledge)
+
+
+def test_compiled_knowledge_decides_like_the_yaml() -> None:
+    compiled = Sources(shipped_knowledge(), None, None)
+    plain = Sources(load_knowledge(), None, None)
+    assert isinstance(plain.knowledge, Knowledge)
+    for line in _lines():
+        assert _parts(compiled, line) == _parts(plain, line), line
+
+
+def test_v3_registry_merged_with_a_tool_registry_decides_like_v2_plus_yaml(
+    tmp_path: Path,
+) -> None:
+    entries = {"mytool": "LOW_RISK", "git": "HIGH_RISK", "git push": "CRITICAL", "rm": "SAFE"}
+    v2 = tmp_path / "tools.tcpdb"
+    write_registry(v2, [(n, encode(n, lvl)) for n, lvl in entries.items()])
+    v3 = tmp_path / "tree.tcpdb"
+    build_registry(v3, v2)
+    reg2, reg3 = Registry(v2), Registry(v3)
+    assert reg3.version == 3 and reg2.version == 1
+    old = Sources(load_knowledge(), _V2View(reg2), reg2)
+    tree = Tree(reg3)
+    new = Sources(CompiledKnowledge(tree), RegistryView(tree), reg3)
+    for line in [*_lines(), "mytool x", "git push", "git status", "rm -rf /"]:
+        assert _parts(new, line) == _parts(old, line), line
+    assert check("mytool", registry=v3).decision == "APPROVE"
+    assert check("mytool", registry=v3).reasons[0].rule == "mytool"
+    assert check("git push", registry=v3).decision == check("git push", registry=v2).decision
+    assert check("git push", registry=v3).registry == str(v3)
+
+
+def test_explain_names_where_each_node_came_from() -> None:
+    knowledge = shipped_knowledge()
+    assert isinstance(knowledge, CompiledKnowledge)
+    info = knowledge.explain("git#9")
+    assert info is not None
+    assert info["path"] == ["git", "git push", "git#9"]
+    assert info["kind"] == "pattern" and info["effect"] == "raise"
+    assert info["risk_level"] == "HIGH_RISK"
+    assert info["source"].endswith("invocations_v1.yaml: tools.git.rules[8]")
+    assert knowledge.explain("git push")["kind"] == "subcommand"  # type: ignore[index]
+    assert knowledge.explain("no such node") is None
+
+
+def test_a_stale_compiled_file_is_not_used(tmp_path: Path) -> None:
+    yaml_path, _ = shipped_paths()
+    text = yaml_path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    meta = knowledge_meta(text + "\n# edited", "x.yaml", raw)
+    path = tmp_path / "k.tcpdb"
+    path.write_bytes(tree_bytes(build_nodes(raw, "x.yaml"), meta))
+    compiled = CompiledKnowledge(Tree(Registry(path)))
+    assert compiled.crc != meta["source_crc32"] - 1  # the recorded checksum is the edited one
+    from zlib import crc32
+
+    assert compiled.crc != crc32(text.encode())  # so shipped_knowledge() would use the YAML
+
+
+def test_registry_names_clashing_with_pattern_nodes_are_refused(tmp_path: Path) -> None:
+    from tcplab.errors import UsageError
+
+    v2 = tmp_path / "tools.tcpdb"
+    write_registry(v2, [("rm#1", encode("rm#1", "SAFE"))])
+    with pytest.raises(UsageError, match="clashes"):
+        build_registry(tmp_path / "out.tcpdb", v2)
