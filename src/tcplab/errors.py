@@ -43,6 +43,7 @@ __all__ = [
     "DecodeError",
     "DescriptorError",
     "EncodeError",
+    "ExecutionFailedError",
     "LabelsError",
     "MissingDependencyError",
     "RegistryBuildError",
@@ -169,6 +170,11 @@ class AcceleratorUnavailableError(AcceleratorError):
 
 class RunError(TcplabError):
     """An experiment run cannot proceed; the message says what to do (usually resume)."""
+
+
+class ExecutionFailedError(RunError):
+    """A job's execution failed after its backend's own retries (e.g. a Kubernetes Job past
+    its ``backoffLimit``): the service fails the job at once instead of retrying it."""
 
 
 class RunLockedError(RunError):

@@ -124,11 +124,12 @@ def namespace(control_plane: ControlPlane) -> Iterator[str]:
 class PodOutcome:
     """What the fixture kubelet makes of a pod: a phase and a terminated container."""
 
-    phase: str = "Succeeded"  # Succeeded | Failed | Pending (waiting, e.g. image pull)
+    phase: str = "Succeeded"  # Succeeded | Failed | Running | Pending (waiting: image pull)
     exit_code: int = 0
     reason: str = "Completed"  # Completed | Error | OOMKilled | ErrImagePull | ...
     message: str = ""
     run: bool = False  # run the pod's command locally first (its exit code wins)
+    pod_reason: str | None = None  # the pod's own status.reason (e.g. Evicted)
 
 
 @dataclass
@@ -141,6 +142,7 @@ class FixtureKubelet:
     runs_host: Path | None = None  # where the pod's runs volume lives on this machine
     handled: list[str] = field(default_factory=list)
     ran: list[tuple[str, int]] = field(default_factory=list)
+    running: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -185,17 +187,22 @@ class FixtureKubelet:
 
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         name = pod.spec.containers[0].name
-        if out.phase == "Pending":
-            state: dict[str, Any] = {"waiting": {"reason": out.reason, "message": out.message}}
+        if out.phase in ("Pending", "Running"):
+            if out.phase == "Pending":
+                state: dict[str, Any] = {"waiting": {"reason": out.reason, "message": out.message}}
+            else:
+                state = {"running": {"startedAt": now}}
             cs = {"name": name, "image": pod.spec.containers[0].image, "ready": False}
             cs |= {"restartCount": 0, "imageID": "", "state": state}
-            body = {"status": {"phase": "Pending", "containerStatuses": [cs]}}
+            body = {"status": {"phase": out.phase, "containerStatuses": [cs]}}
         else:
             term = {"exitCode": out.exit_code, "reason": out.reason, "message": out.message}
             term |= {"startedAt": now, "finishedAt": now}
             cs = {"name": name, "image": pod.spec.containers[0].image, "ready": False}
             cs |= {"restartCount": 0, "imageID": "", "state": {"terminated": term}}
             body = {"status": {"phase": out.phase, "startTime": now, "containerStatuses": [cs]}}
+            if out.pod_reason:
+                body["status"] |= {"reason": out.pod_reason, "message": out.message}
         self.cp.client(self.namespace).patch(
             Pod.Status, pod.metadata.name, body, namespace=self.namespace
         )
@@ -213,7 +220,11 @@ class FixtureKubelet:
             if vol.configMap is not None:
                 folder = workdir / pod.metadata.name / vol.name
                 folder.mkdir(parents=True, exist_ok=True)
-                cm = client.get(ConfigMap, vol.configMap.name, namespace=self.namespace)
+                cm = wait_until(  # a kubelet waits for a volume's ConfigMap too
+                    f"ConfigMap {vol.configMap.name}",
+                    lambda n=vol.configMap.name: _get_or_none(client, ConfigMap, n, self.namespace),
+                    timeout=30,
+                )
                 for key, value in (cm.data or {}).items():
                     (folder / key).write_text(value)
                 rewrite[mounts[vol.name]] = str(folder)
@@ -224,7 +235,8 @@ class FixtureKubelet:
             if e.valueFrom is not None and e.valueFrom.fieldRef is not None:
                 path = e.valueFrom.fieldRef.fieldPath
                 key = path.split("['")[1].rstrip("']") if "['" in path else ""
-                value = (pod.metadata.annotations or {}).get(key, "")
+                meta = pod.metadata
+                value = (meta.annotations or {}).get(key) or (meta.labels or {}).get(key, "")
             env[e.name] = _rewrite(value or "", rewrite)
         argv = [_rewrite(a, rewrite) for a in [*(c.command or []), *(c.args or [])]]
         if argv and argv[0] == "tcplab":
@@ -236,7 +248,8 @@ class FixtureKubelet:
 
     def handle(self, pod: Any, workdir: Path) -> None:
         name = pod.metadata.name
-        self.bind(name)
+        if not pod.spec.nodeName:
+            self.bind(name)
         out = self.decide(pod)
         if out.run:
             code = self.run_pod(pod, workdir)
@@ -244,6 +257,14 @@ class FixtureKubelet:
                 out = PodOutcome("Failed", code, "Error", f"exit code {code}")
         self.set_status(pod, out)
         self.handled.append(name)
+        if out.phase == "Running":
+            self.running.add(name)
+
+    def release(self, decide: Callable[[Any], PodOutcome]) -> None:
+        """Decide again for the pods left Running (they finish on the next pass)."""
+        self.decide = decide
+        held, self.running = self.running, set()
+        self.handled = [n for n in self.handled if n not in held]
 
     def _loop(self, workdir: Path) -> None:
         from lightkube.resources.core_v1 import Pod
@@ -252,7 +273,9 @@ class FixtureKubelet:
         while not self._stop.is_set():
             try:
                 for pod in client.list(Pod, namespace=self.namespace):
-                    if pod.spec.nodeName or pod.metadata.deletionTimestamp:
+                    if pod.metadata.deletionTimestamp:  # a kubelet confirms the deletion
+                        if pod.spec.nodeName:
+                            client.delete(Pod, pod.metadata.name, grace_period=0)
                         continue
                     if pod.metadata.name in self.handled:
                         continue
@@ -276,6 +299,13 @@ class FixtureKubelet:
             self._thread.join(timeout=30)
 
 
+def _get_or_none(client: Any, res: Any, name: str, namespace: str) -> Any:
+    try:
+        return client.get(res, name, namespace=namespace)
+    except Exception:
+        return None
+
+
 def _rewrite(value: str, rewrite: dict[str, str]) -> str:
     for src, dst in sorted(rewrite.items(), key=lambda kv: -len(kv[0])):
         if value == src or value.startswith(src.rstrip("/") + "/"):
@@ -293,3 +323,55 @@ def kubelet(
         yield k
     finally:
         k.stop()
+
+
+RBAC = ROOT / "deploy" / "kubernetes" / "base" / "rbac.yaml"
+PRIORITY_CLASSES = ROOT / "deploy" / "kubernetes" / "base" / "priorityclasses.yaml"
+TEST_IMAGE = "registry.invalid/tcplab@sha256:" + "0" * 64
+
+
+def backend_access(cp: ControlPlane, namespace: str, out: Path) -> Path:
+    """Install the manifests' RBAC (deploy/kubernetes/base/rbac.yaml: the ``tcplab-api``
+    Role and its service accounts) and the PriorityClasses, then write a kubeconfig that
+    authenticates as ``tcplab-api`` with a real service-account token (TokenRequest)."""
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
+    for d in docs:
+        for subject in d.get("subjects", []):
+            subject["namespace"] = namespace  # what kustomize does for an overlay
+    for args, text in (
+        (["apply", "-n", namespace, "-f", "-"], yaml.safe_dump_all(docs)),
+        (["apply", "-f", str(PRIORITY_CLASSES)], None),
+    ):
+        done = cp.kubectl(*args, input=text)
+        assert done.returncode == 0, done.stderr
+    token = cp.kubectl("create", "token", "tcplab-api", "-n", namespace, "--duration", "2h")
+    assert token.returncode == 0, token.stderr
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "t", "cluster": {"server": cp.server, "insecure-skip-tls-verify": True}}
+        ],
+        "users": [{"name": "tcplab-api", "user": {"token": token.stdout.strip()}}],
+        "contexts": [
+            {"name": "t", "context": {"cluster": "t", "user": "tcplab-api", "namespace": namespace}}
+        ],
+        "current-context": "t",
+    }
+    out.write_text(yaml.safe_dump(config))
+    return out
+
+
+def backend_env(kubeconfig: Path, namespace: str, **extra: str) -> dict[str, str]:
+    """The worker's ``TCPLAB_KUBE_*`` settings for the test cluster."""
+    env = {
+        "TCPLAB_KUBE_KUBECONFIG": str(kubeconfig),
+        "TCPLAB_KUBE_NAMESPACE": namespace,
+        "TCPLAB_KUBE_IMAGE": TEST_IMAGE,
+        "TCPLAB_KUBE_MAX_GROUPS": "3",
+        "TCPLAB_KUBE_IMAGE_PULL_GRACE_SECONDS": "0",
+        "TCPLAB_KUBE_WATCH_TIMEOUT_SECONDS": "5",
+    }
+    return env | extra

@@ -81,7 +81,11 @@ def test_job_spec_from_the_plan_and_constraints() -> None:
     assert c["image"] == DIGEST
     assert "task.json" in " ".join(c["command"]) and "spec" not in " ".join(c["command"])
     # requests bounded by the settings' maxima; memory limit = request; the GPU asked for
-    assert c["resources"]["requests"] == {"cpu": "8000m", "memory": "32768Mi", "nvidia.com/gpu": "1"}
+    assert c["resources"]["requests"] == {
+        "cpu": "8000m",
+        "memory": "32768Mi",
+        "nvidia.com/gpu": "1",
+    }
     assert c["resources"]["limits"] == {"memory": "32768Mi", "nvidia.com/gpu": "1"}
     assert pod["nodeSelector"] == {
         "tcplab.dev/hardware": "gpu",

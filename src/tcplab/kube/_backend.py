@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tcplab.errors import RunError
+from tcplab.errors import ExecutionFailedError, RunError
 from tcplab.experiment import (
     ExperimentSpec,
     InlineExecutor,
@@ -43,7 +43,7 @@ log = logging.getLogger("tcplab.kube")
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
 
-class KubeJobFailedError(RunError):
+class KubeJobFailedError(ExecutionFailedError):
     """A job's Kubernetes Job (or RayJob) failed; ``kind`` is one of ``FAILURE_KINDS``."""
 
     def __init__(self, kind: str, reason: str) -> None:
@@ -97,6 +97,7 @@ class KubernetesBackend(Backend):
         run_dir = self.prepare(job, ex)
         rd = RunDir(run_dir)
         record = rd.read_record()
+        job = job.model_copy(update={"run_id": record.run_id})  # labels carry the run id
         ray = ExperimentSpec.model_validate(job.spec).executor.kind == "ray"
         if len(completed_shards(run_dir)) < record.n_shards:
             groups = 1 if ray else max(1, min(record.n_shards, s.max_groups))

@@ -9,11 +9,13 @@ the API server on create).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tcplab.experiment import ExperimentSpec
 from tcplab.kube._settings import KubeSettings
 from tcplab.service import JobRecord
 
@@ -182,6 +184,18 @@ def pod_spec(job: JobRecord, s: KubeSettings, command: list[str]) -> dict[str, A
     }
 
 
+def deadline_seconds(job: JobRecord, s: KubeSettings) -> int:
+    """activeDeadlineSeconds: the spec's ``limits.max_duration`` when set, capped by
+    ``TCPLAB_KUBE_DEADLINE_SECONDS``."""
+    try:
+        spec_limit = ExperimentSpec.model_validate(job.spec).limits.max_duration
+    except ValueError:  # a stored spec that no longer validates: the settings' deadline
+        spec_limit = None
+    if spec_limit is None:
+        return s.deadline_seconds
+    return max(1, min(s.deadline_seconds, math.ceil(spec_limit)))
+
+
 def build_job(job: JobRecord, s: KubeSettings, groups: int) -> dict[str, Any]:
     """The Indexed Job: ``groups`` completion indexes, all allowed to run at once."""
     meta = {"name": k8s_name(job.id), "labels": labels(job)}
@@ -194,7 +208,7 @@ def build_job(job: JobRecord, s: KubeSettings, groups: int) -> dict[str, Any]:
             "completions": groups,
             "parallelism": groups,
             "backoffLimit": s.backoff_limit,
-            "activeDeadlineSeconds": s.deadline_seconds,
+            "activeDeadlineSeconds": deadline_seconds(job, s),
             "ttlSecondsAfterFinished": s.ttl_seconds,
             "template": {
                 "metadata": {"labels": labels(job)},
@@ -219,7 +233,7 @@ def build_rayjob(job: JobRecord, s: KubeSettings) -> dict[str, Any]:
             "entrypoint": " ".join(GROUP_COMMAND),
             "shutdownAfterJobFinishes": True,
             "ttlSecondsAfterFinished": s.ttl_seconds,
-            "activeDeadlineSeconds": s.deadline_seconds,
+            "activeDeadlineSeconds": deadline_seconds(job, s),
             "backoffLimit": s.backoff_limit,
             "rayClusterSpec": {
                 "headGroupSpec": {"rayStartParams": {}, "template": {"spec": head}},
