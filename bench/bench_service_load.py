@@ -184,6 +184,7 @@ def _stack(
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("TCPLAB_")}
     env |= {"TCPLAB_HOME": str(home), "TCPLAB_DATABASE_URL": url}
+    env["TCPLAB_SERVICE_RATE_ADMIN_PER_S"] = "0"  # the bench's token: no per-token rate limit
     db = ServiceDB(url, pool_size=2)
     db.migrate()
     token = create_token(db, "bench", "admin").token

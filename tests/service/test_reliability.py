@@ -35,8 +35,10 @@ def test_kill9_workers_at_random_points_every_trial_exactly_once(stack: Stack) -
     worker = stack.worker(n=0)
     for i, point in enumerate(points):
 
-        def reached(p: int = point) -> bool:
-            return _shards_done(stack, job_id) >= p
+        def reached(p: int = point, attempt: int = i + 1) -> bool:
+            # this worker's own execution got there (two close points: not the last one's)
+            job = stack.job(job_id)
+            return job.attempts == attempt and _shards_done(stack, job_id) >= p
 
         wait_for(f"{point} shards", reached, 120)
         worker.send_signal(signal.SIGKILL)

@@ -35,7 +35,7 @@ __all__ = ["router"]
 
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 413, 422, 429, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 JobState = Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")]
 PriorityClass = Annotated[str | None, Query(pattern="^(critical|high|normal|low)$")]

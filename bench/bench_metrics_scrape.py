@@ -1,0 +1,144 @@
+"""Scrape latency of the service's ``/metrics`` with 10^4 stored jobs, against an empty queue.
+
+Starts two ``tcplab serve`` processes on fresh PostgreSQL schemas: one whose ``jobs`` table
+holds ``--jobs`` rows (one real finished job copied, mixed states, as
+``bench_service_load.py`` does) and one with none (the baseline). Then scrapes both in
+alternating rounds (``--rounds`` × ``--per-round`` sequential ``GET /metrics`` on a kept-alive
+connection each) and reports per-server median and p99 latency and the median of the per-round
+ratios full / empty with its range. Writes ``bench/results/metrics_scrape.json``.
+
+    .venv/bin/python bench/bench_metrics_scrape.py --jobs 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench_service_load import PG_URL, RESULTS, TCPLAB, _ok, _port, _stack, _wait
+
+
+def _empty_server(url: str, home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    from tcplab.service._db import ServiceDB
+    from tcplab.service._tokens import create_token
+
+    db = ServiceDB(url, pool_size=1)
+    db.migrate()
+    token = create_token(db, "bench", "admin").token
+    db.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCPLAB_")}
+    env |= {"TCPLAB_HOME": str(home), "TCPLAB_DATABASE_URL": url}
+    port = _port()
+    log = open(home / "serve-empty.log", "ab")  # noqa: SIM115 (kept for the process's life)
+    proc = subprocess.Popen(
+        [str(TCPLAB), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    _wait("the empty API", lambda: _ok(f"{base}/api/v1/health"))
+    return proc, base, token
+
+
+def _scrape(client: httpx.Client, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        r = client.get("/metrics")
+        out.append(time.perf_counter() - t0)
+        assert r.status_code == 200 and b"tcplab_queue_depth" in r.content, r.text[:200]
+    return out
+
+
+def _measure(targets: dict[str, tuple[str, str]], rounds: int, per_round: int) -> dict[str, Any]:
+    clients = {
+        k: httpx.Client(base_url=b, headers={"Authorization": f"Bearer {t}"}, timeout=60)
+        for k, (b, t) in targets.items()
+    }
+    lat: dict[str, list[float]] = {k: [] for k in clients}
+    ratios = []
+    try:
+        for c in clients.values():
+            _scrape(c, 3)  # warm-up: connections, first collection
+        for _ in range(rounds):
+            medians = {}
+            for k, c in clients.items():
+                got = _scrape(c, per_round)
+                lat[k] += got
+                medians[k] = statistics.median(got)
+            ratios.append(medians["full"] / medians["empty"])
+    finally:
+        for c in clients.values():
+            c.close()
+
+    def ms(values: list[float], q: float) -> float:
+        return round(sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1e3, 2)
+
+    return {
+        "latency_ms": {
+            k: {"p50": ms(v, 0.5), "p99": ms(v, 0.99), "n": len(v)} for k, v in lat.items()
+        },
+        "ratio_full_over_empty": {
+            "median": round(statistics.median(ratios), 3),
+            "min": round(min(ratios), 3),
+            "max": round(max(ratios), 3),
+            "rounds": rounds,
+        },
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--per-round", type=int, default=20)
+    args = ap.parse_args()
+    import psycopg
+
+    schemas = {k: f"scrape_{k}_{uuid.uuid4().hex[:8]}" for k in ("full", "empty")}
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        for s in schemas.values():
+            admin.execute(f"CREATE SCHEMA {s}")
+    sep = "&" if "?" in PG_URL else "?"
+    urls = {k: f"{PG_URL}{sep}options=-csearch_path%3D{s}" for k, s in schemas.items()}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            procs, full_base, full_token, _ = _stack(urls["full"], Path(home), args.jobs)
+            empty, empty_base, empty_token = _empty_server(urls["empty"], Path(home))
+            procs.append(empty)
+            targets = {"full": (full_base, full_token), "empty": (empty_base, empty_token)}
+            figures = _measure(targets, args.rounds, args.per_round)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=60)
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            for s in schemas.values():
+                admin.execute(f"DROP SCHEMA {s} CASCADE")
+    result = {
+        "bench": "metrics_scrape",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "stored_jobs": args.jobs,
+        **figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "metrics_scrape.json").write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
