@@ -71,3 +71,24 @@ def test_parameters_are_checked() -> None:
     with pytest.raises(UsageError, match="chunk_rows"):
         create("cuda", chunk_rows=0)
     assert create("cuda").describe()["backend"] == "cuda"
+
+
+def test_kernel_compiles_to_ptx_for_the_h200_without_a_gpu() -> None:
+    """numba-cuda types the kernel and NVVM compiles it for sm_90 (the simulator does not
+    type-check: this does). Compiling is not running: no GPU executed the PTX."""
+    from numba import cuda, types
+
+    from tcplab.accel._cuda import _kernel
+
+    sig = (
+        types.uint32[:, ::1],
+        types.int64,
+        types.uint16[::1],
+        types.uint32,
+        types.int32[::1],
+        types.int32[::1],
+        types.uint8[::1],
+    )
+    ptx, _ = cuda.compile_ptx(_kernel().py_func, sig, cc=(9, 0))
+    assert ".target sm_90" in ptx
+    assert ".shared .align 2 .b8 _cudapy_smem_1[8192]" in ptx  # the CRC tables in shared memory
