@@ -94,8 +94,22 @@ def test_the_api_role_is_exactly_what_the_backend_needs() -> None:
         {"kind": "ServiceAccount", "name": "tcplab-api", "namespace": "tcplab"}
     ]
     accounts = {sa["metadata"]["name"]: sa for sa in r.of_kind("ServiceAccount")}
-    assert accounts["tcplab-worker"]["automountServiceAccountToken"] is False
-    assert accounts["tcplab-experiment"]["automountServiceAccountToken"] is False
+    for name in ("tcplab-serve", "tcplab-worker", "tcplab-experiment"):
+        assert accounts[name]["automountServiceAccountToken"] is False, name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_kube_workers_hold_a_token_and_run_their_own_image(overlay: str) -> None:
+    pods = dict(pod_templates(rendered(overlay)))
+    with_token = [w for w, pod in pods.items() if pod.get("automountServiceAccountToken")]
+    assert with_token == ["Deployment/tcplab-kube-worker"]
+    kube = pods["Deployment/tcplab-kube-worker"]
+    assert kube["serviceAccountName"] == "tcplab-api"
+    (c,) = kube["containers"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["TCPLAB_KUBE_IMAGE"] == c["image"]
+    assert env["TCPLAB_KUBE_SERVICE_ACCOUNT"] == "tcplab-experiment"
+    assert c["args"][:3] == ["worker", "--backend", "kubernetes"]
 
 
 def test_dev_binds_the_role_in_its_own_namespace() -> None:
@@ -142,6 +156,12 @@ def test_network_policies_deny_by_default_then_allow_per_component() -> None:
     assert {p["port"] for rule in api_in for p in rule["ports"]} == {8000}
     worker_out = policies["worker-egress"]["spec"]["egress"]
     assert {p["port"] for rule in worker_out for p in rule["ports"]} == {5432, 443}
+    kube_out = policies["kube-worker-egress"]["spec"]["egress"]
+    assert {p["port"] for rule in kube_out for p in rule["ports"]} == {443, 6443}
+    experiment = policies["experiment-egress"]["spec"]
+    keys = {e["key"] for e in experiment["podSelector"]["matchExpressions"]}
+    assert keys == {"app.kubernetes.io/managed-by", "tcplab.dev/job-id"}
+    assert {p["port"] for rule in experiment["egress"] for p in rule["ports"]} == {443}
 
 
 def test_region_overlays_pin_their_region() -> None:
@@ -151,8 +171,9 @@ def test_region_overlays_pin_their_region() -> None:
             term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
             expr = term["nodeSelectorTerms"][0]["matchExpressions"][0]
             assert expr["values"] == [cloud], where
-        worker = dict(pod_templates(r))["Deployment/tcplab-worker"]
-        assert worker["containers"][0]["args"][-2:] == ["--region", region]
+        for name in ("tcplab-worker", "tcplab-kube-worker"):
+            worker = dict(pod_templates(r))[f"Deployment/{name}"]
+            assert worker["containers"][0]["args"][-2:] == ["--region", region]
 
 
 def test_an_unknown_overlay_is_one_line() -> None:
