@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tcplab.infra import _aws_data, _aws_global
 from tcplab.infra import _aws_parts as parts
 from tcplab.infra._base import ProviderRenderer, node_labels, register_renderer, split_network
 from tcplab.infra._catalogue import load_catalogue
@@ -50,9 +51,9 @@ class AwsRenderer(ProviderRenderer):
         cluster = self._cluster(m, config, region, net, key)
         for group in region.node_groups:
             self._node_group(m, region, group, cluster, net)
-        bucket = parts.bucket(m, config, region, key)
+        bucket = _aws_data.bucket(m, config, region, key)
         parts.workload_role(m, region, cluster, bucket)
-        parts.database(m, config, region, net, key)
+        _aws_data.database(m, config, region, net, key)
         ingress = parts.ingress(m, region, net)
         m.output("provider", "aws")
         m.output("region", region.name)
@@ -188,13 +189,13 @@ class AwsRenderer(ProviderRenderer):
             module.provider("aws", {"region": "us-east-1"})
 
     def dns(self, module: Module, config: InfraConfig) -> None:
-        parts.route53(module, config)
+        _aws_global.route53(module, config)
 
     def peer(self, module: Module, a: RegionConfig, b: RegionConfig) -> None:
-        parts.vpc_peering(module, a, b)
+        _aws_global.vpc_peering(module, a, b)
 
     def replicate(self, module: Module, config: InfraConfig, source: str, dest: str) -> None:
-        parts.s3_replication(module, config, source, dest)
+        _aws_global.s3_replication(module, config, source, dest)
 
 
 register_renderer(AwsRenderer())

@@ -4,18 +4,16 @@ Manager performance routing with an Azure DNS alias, VNet peering, Blob object r
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import re
 from typing import Any
 
+from tcplab.infra import _azure_data, _azure_global
+from tcplab.infra._azure_data import storage_account_name
 from tcplab.infra._base import (
     ProviderRenderer,
     node_labels,
     register_renderer,
-    remote,
     split_network,
-    tf_name,
 )
 from tcplab.infra._config import InfraConfig, NodeGroup, RegionConfig
 from tcplab.infra._tf import Module, Ref
@@ -24,12 +22,6 @@ __all__ = ["AzureRenderer", "storage_account_name"]
 
 _RG = "${azurerm_resource_group.main.name}"
 _LOC = "${azurerm_resource_group.main.location}"
-
-
-def storage_account_name(prefix: str, region: str) -> str:
-    """A valid, stable storage account name (3–24 lowercase letters and digits)."""
-    digest = hashlib.sha256(region.encode()).hexdigest()[:8]
-    return re.sub(r"[^a-z0-9]", "", prefix)[:16] + digest
 
 
 class AzureRenderer(ProviderRenderer):
@@ -74,8 +66,8 @@ class AzureRenderer(ProviderRenderer):
         cluster = self._cluster(m, config, region, net)
         for group in region.node_groups[1:]:
             self._node_pool(m, region, group, cluster, net)
-        account = self._storage(m, config, region, cluster, net)
-        self._database(m, config, region, net)
+        account = _azure_data.storage(m, config, region, cluster, net)
+        _azure_data.database(self, m, config, region, net)
         ingress = m.resource(
             "azurerm_public_ip",
             "ingress",
@@ -290,240 +282,17 @@ class AzureRenderer(ProviderRenderer):
             body |= {"eviction_policy": "Delete", "spot_max_price": -1}
         m.resource("azurerm_kubernetes_cluster_node_pool", group.name, body)
 
-    def _storage(
-        self,
-        m: Module,
-        config: InfraConfig,
-        region: RegionConfig,
-        cluster: Ref,
-        net: dict[str, Ref],
-    ) -> Ref:
-        account = m.resource(
-            "azurerm_storage_account",
-            "artifacts",
-            {
-                "name": storage_account_name(config.object_storage.bucket_prefix, region.name),
-                "resource_group_name": _RG,
-                "location": _LOC,
-                "account_tier": "Standard",
-                "account_replication_type": "ZRS",
-                "min_tls_version": "TLS1_2",
-                "https_traffic_only_enabled": True,
-                "public_network_access_enabled": False,
-                "allow_nested_items_to_be_public": False,
-                "shared_access_key_enabled": False,
-                "infrastructure_encryption_enabled": True,
-                "blob_properties": [
-                    {
-                        "versioning_enabled": True,
-                        "change_feed_enabled": True,
-                        "delete_retention_policy": [{"days": 7}],
-                    }
-                ],
-            },
-        )
-        m.resource(
-            "azurerm_storage_container",
-            "artifacts",
-            {
-                "name": "artifacts",
-                "storage_account_id": account.attr("id"),
-                "container_access_type": "private",
-            },
-        )
-        m.resource(
-            "azurerm_private_endpoint",
-            "blob",
-            {
-                "name": "tcplab-blob",
-                "resource_group_name": _RG,
-                "location": _LOC,
-                "subnet_id": net["endpoints"].attr("id"),
-                "private_service_connection": [
-                    {
-                        "name": "blob",
-                        "is_manual_connection": False,
-                        "private_connection_resource_id": account.attr("id"),
-                        "subresource_names": ["blob"],
-                    }
-                ],
-            },
-        )
-        worker = m.resource(
-            "azurerm_user_assigned_identity",
-            "workload",
-            {"name": "tcplab-worker", "resource_group_name": _RG, "location": _LOC},
-        )
-        m.resource(
-            "azurerm_federated_identity_credential",
-            "workload",
-            {
-                "name": "tcplab-worker",
-                "resource_group_name": _RG,
-                "parent_id": worker.attr("id"),
-                "audience": ["api://AzureADTokenExchange"],
-                "issuer": cluster.attr("oidc_issuer_url"),
-                "subject": "system:serviceaccount:tcplab:tcplab-worker",
-            },
-        )
-        m.resource(
-            "azurerm_role_assignment",
-            "workload_blob",
-            {
-                "scope": account.attr("id"),
-                "role_definition_name": "Storage Blob Data Contributor",
-                "principal_id": worker.attr("principal_id"),
-            },
-        )
-        return account
-
-    def _database(
-        self, m: Module, config: InfraConfig, region: RegionConfig, net: dict[str, Ref]
-    ) -> None:
-        db = config.database
-        if region.name not in [db.primary, *db.replicas]:
-            m.output("database_url", "", doc="no database in this region")
-            return
-        zone = m.resource(
-            "azurerm_private_dns_zone",
-            "postgres",
-            {
-                "name": f"{config.name}-{region.name}.postgres.database.azure.com",
-                "resource_group_name": _RG,
-            },
-        )
-        link = m.resource(
-            "azurerm_private_dns_zone_virtual_network_link",
-            "postgres",
-            {
-                "name": "tcplab",
-                "resource_group_name": _RG,
-                "private_dns_zone_name": zone.attr("name"),
-                "virtual_network_id": net["vnet"].attr("id"),
-            },
-        )
-        body: dict[str, Any] = {
-            "name": f"{config.name}-{region.name}",
-            "resource_group_name": _RG,
-            "location": _LOC,
-            "version": db.engine_version,
-            "sku_name": db.instance_class,
-            "storage_mb": db.storage_gib * 1024,
-            "delegated_subnet_id": net["db"].attr("id"),
-            "private_dns_zone_id": zone.attr("id"),
-            "public_network_access_enabled": False,
-            "backup_retention_days": db.backup_retention_days,
-            "geo_redundant_backup_enabled": True,
-            "depends_on": [link.address],
-            "authentication": [
-                {"active_directory_auth_enabled": True, "password_auth_enabled": False}
-            ],
-        }
-        if region.name == db.primary:
-            body["high_availability"] = [{"mode": "ZoneRedundant"}]
-        else:
-            self.remote_state(m, config, db.primary or "")
-            body |= {
-                "create_mode": "Replica",
-                "source_server_id": remote(db.primary or "", "database_id"),
-            }
-        server = m.resource("azurerm_postgresql_flexible_server", "main", body)
-        m.resource(
-            "azurerm_management_lock",
-            "database",
-            {
-                "name": "tcplab-no-delete",
-                "scope": server.attr("id"),
-                "lock_level": "CanNotDelete",
-                "notes": "deletion protection",
-            },
-        )
-        m.output("database_id", server.attr("id"))
-        m.output(
-            "database_url",
-            "postgresql://tcplab@" + server.attr("fqdn") + ":5432/tcplab?sslmode=verify-full",
-        )
-
     def configure_global(self, module: Module, config: InfraConfig) -> None:
         module.provider("azurerm", self._provider(config))
 
     def dns(self, module: Module, config: InfraConfig) -> None:
-        rg = module.resource(
-            "azurerm_resource_group",
-            "global",
-            {"name": f"{config.name}-global", "location": "westeurope"},
-        )
-        tm = module.resource(
-            "azurerm_traffic_manager_profile",
-            "main",
-            {
-                "name": f"{config.name}-global",
-                "resource_group_name": rg.attr("name"),
-                "traffic_routing_method": "Performance",
-                "dns_config": [{"relative_name": config.name, "ttl": config.dns.ttl}],
-                "monitor_config": [{"protocol": "HTTPS", "port": 443, "path": "/healthz"}],
-            },
-        )
-        for r in config.regions:
-            module.resource(
-                "azurerm_traffic_manager_external_endpoint",
-                tf_name(r.name),
-                {
-                    "name": r.name,
-                    "profile_id": tm.attr("id"),
-                    "target": remote(r.name, "ingress_address"),
-                    "endpoint_location": r.routing_location or r.name,
-                },
-            )
-        zone = module.resource(
-            "azurerm_dns_zone",
-            "main",
-            {"name": config.dns.zone, "resource_group_name": rg.attr("name")},
-        )
-        module.resource(
-            "azurerm_dns_cname_record",
-            "api",
-            {
-                "name": config.dns.record,
-                "zone_name": zone.attr("name"),
-                "resource_group_name": rg.attr("name"),
-                "ttl": config.dns.ttl,
-                "target_resource_id": tm.attr("id"),
-            },
-        )
-        module.output("dns_name", f"{config.dns.record}.{config.dns.zone}")
-        module.output("name_servers", zone.attr("name_servers"))
+        _azure_global.dns(module, config)
 
     def peer(self, module: Module, a: RegionConfig, b: RegionConfig) -> None:
-        for src, dst in ((a, b), (b, a)):
-            module.resource(
-                "azurerm_virtual_network_peering",
-                f"{tf_name(src.name)}_{tf_name(dst.name)}",
-                {
-                    "name": f"tcplab-{src.name}-to-{dst.name}",
-                    "resource_group_name": remote(src.name, "resource_group"),
-                    "virtual_network_name": remote(src.name, "network_name"),
-                    "remote_virtual_network_id": remote(dst.name, "network_id"),
-                    "allow_forwarded_traffic": False,
-                    "allow_gateway_transit": False,
-                },
-            )
+        _azure_global.peer(module, a, b)
 
     def replicate(self, module: Module, config: InfraConfig, source: str, dest: str) -> None:
-        module.resource(
-            "azurerm_storage_object_replication",
-            f"{tf_name(source)}_{tf_name(dest)}",
-            {
-                "source_storage_account_id": remote(source, "storage_account_id"),
-                "destination_storage_account_id": remote(dest, "storage_account_id"),
-                "rules": [
-                    {
-                        "source_container_name": "artifacts",
-                        "destination_container_name": "artifacts",
-                    }
-                ],
-            },
-        )
+        _azure_global.replicate(module, config, source, dest)
 
 
 register_renderer(AzureRenderer())

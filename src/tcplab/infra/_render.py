@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.errors import UsageError
-from tcplab.infra import _aws, _azure, _gcp  # noqa: F401  (register the renderers)
+from tcplab.infra import _aws, _azure, _gcp, _gcp_global  # noqa: F401  (registers renderers)
 from tcplab.infra._base import get_renderer, remote
 from tcplab.infra._config import InfraConfig
 from tcplab.infra._tf import Module
@@ -80,9 +80,7 @@ def _global(config: InfraConfig) -> Module:
         provider = config.region(rep.source).provider
         get_renderer(provider).replicate(m, config, rep.source, rep.destination)
     if any(r.provider == "gcp" for r in config.regions):
-        gcp = get_renderer("gcp")
-        assert isinstance(gcp, _gcp.GcpRenderer)
-        gcp.global_address(m)
+        _gcp_global.global_address(m)
     m.output(
         "regions",
         {
