@@ -97,9 +97,10 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_ready() {  # URL TOKEN SECONDS
+wait_ready() {  # URL TOKEN SECONDS PID
   local i
   for i in $(seq 1 $(( $3 * 5 ))); do
+    kill -0 "$4" 2>/dev/null || return 1
     if curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $2" "$1/readyz" | grep -q 200; then
       return 0
     fi
@@ -133,6 +134,7 @@ start() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$run/certs/sa.pub" \
     --service-account-signing-key-file "$run/certs/sa.key" \
+    --endpoint-reconciler-type none \
     --enable-priority-and-fairness=false --v 1 \
     >"$run/kube-apiserver.log" 2>&1 &
   echo $! > "$run/kube-apiserver.pid"
@@ -154,7 +156,7 @@ contexts:
 current-context: testenv
 EOF
   printf 'server=%s\ntoken=%s\nkubeconfig=%s\n' "$server" "$token" "$run/kubeconfig" > "$run/env"
-  wait_ready "$server" "$token" 90 || { stop "$run"; tail -20 "$run/kube-apiserver.log" >&2; die "kube-apiserver not ready"; }
+  wait_ready "$server" "$token" 120 "$(cat "$run/kube-apiserver.pid")" || { stop "$run"; tail -20 "$run/kube-apiserver.log" >&2; die "kube-apiserver not ready"; }
   "$BIN_DIR/kube-controller-manager" --kubeconfig "$run/kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port 0 \
     --controllers job,horizontalpodautoscaling,garbagecollector,namespace,serviceaccount,serviceaccount-token,replicaset,deployment,ttl-after-finished,cronjob,endpointslice,disruption \
