@@ -63,14 +63,33 @@ void tcp_decide(hls::stream<Desc>& in, hls::stream<uint8_t>& out, uint32_t n) {
     }
 }
 
-static void load(const uint64_t* in, hls::stream<Desc>& s, uint32_t n) {
+// Cuts descriptors out of 512-bit beats at one per clock: an 11-word window holds the words
+// not yet used; when fewer than 3 remain, one beat (8 words) is read. Over 8 descriptors that
+// is 3 reads, at most one per iteration, so the loop keeps II=1.
+static void load_beats(const Beat* in, hls::stream<Desc>& s, uint32_t n) {
+    uint64_t win[11];  // at most 2 left over + 8 new = 10 words in use
+#pragma HLS ARRAY_PARTITION variable = win type = complete
+    uint32_t have = 0, next = 0;
     for (uint32_t i = 0; i < n; ++i) {
-#pragma HLS PIPELINE II = 3
+#pragma HLS PIPELINE II = 1
+        if (have < 3) {
+            Beat b = in[next++];
+            for (int k = 0; k < 8; ++k) {
+#pragma HLS UNROLL
+                win[have + k] = b.w[k];
+            }
+            have += 8;
+        }
         Desc d;
-        d.w[0] = in[3 * i];
-        d.w[1] = in[3 * i + 1];
-        d.w[2] = in[3 * i + 2];
+        d.w[0] = win[0];
+        d.w[1] = win[1];
+        d.w[2] = win[2];
         s.write(d);
+        for (int k = 0; k < 8; ++k) {
+#pragma HLS UNROLL
+            win[k] = win[k + 3];
+        }
+        have -= 3;
     }
 }
 
@@ -81,7 +100,7 @@ static void store(hls::stream<uint8_t>& s, uint8_t* out, uint32_t n) {
     }
 }
 
-void tcp_decide_mm(const uint64_t* in, uint8_t* out, uint32_t n) {
+void tcp_decide_mm(const Beat* in, uint8_t* out, uint32_t n) {
 #pragma HLS INTERFACE mode = m_axi port = in offset = slave bundle = gmem0 max_widen_bitwidth = 512
 #pragma HLS INTERFACE mode = m_axi port = out offset = slave bundle = gmem1 max_widen_bitwidth = 512
 #pragma HLS INTERFACE mode = s_axilite port = in
@@ -93,7 +112,7 @@ void tcp_decide_mm(const uint64_t* in, uint8_t* out, uint32_t n) {
     hls::stream<uint8_t> results("results");
 #pragma HLS STREAM variable = descs depth = 64
 #pragma HLS STREAM variable = results depth = 64
-    load(in, descs, n);
+    load_beats(in, descs, n);
     tcp_decide(descs, results, n);
     store(results, out, n);
 }

@@ -18,6 +18,11 @@ struct Desc {
     uint64_t w[3];  // bytes 0-7, 8-15, 16-23 (little-endian words)
 };
 
+// One 512-bit memory beat: 8 little-endian words. 8 descriptors (24 words) fill 3 beats.
+struct Beat {
+    uint64_t w[8];
+};
+
 // The core, one descriptor per call; pipelined at II=1 inside the stream loop.
 uint8_t tcp_decide_one(uint64_t w0, uint64_t w1, uint64_t w2);
 
@@ -25,7 +30,8 @@ uint8_t tcp_decide_one(uint64_t w0, uint64_t w1, uint64_t w2);
 void tcp_decide(hls::stream<Desc>& in, hls::stream<uint8_t>& out, uint32_t n);
 
 // Memory-mapped wrapper run by the XRT host path (tcplab.accel fpga backend):
-// in = n x 3 uint64 words in device memory, out = n packed result bytes.
-void tcp_decide_mm(const uint64_t* in, uint8_t* out, uint32_t n);
+// in = the n x 24 descriptor bytes as 512-bit beats (the buffer padded to a multiple of 64
+// bytes), out = n packed result bytes. One descriptor per clock: see load_beats().
+void tcp_decide_mm(const Beat* in, uint8_t* out, uint32_t n);
 
 #endif

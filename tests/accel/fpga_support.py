@@ -42,16 +42,20 @@ def render_crc_header() -> str:
     return "\n".join(lines)
 
 
-def build_testbench(out_dir: Path) -> Path:
-    """Compile the C-simulation testbench with g++ (``-Werror``); return the executable."""
+SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+
+
+def build_testbench(out_dir: Path, *, sanitize: bool = False) -> Path:
+    """Compile the C-simulation testbench with g++ (``-Werror``; with ``sanitize``, under
+    AddressSanitizer and UBSan, which stop at any read past a buffer); return the executable."""
     gxx = shutil.which("g++")
     if gxx is None:
         raise RuntimeError("g++ is not installed (Debian: apt-get install g++)")
-    exe = out_dir / "tb_tcp_decide"
+    exe = out_dir / ("tb_tcp_decide_san" if sanitize else "tb_tcp_decide")
     cmd = [
         gxx,
         "-std=c++17",
-        "-O2",
+        *(SANITIZE if sanitize else ["-O2"]),
         "-Wall",
         "-Wextra",
         "-Werror",

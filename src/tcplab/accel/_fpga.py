@@ -28,6 +28,7 @@ from tcplab.errors import AcceleratorError, AcceleratorUnavailableError, UsageEr
 __all__ = ["KERNEL_NAME", "CardLock", "FpgaAccelerator", "import_pyxrt"]
 
 KERNEL_NAME = "tcp_decide_mm"
+_BEAT = 64  # bytes per 512-bit memory beat of the kernel's load stage
 _XRT_HINT = "install XRT (https://xilinx.github.io/XRT) and `source /opt/xilinx/xrt/setup.sh`"
 
 
@@ -157,11 +158,12 @@ class FpgaAccelerator(Accelerator):
             raise UsageError("fpga accelerator: not open")
         x, n = self._xrt, rows.shape[0]
         pyxrt, kernel = x["pyxrt"], x["kernel"]
+        size = -(-rows.nbytes // _BEAT) * _BEAT  # the kernel reads whole 64-byte beats
         try:
-            bo_in = pyxrt.bo(x["device"], rows.nbytes, pyxrt.bo.normal, kernel.group_id(0))
+            bo_in = pyxrt.bo(x["device"], size, pyxrt.bo.normal, kernel.group_id(0))
             bo_out = pyxrt.bo(x["device"], n, pyxrt.bo.normal, kernel.group_id(1))
-            bo_in.write(rows.tobytes(), 0)
-            bo_in.sync(pyxrt.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, rows.nbytes, 0)
+            bo_in.write(rows.tobytes() + bytes(size - rows.nbytes), 0)
+            bo_in.sync(pyxrt.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, size, 0)
             run = kernel(bo_in, bo_out, n)
             state = run.wait()
             if state != pyxrt.ert_cmd_state.ERT_CMD_STATE_COMPLETED:
