@@ -15,6 +15,8 @@ command -v socat >/dev/null || need+=(socat)
 command -v mariadb >/dev/null || need+=(mariadb-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v prometheus >/dev/null || need+=(prometheus)
+# g++ (with libasan/libubsan): the HLS kernel's C-simulation testbench (tests/accel)
+command -v g++ >/dev/null || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
