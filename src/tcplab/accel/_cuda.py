@@ -156,7 +156,7 @@ class CudaAccelerator(Accelerator):
             ) from exc
 
     def _close(self) -> None:
-        self._dev = {}  # device arrays are freed when their last reference goes
+        self._dev = {}  # device arrays and pinned buffers are freed with their last reference
 
     def launch(self, d_words: Any, d_out: Any, n: int, stream: Any = 0) -> None:
         """Run the kernel on device arrays (``n×6`` uint32 words in, ``n`` packed bytes out)."""
@@ -177,15 +177,29 @@ class CudaAccelerator(Accelerator):
             raise AcceleratorError(f"cuda accelerator: {type(exc).__name__}: {exc}") from exc
         return unpack_packed(packed)
 
+    def _buffers(self, cuda: Any, chunk: int) -> tuple[list[Any], ...]:
+        """Two streams with pinned host and device buffers of at least ``chunk`` rows, kept
+        between calls (pinned allocations are slow), freed by :meth:`close`."""
+        bufs = self._dev.get("bufs")
+        if bufs is None or bufs[0] < chunk:
+            self._dev.pop("bufs", None)  # free the smaller set before allocating
+            slots = range(2)
+            bufs = (
+                chunk,
+                [cuda.stream() for _ in slots],
+                [cuda.pinned_array((chunk, 6), dtype=np.uint32) for _ in slots],
+                [cuda.pinned_array(chunk, dtype=np.uint8) for _ in slots],
+                [cuda.device_array((chunk, 6), dtype=np.uint32) for _ in slots],
+                [cuda.device_array(chunk, dtype=np.uint8) for _ in slots],
+            )
+            self._dev["bufs"] = bufs
+        return tuple(bufs[1:])
+
     def _pipeline(self, words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
         cuda = cuda_module()
         n, chunk = words.shape[0], min(self.chunk_rows, words.shape[0])
         out = np.empty(n, dtype=np.uint8)
-        streams = [cuda.stream(), cuda.stream()]
-        h_in = [cuda.pinned_array((chunk, 6), dtype=np.uint32) for _ in streams]
-        h_out = [cuda.pinned_array(chunk, dtype=np.uint8) for _ in streams]
-        d_in = [cuda.device_array((chunk, 6), dtype=np.uint32) for _ in streams]
-        d_out = [cuda.device_array(chunk, dtype=np.uint8) for _ in streams]
+        streams, h_in, h_out, d_in, d_out = self._buffers(cuda, chunk)
         pending: list[tuple[int, int] | None] = [None, None]
         for i, lo in enumerate(range(0, n, chunk)):
             s, hi = i % 2, min(lo + chunk, n)
