@@ -128,6 +128,11 @@ def compare_cmd(
             ),
             highlight=False,
         )
+        for side in ("run_a", "run_b"):  # where each run measured from, RTT to the LLM endpoint
+            w = result[side]
+            rtt = "n/a" if w["network_rtt_ms"] is None else f"{w['network_rtt_ms']:.1f} ms"
+            where = f"region {w['region'] or 'not recorded'} ({w['provider'] or '?'}), RTT {rtt}"
+            console.print(escape(f"  {side[-1].upper()}: {where}"), highlight=False)
         for name, v in result["arms"].items():
             console.print(escape(f"  {name}: {_line(v)}"), highlight=False)
     if fail_on_regression and result["regression"]:

@@ -15,6 +15,7 @@ from tcplab.experiment._executors import (
 )
 from tcplab.experiment._finish import open_result_store
 from tcplab.experiment._import import write_run_from_trials
+from tcplab.experiment._location import collect_location, probe_endpoint
 from tcplab.experiment._plan import Plan, build_plan, read_plan
 from tcplab.experiment._record import (
     RUN_SCHEMA_VERSION,
@@ -86,6 +87,7 @@ __all__ = [
     "WorkerFailure",
     "build_plan",
     "calibrate_clock",
+    "collect_location",
     "completed_shards",
     "find_run",
     "iter_run_dirs",
@@ -93,6 +95,7 @@ __all__ = [
     "make_executor",
     "open_result_store",
     "prepare_run",
+    "probe_endpoint",
     "read_plan",
     "read_trial_files",
     "read_trials",

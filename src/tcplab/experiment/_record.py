@@ -118,6 +118,12 @@ class RunRecord(_Model):
     owner: RunOwner | None = None
     #: the resource sampler's summary (``tcplab.monitor``): interval, sources, usage
     resources: dict[str, Any] = Field(default_factory=dict)
+    #: where the run was measured from, as configured (``TCPLAB_REGION``/``TCPLAB_PROVIDER``;
+    #: None when not given, never guessed) and the TCP/TLS round trips to each LLM endpoint
+    #: probed before timing started (optional: older run.json documents lack them)
+    region: str | None = None
+    provider: str | None = None
+    network_rtt: list[dict[str, Any]] = Field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The document as plain JSON types (what ``run.json`` and the store hold)."""

@@ -27,6 +27,7 @@ from tcplab.errors import ConfigError, RunError, UsageError
 from tcplab.experiment._env import collect_environment
 from tcplab.experiment._executors import Executor, make_executor
 from tcplab.experiment._finish import StoreSession, finish_run
+from tcplab.experiment._location import collect_location
 from tcplab.experiment._plan import Plan, build_plan
 from tcplab.experiment._preflight import Preflight, describe_changes, preflight
 from tcplab.experiment._record import Attempt, RunRecord, now_iso
@@ -110,6 +111,7 @@ def prepare_run(
     pre = preflight(spec, corpus, labels, registry)
     run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{_slug(spec.name)}-{secrets.token_hex(3)}"
     rd = _create_dir(out or runs_dir(), run_id)
+    location = collect_location(pre.arms)  # before any timing: a short TCP/TLS probe
     record = RunRecord(
         run_id=run_id,
         name=spec.name,
@@ -130,6 +132,7 @@ def prepare_run(
         environment=collect_environment(),
         clock=calibrate_clock().to_dict(),
         arms=pre.arms,
+        **location,
     )
     rd.write_record(record)
     return rd.path, record, plan

@@ -79,25 +79,7 @@ def database(
     if region.name not in [db.primary, *db.replicas]:
         m.output("database_url", "", doc="no database in this region")
         return
-    subnets = m.resource(
-        "aws_db_subnet_group",
-        "main",
-        {
-            "name_prefix": "tcplab-",
-            "subnet_ids": [net["private_a"].attr("id"), net["private_b"].attr("id")],
-        },
-    )
-    sg = m.resource(
-        "aws_security_group",
-        "database",
-        {
-            "name_prefix": "tcplab-db-",
-            "description": "PostgreSQL from the cluster network",
-            "vpc_id": net["vpc"].attr("id"),
-            "ingress": [sg_rule(5432, [region.network.cidr], "PostgreSQL from the VPC")],
-            "egress": [],
-        },
-    )
+    subnets, sg = _placement(m, region, net)
     body: dict[str, Any] = {
         "identifier_prefix": f"{config.name}-",
         "instance_class": db.instance_class,
@@ -132,12 +114,48 @@ def database(
             "terraform_remote_state", tf_name(db.primary or ""), _state(config, db.primary)
         )
         body["replicate_source_db"] = remote(db.primary or "", "database_arn")
+    body |= _operations(m, db.engine_version)
+    rds = m.resource("aws_db_instance", "main", body)
+    m.output("database_arn", rds.attr("arn"))
+    m.output(
+        "database_url",
+        "postgresql://tcplab@" + rds.attr("endpoint") + "/tcplab?sslmode=verify-full",
+        doc="writer (primary) or reader (replica)",
+    )
+
+
+def _placement(m: Module, region: RegionConfig, net: dict[str, Ref]) -> tuple[Ref, Ref]:
+    """The private subnets and a security group open to the region's network only."""
+    subnets = m.resource(
+        "aws_db_subnet_group",
+        "main",
+        {
+            "name_prefix": "tcplab-",
+            "subnet_ids": [net["private_a"].attr("id"), net["private_b"].attr("id")],
+        },
+    )
+    sg = m.resource(
+        "aws_security_group",
+        "database",
+        {
+            "name_prefix": "tcplab-db-",
+            "description": "PostgreSQL from the cluster network",
+            "vpc_id": net["vpc"].attr("id"),
+            "ingress": [sg_rule(5432, [region.network.cidr], "PostgreSQL from the VPC")],
+            "egress": [],
+        },
+    )
+    return subnets, sg
+
+
+def _operations(m: Module, engine_version: str) -> dict[str, Any]:
+    """TLS required, slow-query and DDL logging, enhanced monitoring."""
     params = m.resource(
         "aws_db_parameter_group",
         "main",
         {
             "name_prefix": "tcplab-",
-            "family": f"postgres{db.engine_version}",
+            "family": f"postgres{engine_version}",
             "parameter": [
                 {"name": "log_statement", "value": "ddl"},
                 {"name": "rds.force_ssl", "value": "1"},
@@ -151,18 +169,11 @@ def database(
         "monitoring.rds.amazonaws.com",
         ["service-role/AmazonRDSEnhancedMonitoringRole"],
     )
-    body |= {
+    return {
         "parameter_group_name": params.attr("name"),
         "monitoring_interval": 60,
         "monitoring_role_arn": monitoring.attr("arn"),
     }
-    rds = m.resource("aws_db_instance", "main", body)
-    m.output("database_arn", rds.attr("arn"))
-    m.output(
-        "database_url",
-        "postgresql://tcplab@" + rds.attr("endpoint") + "/tcplab?sslmode=verify-full",
-        doc="writer (primary) or reader (replica)",
-    )
 
 
 def _state(config: InfraConfig, region: str | None) -> dict[str, Any]:

@@ -140,6 +140,11 @@ class AzureRenderer(ProviderRenderer):
                 ],
             },
         )
+        self._security_groups(m, net, ingress)
+        return net
+
+    def _security_groups(self, m: Module, net: dict[str, Ref], ingress: str) -> None:
+        """HTTPS from the internet into the ingress subnet only; the others keep the defaults."""
         nsg = m.resource(
             "azurerm_network_security_group",
             "ingress",
@@ -179,7 +184,6 @@ class AzureRenderer(ProviderRenderer):
                     ),
                 },
             )
-        return net
 
     def _cluster(
         self, m: Module, config: InfraConfig, region: RegionConfig, net: dict[str, Ref]

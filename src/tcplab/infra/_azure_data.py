@@ -81,6 +81,12 @@ def storage(
             ],
         },
     )
+    _workload_identity(m, cluster, account)
+    return account
+
+
+def _workload_identity(m: Module, cluster: Ref, account: Ref) -> None:
+    """The workers' identity: Blob data access on this account and nothing else."""
     worker = m.resource(
         "azurerm_user_assigned_identity",
         "workload",
@@ -107,7 +113,6 @@ def storage(
             "principal_id": worker.attr("principal_id"),
         },
     )
-    return account
 
 
 def database(

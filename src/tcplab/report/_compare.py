@@ -9,6 +9,7 @@ from tcplab.errors import UsageError
 from tcplab.report._arms import ArmTools, reduce_arm
 from tcplab.report._common import ReportSettings, ci_dict, clean_json, guarded
 from tcplab.report._data import load_run
+from tcplab.report._summary import run_location
 from tcplab.stats import median_ratio_ci, paired_accuracy_difference
 
 __all__ = ["COMPARE_SCHEMA_VERSION", "compare_runs"]
@@ -73,6 +74,11 @@ def _accuracy(a: ArmTools, b: ArmTools, s: ReportSettings) -> dict[str, Any]:
     return {"n_common_labeled_tools": len(common), "difference_b_minus_a": guarded(diff)}
 
 
+def _where(meta: dict[str, Any]) -> dict[str, Any]:
+    loc = run_location(meta)
+    return {k: loc[k] for k in ("region", "provider", "network_rtt_ms")}
+
+
 def compare_runs(
     run_a: Path,
     run_b: Path,
@@ -130,8 +136,9 @@ def compare_runs(
     ]
     out = {
         "compare_schema_version": COMPARE_SCHEMA_VERSION,
-        "run_a": {"run_id": da.meta.get("run_id"), "path": str(run_a)},
-        "run_b": {"run_id": db.meta.get("run_id"), "path": str(run_b)},
+        "run_a": {"run_id": da.meta.get("run_id"), "path": str(run_a), **_where(da.meta)},
+        "run_b": {"run_id": db.meta.get("run_id"), "path": str(run_b), **_where(db.meta)},
+        "regions_differ": da.meta.get("region") != db.meta.get("region"),
         "threshold": threshold,
         "settings": s.to_dict(),
         "arms": arms,

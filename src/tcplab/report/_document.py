@@ -64,6 +64,18 @@ def _verdict(d: Any) -> str:
     return str(d.get("verdict", ""))
 
 
+def _rtt(probes: list[dict[str, Any]]) -> str:
+    parts = []
+    for p in probes:
+        if p.get("tcp_connect"):
+            tls = p.get("tls_handshake")
+            extra = f", TLS handshake {tls['median_ms']:.1f} ms" if tls else ""
+            parts.append(f"{p['endpoint']}: {p['tcp_connect']['median_ms']:.1f} ms{extra}")
+        else:
+            parts.append(f"{p.get('endpoint')}: probe failed ({p.get('error')})")
+    return "; ".join(parts) or "no LLM endpoint probed"
+
+
 def _run_table(summary: dict[str, Any]) -> Block:
     r = summary["run"]
     env = r["environment"]
@@ -81,6 +93,11 @@ def _run_table(summary: dict[str, Any]) -> Block:
         ["git commit", r["git_commit"]],
         ["host", f"{env.get('host')} ({env.get('cpu_model')}, {env.get('cpu_count')} cores)"],
         ["python / OS", f"{env.get('python')} / {env.get('os')}"],
+        [
+            "region / provider",
+            f"{r.get('region') or 'not recorded'} / {r.get('provider') or 'not recorded'}",
+        ],
+        ["LLM endpoint RTT (TCP connect, median)", _rtt(r.get("network_rtt") or [])],
         ["started / finished", f"{r['started_at']} / {r['finished_at']}"],
         ["labels", summary["labels"]["path"]],
         ["report generated", summary["generated_at"]],

@@ -14,7 +14,7 @@ from tcplab.report._pairs import apply_holm, pair_summary
 from tcplab.report.reduce import ArmReduction, pick_reference, reduce_arms
 from tcplab.stats import PARSE_FAILURE
 
-__all__ = ["build_summary", "code_name"]
+__all__ = ["build_summary", "code_name", "run_location"]
 
 _ENV_KEYS = ("host", "cpu_model", "cpu_count", "cpu_affinity", "memory_bytes", "os", "python")
 EXPLANATION_CHARS = 300
@@ -55,6 +55,20 @@ def _run_meta(data: RunData) -> dict[str, Any]:
         "git_commit": env.get("git_commit"),
         "environment": {k: env.get(k) for k in _ENV_KEYS},
         "clock": m.get("clock"),
+        **run_location(m),
+    }
+
+
+def run_location(meta: dict[str, Any]) -> dict[str, Any]:
+    """Region and provider as recorded (None when not given) and the median TCP connect time
+    to the first probed LLM endpoint (``network_rtt_ms``; None without a successful probe)."""
+    probes = meta.get("network_rtt") or []
+    ok = [p for p in probes if isinstance(p, dict) and p.get("tcp_connect")]
+    return {
+        "region": meta.get("region"),
+        "provider": meta.get("provider"),
+        "network_rtt_ms": ok[0]["tcp_connect"]["median_ms"] if ok else None,
+        "network_rtt": probes,
     }
 
 
