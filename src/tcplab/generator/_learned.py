@@ -137,8 +137,8 @@ class LearnedGenerator(Generator):
 
     def train(self, tools: Sequence[ToolDoc]) -> tuple[Model, Abstention, npt.NDArray[np.float64]]:
         """CV, threshold choice and the final fit; returns the model, setting and features."""
+        ts = TrainingSet.build(tools, self._labels())  # before the slow embedding
         x = self.features(tools)
-        ts = TrainingSet.build(tools, self._labels())
         xt = x[ts.index]
         oof, oof_caps = cross_validate(self.model_cls, xt, ts)
         setting = choose_threshold(ts.levels, oof, self.context.threshold)
