@@ -73,7 +73,9 @@ def test_compare_shows_region_provider_and_rtt(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "A: region us-east-1 (aws), RTT 2.5 ms" in out.output
     assert "B: region japaneast (azure), RTT 148.0 ms" in out.output
-    assert "latency B/A" in out.output
+    assert "latency B/A" in out.output and "ms per tool" in out.output
+    diff = res["arms"]["llm"]["latency"]["difference_ms_b_minus_a"]
+    assert diff["estimate"] > 0 and diff["ci"][0] > 0
 
 
 def test_runs_without_a_location_say_so(tmp_path: Path) -> None:

@@ -147,6 +147,10 @@ def _line(v: dict[str, object]) -> str:
     else:
         lo, hi = lat["ci"]
         speed = f"latency B/A {lat['estimate']:.3f} [{lo:.3f}, {hi:.3f}]: {lat['verdict']}"
+        diff = v["latency"].get("difference_ms_b_minus_a") or {}  # type: ignore[attr-defined]
+        if diff.get("ci"):
+            d_lo, d_hi = diff["ci"]
+            speed += f"; B-A {diff['estimate']:+.2f} ms per tool [{d_lo:+.2f}, {d_hi:+.2f}]"
     if acc.get("available") is False:
         return f"{speed}; accuracy not comparable ({acc['reason']})"
     lo, hi = acc["ci"]

@@ -71,12 +71,15 @@ class CheckovReport:
 
 
 def find_checkov() -> str:
-    """The checkov executable: ``TCPLAB_CHECKOV`` or ``checkov`` on PATH.
+    """The checkov executable: ``TCPLAB_CHECKOV``, ``checkov`` on PATH, or
+    ``.venv-checkov/bin/checkov`` under the current directory.
 
     Raises:
         MissingDependencyError: neither exists (names how to install it).
     """
+    local = Path(".venv-checkov/bin/checkov")  # what `make checkov` creates in a checkout
     found = os.environ.get("TCPLAB_CHECKOV") or shutil.which("checkov")
+    found = found or (str(local) if local.exists() else None)
     if not found or not Path(found).exists():
         raise MissingDependencyError(
             "checkov is not installed: `make checkov` creates .venv-checkov (or"

@@ -10,7 +10,7 @@ from tcplab.report._arms import ArmTools, reduce_arm
 from tcplab.report._common import ReportSettings, ci_dict, clean_json, guarded
 from tcplab.report._data import load_run
 from tcplab.report._summary import run_location
-from tcplab.stats import median_ratio_ci, paired_accuracy_difference
+from tcplab.stats import mean_ci, median_ratio_ci, paired_accuracy_difference
 
 __all__ = ["COMPARE_SCHEMA_VERSION", "compare_runs"]
 
@@ -51,7 +51,21 @@ def _latency(a: ArmTools, b: ArmTools, threshold: float, s: ReportSettings) -> d
             "reason": why,
         }
 
-    return {"n_common_timed_tools": len(common), "ratio_b_over_a": guarded(ratio)}
+    def difference() -> dict[str, Any]:  # in ms: comparable with the network RTT of each run
+        res = mean_ci(
+            [(b.medians[t] - a.medians[t]) / 1e6 for t in common],
+            n_resamples=s.n_resamples,
+            method="bca" if s.method == "bca" else "percentile",
+            confidence=s.confidence,
+            seed=s.seed,
+        )
+        return ci_dict(res, exclude=0.0)
+
+    return {
+        "n_common_timed_tools": len(common),
+        "ratio_b_over_a": guarded(ratio),
+        "difference_ms_b_minus_a": guarded(difference),
+    }
 
 
 def _accuracy(a: ArmTools, b: ArmTools, s: ReportSettings) -> dict[str, Any]:
