@@ -5,7 +5,9 @@ holds ``--jobs`` rows (one real finished job copied, mixed states, as
 ``bench_service_load.py`` does) and one with none (the baseline). Then scrapes both in
 alternating rounds (``--rounds`` × ``--per-round`` sequential ``GET /metrics`` on a kept-alive
 connection each) and reports per-server median and p99 latency and the median of the per-round
-ratios full / empty with its range. Writes ``bench/results/metrics_scrape.json``.
+ratios full / empty with its range, and the database's own execution time of each query the
+jobs collector runs per scrape (EXPLAIN ANALYZE) on both. Writes
+``bench/results/metrics_scrape.json``.
 
     .venv/bin/python bench/bench_metrics_scrape.py --jobs 10000
 """
@@ -98,6 +100,28 @@ def _measure(targets: dict[str, tuple[str, str]], rounds: int, per_round: int) -
     }
 
 
+def _query_ms(url: str) -> dict[str, float]:
+    """Execution time (EXPLAIN ANALYZE, ms) of each query the jobs collector runs per scrape."""
+    from tcplab.service._db import ServiceDB
+    from tcplab.service._metrics import _DURATIONS_SQL, _TRIALS_SQL
+
+    queries = {
+        "states": "SELECT state, priority_class, count(*) FROM jobs GROUP BY 1, 2",
+        "durations": _DURATIONS_SQL,
+        "trials_per_arm": _TRIALS_SQL,
+    }
+    db = ServiceDB(url, pool_size=1)
+    out = {}
+    try:
+        with db.begin() as conn:
+            for name, sql in queries.items():
+                plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").scalar()
+                out[name] = round(float(plan[0]["Execution Time"]), 2)
+    finally:
+        db.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=10_000)
@@ -120,6 +144,7 @@ def main() -> None:
             procs.append(empty)
             targets = {"full": (full_base, full_token), "empty": (empty_base, empty_token)}
             figures = _measure(targets, args.rounds, args.per_round)
+            figures["collector_queries_ms"] = {k: _query_ms(u) for k, u in urls.items()}
     finally:
         for p in procs:
             if p.poll() is None:

@@ -73,6 +73,13 @@ sa.Index("ix_jobs_state_priority", jobs.c.state, jobs.c.priority, jobs.c.created
 sa.Index("ix_jobs_submitted_by", jobs.c.submitted_by, jobs.c.created_at)
 sa.Index("ix_jobs_created_at", jobs.c.created_at)
 sa.Index("ix_jobs_run_id", jobs.c.run_id)
+# /metrics counts jobs per state and class, and finished jobs' durations, from these alone
+sa.Index("ix_jobs_state_class", jobs.c.state, jobs.c.priority_class)
+sa.Index(
+    "ix_jobs_state_times",
+    jobs.c.state,
+    postgresql_include=["started_at", "finished_at"],
+)
 
 api_tokens = sa.Table(
     "api_tokens",
