@@ -91,20 +91,58 @@ def _node_groups(docs: Docs) -> list[tuple[str, dict[str, str], list[tuple[str, 
     return [(m, labels, taints) for m, doc in docs.items() for _, labels, taints in _groups(doc)]
 
 
-def test_every_node_group_is_selectable_by_a_service_constraint(docs: Docs) -> None:
+def _schedulable(placement: dict[str, Any], labels: dict[str, str], taints: list[Any]) -> bool:
+    """Kubernetes' rule: every nodeSelector / required affinity term matches the node's labels,
+    and every taint of the node is tolerated (``Exists`` on its key, or ``Equal`` its value)."""
+    if any(labels.get(k) != v for k, v in placement["nodeSelector"].items()):
+        return False
+    affinity = placement.get("affinity", {}).get("nodeAffinity", {})
+    terms = affinity.get("requiredDuringSchedulingIgnoredDuringExecution", {})
+    for term in terms.get("nodeSelectorTerms", []):
+        for expr in term["matchExpressions"]:
+            if labels.get(expr["key"]) not in expr["values"]:
+                return False
+    return all(
+        any(
+            t["key"] == key
+            and (t["operator"] == "Exists" or t.get("value") == value)
+            and t["effect"] == "NoSchedule"
+            for t in placement["tolerations"]
+        )
+        for key, value in taints
+    )
+
+
+def test_node_groups_match_the_kubernetes_backend_placement(docs: Docs) -> None:
+    """Every job constraint the configuration offers lands on a node group, through the real
+    Kubernetes backend's nodeSelector/affinity/tolerations (``tcplab.kube``); jobs without
+    constraints never land on an accelerator group."""
+    from types import SimpleNamespace
+
+    from tcplab.infra._base import REGION_LABEL
+    from tcplab.kube._jobs import placement
+
     groups = _node_groups(docs)
     assert len(groups) == 12
-    kinds = set()
-    for module, labels, taints in groups:
-        constraints = Constraints(
-            hardware=labels.get("hardware"),  # type: ignore[arg-type]
-            low_latency=labels.get("network") == "high-performance",
-            region=labels["region"],
+    # the cloud sets topology.kubernetes.io/region on every node to its region's name
+    nodes = [(m, {**labels, REGION_LABEL: m}, taints) for m, labels, taints in groups]
+    wanted = [
+        Constraints(
+            region=m,
+            hardware=labels.get("tcplab.dev/hardware"),  # type: ignore[arg-type]
+            low_latency="tcplab.dev/node-class" in labels,
         )
-        assert constraints.region == module
-        assert all(labels.get(k) == v for k, v in taints)
-        kinds.add(labels.get("hardware") or ("net" if constraints.low_latency else "cpu"))
-    assert kinds == {"cpu", "gpu", "fpga", "net"}
+        for m, labels, _ in groups
+    ]
+    wanted += [Constraints(region=m) for m in {m for m, _, _ in groups}]
+    for c in wanted:
+        spec = placement(SimpleNamespace(constraints=c))  # type: ignore[arg-type]
+        fits = [m for m, labels, taints in nodes if _schedulable(spec, labels, taints)]
+        assert fits and set(fits) == {c.region}, (c, fits)
+    plain = placement(SimpleNamespace(constraints=Constraints()))  # type: ignore[arg-type]
+    for m, labels, taints in nodes:
+        if "tcplab.dev/hardware" in labels:
+            assert not _schedulable(plain, labels, taints), f"{m}: CPU jobs reach accelerators"
     assert check_node_groups(docs) == []
 
     def stray(d: Docs) -> None:

@@ -8,7 +8,14 @@ from typing import Any
 
 from tcplab.infra import _aws_data, _aws_global
 from tcplab.infra import _aws_parts as parts
-from tcplab.infra._base import ProviderRenderer, node_labels, register_renderer, split_network
+from tcplab.infra._base import (
+    REGION_LABEL,
+    ProviderRenderer,
+    node_labels,
+    node_taints,
+    register_renderer,
+    split_network,
+)
 from tcplab.infra._catalogue import load_catalogue
 from tcplab.infra._config import InfraConfig, NodeGroup, RegionConfig
 from tcplab.infra._tf import Module, Ref
@@ -145,12 +152,16 @@ class AwsRenderer(ProviderRenderer):
         role = parts.node_role(m)
         itype = load_catalogue().providers["aws"].instance_types[group.instance_type]
         labels = node_labels(group, region)
+        taints = node_taints(group)
+        template = {**labels, REGION_LABEL: region.name}  # scale from zero: what nodes will have
         autoscaler = {
             "k8s.io/cluster-autoscaler/enabled": "true",
-            **{f"k8s.io/cluster-autoscaler/node-template/label/{k}": v for k, v in labels.items()},
             **{
-                f"k8s.io/cluster-autoscaler/node-template/taint/{t.key}": f"{t.value}:{t.effect}"
-                for t in group.taints
+                f"k8s.io/cluster-autoscaler/node-template/label/{k}": v for k, v in template.items()
+            },
+            **{
+                f"k8s.io/cluster-autoscaler/node-template/taint/{k}": f"{v}:{e}"
+                for k, v, e in taints
             },
         }
         m.resource(
@@ -173,10 +184,7 @@ class AwsRenderer(ProviderRenderer):
                     }
                 ],
                 "labels": labels,
-                "taint": [
-                    {"key": t.key, "value": t.value, "effect": _EFFECT[t.effect]}
-                    for t in group.taints
-                ],
+                "taint": [{"key": k, "value": v, "effect": _EFFECT[e]} for k, v, e in taints],
                 "tags": autoscaler,
             },
         )

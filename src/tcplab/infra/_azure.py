@@ -12,6 +12,7 @@ from tcplab.infra._azure_data import storage_account_name
 from tcplab.infra._base import (
     ProviderRenderer,
     node_labels,
+    node_taints,
     register_renderer,
     split_network,
 )
@@ -279,7 +280,7 @@ class AzureRenderer(ProviderRenderer):
             "vnet_subnet_id": net["nodes"].attr("id"),
             "max_pods": 110,
             "node_labels": node_labels(group, region),
-            "node_taints": [f"{t.key}={t.value}:{t.effect}" for t in group.taints],
+            "node_taints": [f"{k}={v}:{e}" for k, v, e in node_taints(group)],
             "priority": "Spot" if group.spot else "Regular",
         }
         if group.spot:

@@ -16,10 +16,17 @@ from tcplab.infra._config import InfraConfig, NodeGroup, RegionConfig
 from tcplab.infra._tf import Module, Ref
 
 __all__ = [
+    "DEVICE_TAINT",
+    "GROUP_LABEL",
+    "HARDWARE_LABEL",
+    "LOW_LATENCY_CLASS",
+    "NODE_CLASS_LABEL",
+    "REGION_LABEL",
     "REGION_OUTPUTS",
     "ProviderRenderer",
     "get_renderer",
     "node_labels",
+    "node_taints",
     "register_renderer",
     "remote",
     "split_network",
@@ -52,9 +59,40 @@ def split_network(cidr: str, count: int = 4) -> list[str]:
     return [str(s) for s in list(net.subnets(new_prefix=new_prefix))[:count]]
 
 
+#: the Kubernetes node labels and taints the Kubernetes backend (``tcplab.kube``,
+#: docs/kubernetes.md) selects and tolerates for each job constraint. ``regions.yaml`` speaks
+#: the constraint vocabulary (``hardware``, ``network``, ``region``); these are what is rendered.
+HARDWARE_LABEL = "tcplab.dev/hardware"
+NODE_CLASS_LABEL = "tcplab.dev/node-class"
+LOW_LATENCY_CLASS = "low-latency"
+#: set by every cloud on every node to the provider's region name (never rendered by us: the
+#: ``kubernetes.io`` prefix is reserved on EKS, GKE and AKS node groups)
+REGION_LABEL = "topology.kubernetes.io/region"
+#: names the node group (for operators; no job selects on it)
+GROUP_LABEL = "tcplab.dev/node-group"
+#: the taint key of an accelerator group; the backend tolerates it with ``operator: Exists``
+DEVICE_TAINT = {"gpu": "nvidia.com/gpu", "fpga": "xilinx.com/fpga"}
+
+
 def node_labels(group: NodeGroup, region: RegionConfig) -> dict[str, str]:
-    """The node group's labels plus ``region=NAME`` (what the job constraints select on)."""
-    return {**group.labels, "region": region.name}
+    """The Kubernetes node labels of a node group (``region`` comes from the cloud)."""
+    out = {GROUP_LABEL: group.name}
+    if "hardware" in group.labels:
+        out[HARDWARE_LABEL] = group.labels["hardware"]
+    if group.labels.get("network") == "high-performance":
+        out[NODE_CLASS_LABEL] = LOW_LATENCY_CLASS
+    return out
+
+
+def node_taints(group: NodeGroup) -> list[tuple[str, str, str]]:
+    """(key, value, effect) of the node group's Kubernetes taints."""
+    out: list[tuple[str, str, str]] = []
+    for t in group.taints:
+        if t.key == "hardware":
+            out.append((DEVICE_TAINT[t.value], "present", t.effect))
+        else:  # validated: network=high-performance
+            out.append((NODE_CLASS_LABEL, LOW_LATENCY_CLASS, t.effect))
+    return out
 
 
 def remote(region: str, output: str) -> str:

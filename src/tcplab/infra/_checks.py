@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tcplab.infra._config import LABEL_KEYS
+from tcplab.infra._base import (
+    DEVICE_TAINT,
+    GROUP_LABEL,
+    HARDWARE_LABEL,
+    LOW_LATENCY_CLASS,
+    NODE_CLASS_LABEL,
+)
 from tcplab.infra._tf import iter_refs
 
 __all__ = [
@@ -143,19 +149,23 @@ def _groups(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, str], list[tup
 
 
 def check_node_groups(docs: Docs) -> list[str]:
-    """Labels and taints of every node group use only the job-constraint vocabulary."""
-    allowed = {"hardware": {"gpu", "fpga"}, "network": {"high-performance"}}
+    """Labels and taints of every node group are the ones the Kubernetes backend selects and
+    tolerates for a job constraint (``hardware``, ``low_latency``; the region label is the
+    cloud's own ``topology.kubernetes.io/region``)."""
+    allowed = {HARDWARE_LABEL: {"gpu", "fpga"}, NODE_CLASS_LABEL: {LOW_LATENCY_CLASS}}
+    device = {key: hw for hw, key in DEVICE_TAINT.items()}
     problems = []
     for mod, doc in docs.items():
         for name, labels, taints in _groups(doc):
             where = f"{mod}: node group {name}"
-            if labels.get("region") != mod:
-                problems.append(f"{where}: label region={labels.get('region')} is not {mod}")
             for k, v in labels.items():
-                if k not in LABEL_KEYS or (k in allowed and v not in allowed[k]):
+                if k != GROUP_LABEL and v not in allowed.get(k, ()):
                     problems.append(f"{where}: label {k}={v} matches no job constraint")
             for k, v in taints:
-                if labels.get(k) != v:
+                ok = (k in device and labels.get(HARDWARE_LABEL) == device[k]) or (
+                    k == NODE_CLASS_LABEL and labels.get(k) == v == LOW_LATENCY_CLASS
+                )
+                if not ok:
                     problems.append(f"{where}: taint {k}={v} is tolerated by no job constraint")
     return problems
 

@@ -11,6 +11,7 @@ from tcplab.infra import _gcp_global
 from tcplab.infra._base import (
     ProviderRenderer,
     node_labels,
+    node_taints,
     register_renderer,
     remote,
     split_network,
@@ -235,8 +236,8 @@ class GcpRenderer(ProviderRenderer):
                         "disk_size_gb": group.disk_gib,
                         "labels": node_labels(group, region),
                         "taint": [
-                            {"key": t.key, "value": t.value, "effect": _EFFECT[t.effect]}
-                            for t in group.taints
+                            {"key": k, "value": v, "effect": _EFFECT[e]}
+                            for k, v, e in node_taints(group)
                         ],
                         "service_account": sa.attr("email"),
                         "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
