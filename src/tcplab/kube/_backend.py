@@ -89,11 +89,20 @@ class KubernetesBackend(Backend):
     def check(self) -> None:
         """Settings valid, API reachable; then reconcile the cluster with the service."""
         client, namespace = make_client(self.settings)
-        reconcile_on_start(client, namespace)
+        try:
+            reconcile_on_start(client, namespace)
+        finally:
+            client.close()
 
     def execute(self, job: JobRecord, ex: Execution) -> RunOutcome:
+        client, namespace = make_client(self.settings)
+        try:
+            return self._execute(client, namespace, job, ex)
+        finally:
+            client.close()
+
+    def _execute(self, client: Any, namespace: str, job: JobRecord, ex: Execution) -> RunOutcome:
         s = self.settings
-        client, namespace = make_client(s)
         run_dir = self.prepare(job, ex)
         rd = RunDir(run_dir)
         record = rd.read_record()

@@ -97,6 +97,11 @@ def api_errors(action: str) -> Iterator[None]:
     except OSError as exc:
         raise KubernetesError(f"{action}: {exc}") from exc
     except Exception as exc:
-        if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore"}:
-            raise KubernetesError(f"{action}: cannot reach the API server: {exc}") from exc
-        raise
+        if type(exc).__module__.split(".")[0] not in {"httpx", "httpx2", "httpcore"}:
+            raise
+        response = getattr(exc, "response", None)
+        code = getattr(response, "status_code", None) if response is not None else None
+        if isinstance(code, int):  # an HTTP error without a Kubernetes Status body
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise KubernetesError(f"{action}: {code}: {first}", code) from exc
+        raise KubernetesError(f"{action}: cannot reach the API server: {exc}") from exc
