@@ -187,9 +187,7 @@ class FixtureKubelet:
     def bind(self, pod: str) -> None:
         from lightkube.models.core_v1 import ObjectReference
         from lightkube.models.meta_v1 import ObjectMeta
-        from lightkube.resources.core_v1 import Binding
-
-        from lightkube.resources.core_v1 import Pod
+        from lightkube.resources.core_v1 import Binding, Pod
 
         client = self.cp.client(self.namespace)
         try:
