@@ -80,7 +80,7 @@ def test_models_give_probability_distributions(model: OrdinalModel | NeighbourMo
 
 
 def test_registry_of_generators() -> None:
-    assert generator_names() == ["ensemble", "knn", "ordinal", "rules"]
+    assert generator_names() == ["ensemble", "knn", "llm", "ordinal", "rules"]
     assert get_generator("rules").info()["rules_version"] == "3.0"
-    with pytest.raises(UsageError, match="choose one of ensemble, knn, ordinal, rules"):
+    with pytest.raises(UsageError, match="choose one of ensemble, knn, llm, ordinal, rules"):
         get_generator("nope")

@@ -65,7 +65,7 @@ def generate_cmd(
         str,
         typer.Option(
             "--generator",
-            help="rules (default), ordinal, knn or ensemble (docs/generators.md).",
+            help="rules (default), ordinal, knn, ensemble or llm (docs/generators.md).",
         ),
     ] = "rules",
     train_labels: Annotated[
@@ -79,6 +79,14 @@ def generate_cmd(
         float | None,
         typer.Option("--threshold", help="Abstention threshold (default: chosen by grouped CV)."),
     ] = None,
+    llm_config: Annotated[
+        Path | None,
+        typer.Option("--llm-config", help="llm generator: the LLM arm's YAML (docs/llm.md)."),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="llm generator: stop sending tools beyond this USD."),
+    ] = None,
 ) -> None:
     """Generate a v2 descriptor registry for every tool of a corpus (rules or a learned model)."""
     settings = get_settings()
@@ -89,7 +97,15 @@ def generate_cmd(
         raise UsageError(f"--threshold must be between 0 and 1, not {threshold}")
     out_path = out or settings.registry_dir / "tools.tcpdb"
     tools = read_corpus(corpus_path)
-    ctx = GeneratorContext(labels=train_labels, rules=rules, threshold=threshold)
+    if max_cost is not None and max_cost < 0:
+        raise UsageError(f"--max-cost must be at least 0, not {max_cost}")
+    ctx = GeneratorContext(
+        labels=train_labels,
+        rules=rules,
+        threshold=threshold,
+        llm={"config": str(llm_config)} if llm_config else None,
+        max_cost_usd=max_cost,
+    )
     gen = get_generator(generator, ctx)
     with console.status(f"generating descriptors ({gen.name})"):
         result = generate_registry(tools, out_path, explain=explain, generator=gen)
@@ -98,6 +114,8 @@ def generate_cmd(
     what = (
         f"rules {result.rules_version} (sha256 {result.rules_sha256[:12]})"
         if result.generator == "rules"
+        else f"generator llm ({info.get('llm')}, spent {info.get('spent_usd')} USD)"
+        if result.generator == "llm"
         else f"generator {result.generator} (model sha256 {str(info.get('model_sha256'))[:12]}, "
         f"threshold {info.get('threshold')}, guard {info.get('guard')})"
     )

@@ -1,6 +1,6 @@
 """The pluggable concern: a :class:`Generator` turns corpus rows into levels + capabilities.
 
-Registry: :func:`get_generator` by name (``rules``, ``ordinal``, ``knn``, ``ensemble``;
+Registry: :func:`get_generator` by name (``rules``, ``ordinal``, ``knn``, ``ensemble``, ``llm``;
 ``tcplab descriptors generate --generator NAME``). Every prediction carries a JSON-ready
 explanation record, written to the registry's ``*.explain.jsonl``. Safety contract: a
 generator that cannot justify a level says UNKNOWN (decision REQUIRE_APPROVAL), never an
@@ -46,6 +46,8 @@ class GeneratorContext:
     cache_dir: Path | None = None  # embedding cache (default: TCPLAB_HOME/cache/generator)
     rules: Path | None = None  # rules YAML for ``rules`` and the ensemble's overrides
     threshold: float | None = None  # abstention threshold (default: chosen by grouped CV)
+    llm: dict[str, Any] | None = None  # LLMAnalyzer parameters of the ``llm`` generator
+    max_cost_usd: float | None = None  # the ``llm`` generator stops sending beyond this spend
 
 
 class Generator(ABC):

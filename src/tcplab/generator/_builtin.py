@@ -1,4 +1,4 @@
-"""The shipped generators: ``rules``, ``ordinal``, ``knn`` and ``ensemble``; registered here."""
+"""The shipped generators (rules, ordinal, knn, ensemble, llm), registered by name here."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from tcplab.corpus import ToolDoc
 from tcplab.descriptor import Capability, RiskLevel
 from tcplab.generator._base import Generator, GeneratorContext, Prediction, register_generator
 from tcplab.generator._learned import NeighbourGenerator, OrdinalGenerator
+from tcplab.generator._llm import LLMGenerator
 from tcplab.rules import RuleEngine, load_rules
 
 __all__ = ["EnsembleGenerator", "RulesGenerator"]
@@ -80,3 +81,4 @@ register_generator("rules", RulesGenerator)
 register_generator("ordinal", OrdinalGenerator)
 register_generator("knn", NeighbourGenerator)
 register_generator("ensemble", EnsembleGenerator)
+register_generator("llm", LLMGenerator)
