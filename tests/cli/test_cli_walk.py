@@ -319,6 +319,7 @@ def _cases_data() -> dict[str, list[Case]]:
     gen = ("descriptors", "generate", "--corpus", "{corpus}")
     out = ("--out", "{home}/r.tcpdb")
     ev = ("descriptors", "evaluate", "--registry", "{reg}")
+    MD = ("missing", "dir")
     return {
         "descriptors generate": [
             c("descriptors", "generate"),
@@ -329,6 +330,11 @@ def _cases_data() -> dict[str, list[Case]]:
             c(*gen, *out, "--explain", "{dir}"),
             c(*gen, "--out", "{home}/" + XTOOL + ".tcpdb", ok=True, echo=XTOOL),
             c("descriptors", "generate", home="broken"),
+            c(*gen, *out, "--generator", "bogus[/x]", echo="bogus[/x]"),
+            *hostile(*gen, *out, "--generator", "ordinal", "--train-labels", "{X}", kinds=MD),
+            c(*gen, *out, "--threshold", "2"),
+            *hostile(*gen, *out, "--generator", "llm", "--llm-config", "{X}", kinds=MD),
+            c(*gen, *out, "--max-cost", "-1"),
         ],
         "descriptors evaluate": [
             c("descriptors", "evaluate"),
