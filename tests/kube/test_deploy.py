@@ -44,8 +44,11 @@ def cluster(control_plane: ControlPlane) -> Iterator[ControlPlane]:
     try:
         yield control_plane
     finally:
-        ready.stop()
-        deploy(control_plane, "destroy", "--yes", "--delete-data")
+        try:
+            gone = deploy(control_plane, "destroy", "--yes", "--delete-data", timeout=180)
+        finally:
+            ready.stop()
+        assert gone.returncode == 0, gone.stderr
         assert not ready.errors, ready.errors
 
 
@@ -96,8 +99,10 @@ def test_plan_apply_plan_verify_destroy(cluster: ControlPlane) -> None:
     gone = deploy(cluster, "destroy", "--yes")
     assert gone.returncode == 0, gone.stderr
     assert 'deployment.apps "tcplab-api" deleted' in gone.stdout
-    left = cluster.kubectl("get", "pvc,namespace/" + NS, "-n", NS, "-o", "name").stdout
-    assert "persistentvolumeclaim/tcplab-runs" in left and f"namespace/{NS}" in left
+    left = cluster.kubectl("get", "pvc", "-n", NS, "-o", "name").stdout
+    assert left.split() == ["persistentvolumeclaim/tcplab-runs"]
+    assert cluster.kubectl("get", "namespace", NS).returncode == 0
+    assert "deployment" not in cluster.kubectl("get", "deploy", "-n", NS, "-o", "name").stdout
 
 
 def test_verify_submits_a_tiny_experiment_through_the_api(
@@ -119,7 +124,7 @@ def test_verify_submits_a_tiny_experiment_through_the_api(
 
 def test_destroy_asks_for_confirmation(cluster: ControlPlane) -> None:
     proc = deploy(cluster, "destroy")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error
     assert proc.stderr.strip() == (
         "error: destroy deletes overlay dev from namespace tcplab-dev: pass --yes to confirm"
     )

@@ -121,9 +121,13 @@ def check_crds(
             name="crds", ok=False, message=f"missing CRDs, none shipped: {', '.join(absent)}"
         )
     docs = yaml.safe_dump_all([shipped[name] for name in missing], sort_keys=False)
-    kubectl.run("apply", "--server-side", "--field-manager=tcplab-deploy", "-f", "-", input=docs)
-    for name in missing:
-        kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    try:
+        kubectl.run("apply", "--server-side", "--field-manager=tcplab-deploy", "-f", "-",
+                    input=docs)  # fmt: skip
+        for name in missing:
+            kubectl.run("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    except DeployError as exc:
+        return CheckResult(name="crds", ok=False, message=f"installing {', '.join(missing)}: {exc}")
     return CheckResult(
         name="crds",
         ok=True,
