@@ -12,6 +12,7 @@ pods' command. Images are never pulled.
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -241,6 +242,43 @@ def test_restart_mid_job_adopts_the_job_and_completes_once(env: Env) -> None:
     assert run["n_trials"] == 12 and run["shards_done"] == 6
     ran = [n for n, _ in env.kubelet.ran if n.startswith(f"tcplab-{job_id}")]
     assert len(ran) == 3, ran  # each completion index ran once
+
+
+def test_ray_experiments_run_as_a_rayjob(env: Env) -> None:
+    """Validated server-side against the shipped CRD; the test plays the KubeRay operator
+    (none runs here) and reports the Ray job failed: the service job fails with the reason."""
+    crd = Path(__file__).parents[2] / "deploy/kubernetes/crds/rayjob.yaml"
+    assert env.cp.kubectl("apply", "-f", str(crd)).returncode == 0
+    wait_for(
+        "the RayJob CRD to be served",
+        lambda: env.cp.kubectl("get", "rayjobs", "-n", NS).returncode == 0,
+        timeout=60,
+    )
+    spec = fake_spec("ray", executor={"kind": "ray", "workers": 2})
+    job_id = env.submit("ray", spec=spec)
+    from tcplab.kube import k8s_name
+
+    name = k8s_name(job_id)
+    got = wait_for(
+        "the RayJob",
+        lambda: (
+            (d := env.cp.kubectl("get", "rayjob", name, "-n", NS, "-o", "json")).returncode == 0
+            and json.loads(d.stdout)
+        ),
+        timeout=60,
+    )
+    assert got["spec"]["entrypoint"] == "tcplab kube run-group --task /etc/tcplab/task/task.json"
+    workers = got["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]
+    assert workers["maxReplicas"] == 2 and got["metadata"]["labels"]["tcplab.dev/job-id"] == job_id
+    status = {"status": {"jobDeploymentStatus": "Failed", "jobStatus": "FAILED",
+                         "reason": "AppFailed", "message": "entrypoint exited 1"}}  # fmt: skip
+    patched = env.cp.kubectl(
+        "patch", "rayjob", name, "-n", NS, "--subresource=status", "--type=merge",
+        "-p", json.dumps(status),
+    )  # fmt: skip
+    assert patched.returncode == 0, patched.stderr
+    job = env.stack.wait_state(job_id, ("succeeded", "failed"), timeout=60)
+    assert "KubeJobFailedError: backoff_exhausted: RayJob" in (job.reason or ""), job.reason
 
 
 def _held(env: Env, job_id: str) -> list[str]:

@@ -16,12 +16,14 @@ from pathlib import Path
 from tcplab.analyzers import default_registry
 from tcplab.errors import UsageError
 from tcplab.experiment import (
+    Executor,
     ExperimentSpec,
     InlineExecutor,
     RunDir,
     ShardTask,
     WorkerContext,
     completed_shards,
+    make_executor,
     write_shard,
 )
 from tcplab.kube._jobs import GroupTask
@@ -68,7 +70,7 @@ def run_group(task: GroupTask, index: int, runs_dir: Path | None = None) -> list
     ctx = WorkerContext(
         record.run_id, spec.canonical_json(), plan.tools, record.corpus, record.labels, classes
     )
-    ex = InlineExecutor()
+    ex = _executor(spec)
     written: list[int] = []
     try:
         ex.start(ctx)
@@ -83,9 +85,18 @@ def run_group(task: GroupTask, index: int, runs_dir: Path | None = None) -> list
                     plan.iteration[r.start : r.stop].copy(),
                 )
             )
-            for result in ex.results():
-                write_shard(rd.path, result.shard, result.table)
-                written.append(result.shard)
+        for result in ex.results():
+            write_shard(rd.path, result.shard, result.table)
+            written.append(result.shard)
     finally:
         ex.close()
     return written
+
+
+def _executor(spec: ExperimentSpec) -> Executor:
+    """In the pod: this process (a Job's group), or the RayJob's cluster (``RAY_ADDRESS``,
+    set by KubeRay) for a spec whose executor is ray."""
+    if spec.executor.kind != "ray":
+        return InlineExecutor()
+    address = os.environ.get("RAY_ADDRESS") or spec.executor.address
+    return make_executor("ray", spec.executor.workers, address, spec.executor.max_retries)
