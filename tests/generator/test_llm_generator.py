@@ -6,6 +6,7 @@ a failed or unparsable answer is UNKNOWN (never approved), not accuracy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,23 @@ def test_cost_cap_needs_a_price(tiny: TinyServer, tmp_path: Path) -> None:
     gen = get_generator("llm", _ctx(tiny, tmp_path / "c.sqlite", max_cost_usd=0.01))
     with pytest.raises(UsageError, match="no price"):
         gen.predict(TOOLS)
+
+
+def test_cost_cap_stops_sending(tiny: TinyServer, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "version: test\ncurrency: USD\nunit: per_million_tokens\nmodels:\n"
+        f"  {json.dumps(tiny.model)}: {{input: 1000000, output: 1000000}}\n"
+    )
+    ctx = _ctx(tiny, tmp_path / "c.sqlite", max_cost_usd=0.5, llm_batch=2)
+    assert ctx.llm is not None
+    ctx.llm["prices"] = str(prices)
+    gen = get_generator("llm", ctx)
+    preds = gen.predict(TOOLS)
+    assert gen.n_sent == 2  # type: ignore[attr-defined]  # one batch: 1 USD per token
+    assert gen.info()["spent_usd"] > 0.5
+    assert [p.record["reason"] for p in preds[2:5]] == ["cost cap 0.5 USD reached"] * 3
+    assert all(p.level is RiskLevel.UNKNOWN for p in preds[2:])
 
 
 def test_llm_generator_needs_a_model(monkeypatch: pytest.MonkeyPatch) -> None:

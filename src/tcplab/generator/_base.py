@@ -48,6 +48,7 @@ class GeneratorContext:
     threshold: float | None = None  # abstention threshold (default: chosen by grouped CV)
     llm: dict[str, Any] | None = None  # LLMAnalyzer parameters of the ``llm`` generator
     max_cost_usd: float | None = None  # the ``llm`` generator stops sending beyond this spend
+    llm_batch: int = 64  # tools per batch of the ``llm`` generator (the cap is checked between)
 
 
 class Generator(ABC):

@@ -24,8 +24,6 @@ from tcplab.generator._base import Generator, GeneratorContext, Prediction
 
 __all__ = ["LLMGenerator"]
 
-BATCH = 64
-
 
 class LLMGenerator(Generator):
     """Levels and capabilities answered by a chat model through the LLM arm."""
@@ -75,8 +73,9 @@ class LLMGenerator(Generator):
                     f"--max-cost {cap}: model {arm.config.model!r} has no price in the price "
                     "table, so the cap cannot be enforced (add it to the prices file)"
                 )
-            for start in range(0, len(todo), BATCH):
-                chunk = todo[start : start + BATCH]
+            step = max(1, self.context.llm_batch)
+            for start in range(0, len(todo), step):
+                chunk = todo[start : start + step]
                 if cap is not None and self.spent_usd >= cap:
                     for i in chunk:
                         out[i] = self._unknown(f"cost cap {cap} USD reached")
