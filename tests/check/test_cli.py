@@ -115,7 +115,7 @@ def test_serve_answers_every_line_in_one_process() -> None:
         "REJECT",
         "REQUIRE_APPROVAL",
         "REQUIRE_APPROVAL",
-        "REQUIRE_APPROVAL",
+        "REJECT",
         "REQUIRE_APPROVAL",
     ]
     assert [a["id"] for a in answers[:2]] == [1, "two"]

@@ -81,12 +81,12 @@ def test_v3_registry_merged_with_a_tool_registry_decides_like_v2_plus_yaml(
 def test_explain_names_where_each_node_came_from() -> None:
     knowledge = shipped_knowledge()
     assert isinstance(knowledge, CompiledKnowledge)
-    info = knowledge.explain("git#9")
+    info = knowledge.explain("git#19")
     assert info is not None
-    assert info["path"] == ["git", "git push", "git#9"]
+    assert info["path"] == ["git", "git push", "git#19"]
     assert info["kind"] == "pattern" and info["effect"] == "raise"
-    assert info["risk_level"] == "HIGH_RISK"
-    assert info["source"].endswith("invocations_v1.yaml: tools.git.rules[8]")
+    assert info["risk_level"] == "CRITICAL"
+    assert info["source"].endswith("invocations_v1.yaml: tools.git.rules[18]")
     assert knowledge.explain("git push")["kind"] == "subcommand"  # type: ignore[index]
     assert knowledge.explain("no such node") is None
 

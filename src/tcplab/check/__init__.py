@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from tcplab.check._engine import SCHEMA_VERSION, check, decide_line, default_registry_path
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, load_knowledge
 from tcplab.check._parse import clear_parse_cache
+from tcplab.check._score import is_unsafe_approval, score_labels
 from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer, summary
-from tcplab.check._sources import build_registry
+from tcplab.check._sources import build_registry, explain_rule
 
 if TYPE_CHECKING:
     from tcplab.check._model import CheckReason, CheckResult
@@ -30,8 +31,11 @@ __all__ = [
     "clear_parse_cache",
     "decide_line",
     "default_registry_path",
+    "explain_rule",
     "hook_answer",
+    "is_unsafe_approval",
     "load_knowledge",
+    "score_labels",
     "serve",
     "serve_answer",
     "summary",

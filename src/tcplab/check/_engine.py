@@ -10,6 +10,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from tcplab.check._inline import inline_program
 from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe
 from tcplab.check._parse import Segment, parse
 from tcplab.check._sources import Sources, default_registry_path, resolve
@@ -43,8 +44,23 @@ _SYS = int(Capability.SYSTEM_MODIFICATION)
 _HARMLESS = re.compile(r"^/dev/(null|zero|stdout|stderr|tty|fd/\d+)$")
 _BLOCK = re.compile(r"^/dev/(sd|nvme|hd|vd|xvd|mmcblk|md|dm-|loop|mapper/|disk)")
 _STARTUP = re.compile(r"(^|/)(\.bashrc|\.bash_profile|\.profile|\.zshrc|\.ssh/|\.gitconfig)")
+_CRITICAL_FILES = re.compile(
+    r"^/(proc/sysrq-trigger|etc/(passwd|shadow|group|gshadow|sudoers|fstab)$|boot/)"
+)
+_FORK_BOMB = re.compile(r"(?:^|[;&|\s])([\w:.-]+)\s*\(\s*\)\s*\{([^}]*)\}")
 _FETCHERS = frozenset({"curl", "wget", "fetch", "nc", "ncat"})
 _CAP_NAMES: dict[int, list[str]] = {}
+_PY, _JS, _PL = frozenset({"-c"}), frozenset({"-e", "-p", "--eval", "--print"}), frozenset({"-e"})
+_PROGRAM_FLAGS = {
+    "python": _PY,
+    "python3": _PY,
+    "python2": _PY,
+    "node": _JS,
+    "perl": _PL,
+    "ruby": _PL,
+    "awk": _PL,
+    "gawk": _PL,
+}
 
 Part = tuple[str, str, str, RiskLevel, int, str]  # segment, source, rule, level, caps, detail
 
@@ -109,6 +125,35 @@ def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
     return view
 
 
+def _program(words: list[str | None], name: str) -> str | None:
+    """The inline program of ``python -c CODE``, ``node -e CODE``… (None: no static program)."""
+    flags = _PROGRAM_FLAGS[name]
+    for i, w in enumerate(words[1:-1], 1):
+        if w in flags:
+            return words[i + 1]
+    return None
+
+
+def _inline(ctx: _Ctx, seg: Segment, name: str, words: list[str | None], depth: int) -> bool:
+    """Check an inline program; False when there is none (the tool is checked as usual)."""
+    awk = name in ("awk", "gawk")
+    operands = View(words).operands if awk and "-f" not in words else []
+    code = (operands[0] if operands else None) if awk else _program(words, name)
+    if code is None:
+        return False
+    found = inline_program(code, ctx.knowledge.system, awk, name not in ("perl", "ruby"))
+    if not awk:
+        safe = found.verdict is not None
+        level = found.verdict if found.verdict is not None else _H
+        why = "the program only computes, reads and prints" if safe else "runs arbitrary code"
+        ctx.add(seg.text, "knowledge", f"{name} -c", level, 0, why)
+    for level, caps, why in found.parts:
+        ctx.add(seg.text, "knowledge", f"{name} program", level, caps, why)
+    for line in found.shell:
+        _text(ctx, line, depth + 1)
+    return not awk
+
+
 def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> None:
     if not words:
         return
@@ -122,6 +167,8 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
         return
     wrapped = unwrap(name, words)
     if wrapped is None:
+        if name in _PROGRAM_FLAGS and _inline(ctx, seg, name, words, depth):
+            return
         view = _tool(ctx, seg.text, name, words)
         if seg.pipe >= 0:
             reads = name in INTERPRETERS and (not view.operands or view.operands[0] == "-")
@@ -144,6 +191,10 @@ def _redirect(ctx: _Ctx, seg: Segment) -> None:
         ctx.add(seg.text, "redirect", op, _H, _FILE, "writes to a path that is not static")
     elif _HARMLESS.match(target):
         return
+    elif _CRITICAL_FILES.match(target):
+        ctx.add(seg.text, "redirect", op, _C, _FILE | _SYS, f"writes {target}")
+    elif op == ">>" and _STARTUP.search(target) and not target.startswith("/"):
+        ctx.add(seg.text, "redirect", op, _M, _FILE, f"appends to start-up file {target}")
     elif _BLOCK.match(target):
         ctx.add(seg.text, "redirect", op, _C, _FILE | _DESTROY, f"writes block device {target}")
     elif target.startswith("/boot"):
@@ -158,14 +209,25 @@ def _pipelines(ctx: _Ctx, text: str) -> None:
     for stages in ctx.stages.values():
         fetch = [s for s, tool, _ in stages if tool in _FETCHERS]
         if fetch and any(s > min(fetch) and reads for s, _, reads in stages):
-            why = "a download is piped into an interpreter"
-            ctx.add(text, "pipeline", "fetch|interpreter", _C, 0, why)
+            why = "a download is piped into an interpreter (code nobody reviewed runs here)"
+            ctx.add(text, "pipeline", "fetch|interpreter", _H, 0, why)
+
+
+def _recursion(ctx: _Ctx, text: str) -> None:
+    """A function that calls itself in its own body (``:(){ :|:& };:``): a fork bomb."""
+    for m in _FORK_BOMB.finditer(text):
+        name = re.escape(m.group(1))
+        if re.search(rf"(?:^|[\s;&|(]){name}(?:$|[\s;&|)])", m.group(2)):
+            why = f"function {m.group(1)} calls itself (fork bomb)"
+            ctx.add(text, "parser", "recursive-function", _C, _DESTROY, why)
 
 
 def _text(ctx: _Ctx, text: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         ctx.add(text, "parser", "depth", _U, 0, f"scripts nested deeper than {MAX_DEPTH}")
         return
+    if "(" in text and "{" in text:
+        _recursion(ctx, text)
     parsed = parse(text)
     for error in dict.fromkeys(parsed.errors):
         ctx.add(text, "parser", "parse-error", _U, 0, error)

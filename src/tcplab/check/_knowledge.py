@@ -97,12 +97,15 @@ class Rule:
         "args",
         "argv",
         "caps",
+        "dynamic",
         "effect",
         "first",
         "flags",
+        "last",
         "level",
         "name",
         "sub",
+        "unless_argv",
         "why",
     )
 
@@ -120,6 +123,9 @@ class Rule:
         self.args = _regexes(raw.get("args", ()), system)
         self.argv = _regexes(raw.get("argv", ()), system)
         self.first = _regexes(raw.get("first", ()), system)
+        self.last = _regexes(raw.get("last", ()), system)
+        self.dynamic = bool(raw.get("dynamic_arg", False))
+        self.unless_argv = _regexes(raw.get("unless_argv", ()), system)
 
     def matches(self, view: View) -> bool:
         """Whether every condition of the rule holds for ``view``."""
@@ -132,6 +138,12 @@ class Rule:
         if self.first and not (view.operands and _any(self.first, view.operands[:1])):
             return False
         if self.args and not _any(self.args, view.operands):
+            return False
+        if self.dynamic and not view.dynamic:
+            return False
+        if self.last and not (view.argv and _any(self.last, view.argv[-1:])):
+            return False
+        if self.unless_argv and _any(self.unless_argv, view.argv):
             return False
         return not (self.argv and not _any(self.argv, view.argv))
 

@@ -24,6 +24,7 @@ _CACHE_MAX = 4096
 _CACHE_TEXT = 4096
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 _DQ_UNESCAPE = re.compile(r'\\([$`"\\\n])')
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _SUBST = frozenset({"command_substitution", "process_substitution"})
 _SKIP = frozenset({"comment", "heredoc_start", "heredoc_end", "variable_name"})
@@ -188,7 +189,14 @@ def parse(text: str) -> Parsed:
 
 
 def tree_parse(text: str, out: Parsed) -> Parsed:
-    """Parse ``text`` with tree-sitter into ``out`` (no cache, no fast path)."""
+    """Parse ``text`` with tree-sitter into ``out`` (no cache, no fast path).
+
+    Characters outside the Basic Multilingual Plane are replaced by U+FFFD first: with them,
+    tree-sitter-bash 0.25.1 crashes the process now and then (a segmentation fault found by
+    ``tests/check/test_fuzz.py``); they only ever occur inside words.
+    """
+    if _ASTRAL.search(text):
+        text = _ASTRAL.sub("\ufffd", text)
     tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
     _Walker(out).walk(tree.root_node)
     if tree.root_node.has_error and not out.errors:

@@ -30,6 +30,7 @@ __all__ = [
     "Sources",
     "build_registry",
     "default_registry_path",
+    "explain_rule",
     "forget_default",
     "resolve",
     "shipped_knowledge",
@@ -209,3 +210,35 @@ def build_registry(
     reg = Registry(registry) if isinstance(registry, str | os.PathLike) else registry
     nodes = build_nodes(raw, source, reg)
     return write_tree_registry(out, nodes, knowledge_meta(text, source, raw))
+
+
+_BUILTIN = {
+    "wrapper": "built-in wrapper table (tcplab/check/_wrappers.py)",
+    "redirect": "built-in redirection rules (tcplab/check/_engine.py)",
+    "pipeline": "built-in pipeline rule (tcplab/check/_engine.py)",
+    "parser": "the shell parser (tcplab/check/_parse.py)",
+}
+
+
+def explain_rule(
+    rule: str, registry: Registry | str | os.PathLike[str] | None = None, source: str = ""
+) -> dict[str, Any] | None:
+    """Where the node named ``rule`` of a reason came from (``tcplab check --explain``).
+
+    A knowledge or v3-registry node gives its path in the tree (tool > subcommand > pattern),
+    kind, level and source (file and position); a v2-registry entry its registry file; a
+    built-in rule (``source`` = wrapper, redirect, pipeline, parser) names the module; None
+    when nothing is known.
+    """
+    sources = resolve(registry)
+    knowledge = sources.knowledge
+    if isinstance(knowledge, CompiledKnowledge):
+        found = knowledge.explain(rule)
+        if found is not None:
+            return found
+    view = sources.view
+    if isinstance(view, _V2View) and view.level(rule) is not None:
+        return {"node": rule, "path": [rule], "kind": "tool", "source": f"registry {sources.path}"}
+    if source in _BUILTIN:
+        return {"node": rule, "path": [rule], "kind": "built-in", "source": _BUILTIN[source]}
+    return None

@@ -8,6 +8,8 @@ approval — never an approval by accident.
 
 from __future__ import annotations
 
+import re
+
 from tcplab.descriptor import Capability, RiskLevel
 
 __all__ = ["INTERPRETERS", "SHELLS", "WRAPPERS", "Unwrapped", "unwrap"]
@@ -113,7 +115,9 @@ def _generic(name: str, words: list[str | None]) -> Unwrapped:
         repl = _xargs_replace(words[1:start])
         if repl:  # -I R: words holding R get input text
             inner = [None if w is None or repl in w else w for w in inner]
-        inner = (inner or ["echo"]) + [None]  # arguments come from the input: dynamic
+        inner = inner or ["echo"]
+        if not repl:  # arguments come from the input (with -I they replace the string)
+            inner = [*inner, None]
     if inner:
         out.inner.append(inner)
     return out
@@ -152,19 +156,36 @@ _SSH_ARG = frozenset(
 )
 
 
+_SSH_LOCAL = re.compile(r"(?i)(ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand)")
+
+
 def _ssh(words: list[str | None]) -> Unwrapped:
-    out = Unwrapped(_H, int(Capability.NETWORK_ACCESS), "ssh: remote shell")
-    i = 1
+    """``ssh HOST CMD``: CMD is checked (the connection itself is LOW); a shell is HIGH."""
+    out = Unwrapped(_H, int(Capability.NETWORK_ACCESS), "ssh: remote interactive shell")
+    i, no_tty, local_cmd = 1, False, False
     while i < len(words):
         w = words[i]
         if w is None or not w.startswith("-"):
             break
+        value = words[i + 1] if i + 1 < len(words) else None
+        no_tty = no_tty or w == "-T"
+        local_cmd = local_cmd or (
+            w == "-o" and (value is None or _SSH_LOCAL.search(value) is not None)
+        )
+        local_cmd = local_cmd or (w.startswith("-o") and _SSH_LOCAL.search(w) is not None)
         i += 2 if w in _SSH_ARG else 1
     rest = words[i + 1 :]
     if i < len(words) and rest:
-        out.why = f"ssh: remote execution on {words[i] or 'a dynamic host'}"
+        out.level = RiskLevel.LOW_RISK
+        out.why = (
+            f"ssh: remote execution on {words[i] or 'a dynamic host'} (the command is checked)"
+        )
         static = [w for w in rest if w is not None]
         out.scripts.append(" ".join(static) if len(static) == len(rest) else None)
+    elif no_tty:
+        out.level, out.why = RiskLevel.LOW_RISK, "ssh -T: connects without a shell"
+    if local_cmd:
+        out.level, out.why = _H, "ssh -o ProxyCommand/LocalCommand runs a local command"
     return out
 
 

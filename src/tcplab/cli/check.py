@@ -16,29 +16,54 @@ import typer
 from tcplab.cli._hook import hook_main
 from tcplab.errors import TcplabError, UsageError
 
-__all__ = ["EXIT_CODES", "check_main", "hook_main", "register"]
+__all__ = ["EXIT_CODES", "check_main", "hook_main", "register", "score_main"]
 
 EXIT_CODES = {"APPROVE": 0, "CAUTION": 10, "REQUIRE_APPROVAL": 20, "REJECT": 30}
 
 
-def check_main(words: list[str], as_json: bool, registry: Path | None) -> int:
+def check_main(
+    words: list[str], as_json: bool, registry: Path | None, explain: bool = False
+) -> int:
     """Check one line (one word = the line itself; several = an argv, quoted back)."""
-    from tcplab.check import check
+    from tcplab.check import check, explain_rule
     from tcplab.cli._console import emit_json, print_data
 
     if not words:
         raise UsageError("give a command line: tcplab check -- CMD ARGS… or tcplab check 'CMD'")
     line = words[0] if len(words) == 1 else shlex.join(words)
     result = check(line, registry=registry)
+    nodes = [explain_rule(r.rule, registry, r.source) for r in result.reasons] if explain else []
     if as_json:
-        emit_json(result.model_dump())
+        data = result.model_dump()
+        if explain:
+            data["explain"] = nodes
+        emit_json(data)
     else:
         print_data(f"{result.decision} ({result.risk_level})", line)
         if result.capabilities:
             print_data("capabilities:", ", ".join(result.capabilities))
-        for r in result.reasons:
+        for i, r in enumerate(result.reasons):
             print_data(f"  {r.risk_level:<12} {r.source}:{r.rule}  {r.segment!r}  {r.detail}")
+            if explain and nodes[i] is not None:
+                node = nodes[i]
+                assert node is not None
+                print_data(f"      node {' > '.join(node['path'])}  from {node['source']}")
     return EXIT_CODES[result.decision]
+
+
+def score_main(labels: Path, split: str, registry: Path | None, details: bool) -> int:
+    """Score the check on an invocation labels file (``--labels FILE --split dev|test|all``)."""
+    from tcplab.check import score_labels
+    from tcplab.cli._console import emit_json
+    from tcplab.labels import read_invocation_labels
+
+    if split not in ("dev", "test", "all"):
+        raise UsageError(f"--split must be dev, test or all (got {split!r})")
+    label_set = read_invocation_labels(labels)
+    rows = label_set.subset(None if split == "all" else split)  # type: ignore[arg-type]
+    result = score_labels(rows, registry, details=details)
+    emit_json({"labels": str(labels), "sha256": label_set.sha256, "split": split, **result})
+    return 0
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +82,28 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--registry", help="Registry (default TCPLAB_HOME/registry/tools.tcpdb)."),
         ] = None,
+        explain: Annotated[
+            bool, typer.Option("--explain", help="Show each reason's node and where it came from.")
+        ] = False,
+        build: Annotated[
+            Path | None,
+            typer.Option("--build-registry", help="Write a v3 registry: knowledge + --registry."),
+        ] = None,
+        labels: Annotated[
+            Path | None, typer.Option("--labels", help="Score on an invocation labels file.")
+        ] = None,
+        split: Annotated[str, typer.Option("--split", help="dev, test or all.")] = "dev",
+        details: Annotated[bool, typer.Option(help="List the mistakes with --labels.")] = True,
     ) -> None:
         """Decide a command line: exit 0 APPROVE, 10 CAUTION, 20 REQUIRE_APPROVAL, 30 REJECT."""
+        if build is not None:
+            from tcplab.check import build_registry
+            from tcplab.cli._console import print_data
+
+            print_data(f"{build}: {build_registry(build, registry)} nodes (v3 registry)")
+            raise typer.Exit(0)
+        if labels is not None:
+            raise typer.Exit(score_main(labels, split, registry, details))
         if serve:
             from tcplab.check import serve as serve_loop
 
@@ -67,7 +112,7 @@ def register(app: typer.Typer) -> None:
             if sys.stdin is None:
                 raise TcplabError("--serve reads JSON lines on standard input, which is closed")
             raise typer.Exit(serve_loop(sys.stdin.buffer, sys.stdout))
-        raise typer.Exit(check_main(words or [], as_json, registry))
+        raise typer.Exit(check_main(words or [], as_json, registry, explain))
 
     @app.command("hook")
     def hook_cmd(
