@@ -14,6 +14,7 @@ Run as ``python bench/bench_check.py``; writes ``bench/results/check.json``.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import compare, save, time_loop
+from tcplab.check import _parse as parse_module
 from tcplab.check import check, clear_parse_cache, decide_line, serve_answer
 
 TCPLAB = Path(sys.executable).with_name("tcplab")
@@ -61,6 +63,21 @@ def _cold(fn: Callable[[str], object]) -> Callable[[str], object]:
     return run
 
 
+def _tree_sitter_only(fn: Callable[[str], object]) -> Callable[[str], object]:
+    """``fn`` cold with the simple-subset tokenizer turned off (every line through tree-sitter)."""
+
+    def run(s: str) -> object:
+        saved = parse_module.fast_parse
+        parse_module.fast_parse = lambda _text: None
+        try:
+            clear_parse_cache()
+            return fn(s)
+        finally:
+            parse_module.fast_parse = saved
+
+    return run
+
+
 def _parse_only() -> Callable[[str], object]:
     import tree_sitter
     import tree_sitter_bash
@@ -81,6 +98,7 @@ def _in_process(repeats: int) -> list[dict[str, Any]]:
     cases: list[tuple[str, str, Callable[[str], object]]] = [
         ("check", "check(line), cold: parse included", _cold(check)),
         ("check", "decide_line(line), cold: no result model", _cold(decide_line)),
+        ("", "decide_line(line), cold, tree-sitter only", _tree_sitter_only(decide_line)),
         ("check", "check(line), repeated line (parse cache)", check),
         ("check", "decide_line(line), repeated line (parse cache)", decide_line),
         ("serve", "--serve line, cold (json in, check, json out)", _cold(serve_line)),
@@ -125,8 +143,13 @@ def _hook(repeats: int) -> dict[str, Any]:
     return res
 
 
+def _load(when: str) -> dict[str, Any]:
+    one, five, fifteen = os.getloadavg()
+    return {"name": f"load average {when}", "unit": "", "1m": one, "5m": five, "15m": fifteen}
+
+
 def main(repeats: int = 15) -> list[dict[str, Any]]:
-    results = [*_in_process(repeats), _hook(repeats)]
+    results = [_load("before"), *_in_process(repeats), _hook(repeats), _load("after")]
     save("check", results)
     return results
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tcplab.check import SCHEMA_VERSION, CheckResult, check, clear_parse_cache
+from tcplab.check import SCHEMA_VERSION, CheckResult, check
+from tcplab.check._sources import forget_default
 from tcplab.descriptor import encode
 from tcplab.errors import RegistryError
 from tcplab.registry import write_registry
@@ -328,7 +329,7 @@ def test_default_registry_from_tcplab_home(isolated_home: Path) -> None:
     (isolated_home / "registry").mkdir()
     _registry(isolated_home / "registry", {"mytool": ("SAFE", [])})
     assert check("mytool").decision == R  # the default file is looked at once per second
-    clear_parse_cache()  # … or now
+    forget_default()  # … or now
     result = check("mytool")
     assert result.decision == A
     assert result.registry == str(isolated_home / "registry" / "tools.tcpdb")

@@ -39,7 +39,7 @@ _IMPORT = re.compile(r"\bimport\s+([\w., ]+)|\bfrom\s+([\w.]+)\s+import|require\
 _MODULES = (
     "json sys math platform datetime re hashlib base64 collections itertools functools "
     "statistics string textwrap pprint decimal fractions uuid time os os.path path util "
-    "tomllib csv fs shutil pathlib"
+    "tomllib csv fs shutil pathlib subprocess child_process"
 )
 _SAFE_MODULES = frozenset(_MODULES.split())
 _CALLS = (

@@ -93,6 +93,9 @@ class Rule:
     """One compiled rule: conditions, effect, level, capabilities and the reason text."""
 
     __slots__ = (
+        "_longs",
+        "_shorts",
+        "_words",
         "all_flags",
         "args",
         "argv",
@@ -119,6 +122,10 @@ class Rule:
         self.why = str(raw.get("why", ""))
         self.sub = frozenset(str(s) for s in raw.get("sub", ()))
         self.flags = tuple(str(f) for f in raw.get("flags", ()))
+        # precompiled flag table: a flag matches by set intersection with the command's flags
+        self._longs = frozenset(f for f in self.flags if f.startswith("--"))
+        self._shorts = frozenset(f[1] for f in self.flags if len(f) == 2 and f[0] == "-")
+        self._words = frozenset(f for f in self.flags if f not in self._longs and len(f) != 2)
         self.all_flags = tuple(str(f) for f in raw.get("all_flags", ()))
         self.args = _regexes(raw.get("args", ()), system)
         self.argv = _regexes(raw.get("argv", ()), system)
@@ -131,7 +138,12 @@ class Rule:
         """Whether every condition of the rule holds for ``view``."""
         if self.sub and view.sub not in self.sub:
             return False
-        if self.flags and not any(view.has_flag(f) for f in self.flags):
+        if (
+            self.flags
+            and self._longs.isdisjoint(view.longs)
+            and self._shorts.isdisjoint(view.shorts)
+            and self._words.isdisjoint(view.argv)
+        ):
             return False
         if self.all_flags and not all(view.has_flag(f) for f in self.all_flags):
             return False

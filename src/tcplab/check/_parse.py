@@ -205,8 +205,5 @@ def tree_parse(text: str, out: Parsed) -> Parsed:
 
 
 def clear_parse_cache() -> None:
-    """Forget the kept parse results and the default-registry look-up (benchmarks, tests)."""
-    from tcplab.check._sources import forget_default
-
+    """Forget the kept parse results (benchmarks of cold lines)."""
     _CACHE.clear()
-    forget_default()
