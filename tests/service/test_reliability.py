@@ -33,16 +33,20 @@ def test_kill9_workers_at_random_points_every_trial_exactly_once(stack: Stack) -
     job_id = _submit(stack, stack.token("alice"), n_tools=N_TOOLS, shard_size=1)
     points = sorted(random.Random(12).sample(range(4, 100), 5))  # the "at least 5"
     worker = stack.worker(n=0)
+    killed_at = -1
     for i, point in enumerate(points):
 
-        def reached(p: int = point, attempt: int = i + 1) -> bool:
-            # this worker's own execution got there (two close points: not the last one's)
+        def reached(p: int = point, attempt: int = i + 1, after: int = killed_at) -> bool:
+            # this worker's own execution got there and wrote a shard (its attempt is in
+            # run.json; with two close points the last execution's progress may already pass)
             job = stack.job(job_id)
-            return job.attempts == attempt and _shards_done(stack, job_id) >= p
+            done = _shards_done(stack, job_id)
+            return job.attempts == attempt and done >= p and done > after
 
         wait_for(f"{point} shards", reached, 120)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
+        killed_at = _shards_done(stack, job_id)
         assert stack.job(job_id).state == "running"  # nobody has noticed yet: the lease runs
         worker = stack.worker(n=i + 1)
     done = stack.wait_state(job_id, ("succeeded", "failed", "cancelled"), 180)
