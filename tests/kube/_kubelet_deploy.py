@@ -84,7 +84,10 @@ class PodsReady:
                     self._client.delete(Pod, name, namespace=self.namespace, grace_period=0)
                 elif name not in self.handled:
                     if not pod.spec.nodeName:
-                        self._bind(pod)
+                        # the API answers a binding with a Status, which lightkube then
+                        # fails to read as a Binding: the binding itself is done
+                        with contextlib.suppress(Exception):
+                            self._bind(pod)
                     self._ready(pod)
                     self.handled.add(name)
             except Exception as exc:

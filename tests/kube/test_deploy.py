@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tcplab.kube import FIELD_MANAGER, Kubectl, shipped_crds
+
 from ..service.conftest import Stack, stack  # noqa: F401  (fixture)
 from ._kubelet_deploy import PodsReady
 from ._render import MANIFESTS, OVERLAYS, rendered
@@ -132,15 +134,20 @@ def test_destroy_asks_for_confirmation(cluster: ControlPlane) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_overlay_passes_a_server_side_dry_run(cluster: ControlPlane, overlay: str) -> None:
-    r = rendered(overlay)
-    (namespace,) = r.of_kind("Namespace")
-    crds = MANIFESTS / "crds"
-    for name in ("vpa.yaml", "monitoring.yaml"):
-        assert cluster.kubectl("apply", "--server-side", "-f", str(crds / name)).returncode == 0
-    cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    """``kubectl apply --dry-run=server`` (kubectl 1.37 from the venv, apply's own flags)."""
     import yaml
 
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(namespace))
-    proc = cluster.kubectl("apply", "--dry-run=server", "--server-side", "-f", "-", input=r.text)
+    kubectl = Kubectl(str(cluster.kubeconfig))
+    r = rendered(overlay)
+    shipped = shipped_crds(MANIFESTS)
+    crds = [shipped[name] for name in r.crds()]
+    kubectl.run("apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-",
+                input=yaml.safe_dump_all(crds))  # fmt: skip
+    kubectl.run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    kubectl.run("apply", "-f", "-", input=yaml.safe_dump(r.of_kind("Namespace")[0]))
+    proc = kubectl.run(
+        "apply", "--dry-run=server", "--server-side", f"--field-manager={FIELD_MANAGER}",
+        "--force-conflicts", "-f", "-", input=r.text, check=False,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("(server dry run)") == len(r.objects)
