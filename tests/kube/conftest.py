@@ -362,7 +362,19 @@ def backend_access(cp: ControlPlane, namespace: str, out: Path) -> Path:
             subject["namespace"] = namespace  # what kustomize does for an overlay
     for args, text in (
         (["apply", "-n", namespace, "-f", "-"], yaml.safe_dump_all(docs)),
-        (["apply", "-f", str(PRIORITY_CLASSES)], None),
+        # the same field manager as `tcplab deploy`, so a later deploy in this session owns them
+        (
+            [
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager",
+                "tcplab-deploy",
+                "-f",
+                str(PRIORITY_CLASSES),
+            ],
+            None,
+        ),
     ):
         done = cp.kubectl(*args, input=text)
         assert done.returncode == 0, done.stderr
