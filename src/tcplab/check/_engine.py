@@ -10,7 +10,6 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from tcplab.check._inline import inline_program
 from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe
 from tcplab.check._parse import Segment, parse
 from tcplab.check._sources import Sources, default_registry_path, resolve
@@ -141,6 +140,8 @@ def _inline(ctx: _Ctx, seg: Segment, name: str, words: list[str | None], depth: 
     code = (operands[0] if operands else None) if awk else _program(words, name)
     if code is None:
         return False
+    from tcplab.check._inline import inline_program  # only lines with an inline program
+
     found = inline_program(code, ctx.knowledge.system, awk, name not in ("perl", "ruby"))
     if not awk:
         safe = found.verdict is not None
