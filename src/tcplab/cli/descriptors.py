@@ -109,6 +109,11 @@ def generate_cmd(
     gen = get_generator(generator, ctx)
     with console.status(f"generating descriptors ({gen.name})"):
         result = generate_registry(tools, out_path, explain=explain, generator=gen)
+    _print_result(result)
+
+
+def _print_result(result: Any) -> None:
+    """What was written, by which generator (and, for a learned one, its CV figures)."""
     levels = ", ".join(f"{k} {v}" for k, v in result.by_level.items())
     info = dict(result.info or {})
     what = (
