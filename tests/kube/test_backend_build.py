@@ -148,3 +148,14 @@ def test_reconcile_plan_adopts_live_jobs_and_deletes_the_rest() -> None:
     states = {"j1": "running", "j2": "cancelled", "j3": None, "j4": "queued"}
     got = {a.name: a.action for a in plan_reconcile(objs, states)}
     assert got == {"a": "adopt", "b": "delete", "c": "delete", "d": "adopt"}
+
+
+def test_without_lightkube_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from tcplab.errors import MissingDependencyError
+    from tcplab.kube import make_client
+
+    monkeypatch.setitem(sys.modules, "lightkube", None)  # as if not installed
+    with pytest.raises(MissingDependencyError, match=r"pip install 'tcplab\[kube\]'"):
+        make_client(load_kube_settings(image=DIGEST, namespace="lab"))
