@@ -96,6 +96,7 @@ def test_plan_apply_plan_verify_destroy(cluster: ControlPlane) -> None:
     assert verify.returncode == 1
     assert '"name": "deployments", "ok": true' in verify.stdout
     assert '"name": "health", "ok": false' in verify.stdout  # no pod answers here
+    assert "through the API server's proxy: " in verify.stdout
     assert '"name": "experiment", "ok": false' in verify.stdout  # no --url / --token
 
     gone = deploy(cluster, "destroy", "--yes")
