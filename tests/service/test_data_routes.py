@@ -43,6 +43,17 @@ def _logs(stack: Stack, http: httpx.Client, job: Any, token: str) -> None:
     rest = http.get(f"/jobs/{job.id}/logs", params={"after": seqs[2], "limit": 2}).json()
     assert [line["seq"] for line in rest["lines"]] == seqs[3:5]
     assert http.get(f"/jobs/{job.id}/logs", params={"limit": 10**6}).status_code == 422
+    events: list[tuple[str, str]] = []
+    with http.stream("GET", f"/jobs/{job.id}/logs/stream", params={"after": seqs[0]}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        for raw in r.iter_lines():
+            if raw.startswith("event: "):
+                kind = raw[7:]
+            elif raw.startswith("data: "):
+                events.append((kind, raw[6:]))
+    assert [k for k, _ in events] == ["log"] * (len(seqs) - 1) + ["end"]
+    assert [json.loads(d)["seq"] for _, d in events[:-1]] == seqs[1:]
     cli = subprocess.run(
         [str(TCPLAB), "jobs", "logs", job.id, "--url", stack.base, "--token", token],
         env=stack.env,

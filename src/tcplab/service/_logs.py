@@ -10,8 +10,11 @@ keeps the lines buffered (at most :data:`MAX_BUFFERED` per job, oldest dropped a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +26,7 @@ from tcplab.service._data_models import JobLogLine
 from tcplab.service._db import ServiceDB
 from tcplab.service._tables import job_logs
 
-__all__ = ["MAX_BUFFERED", "JobLogHandler", "read_logs"]
+__all__ = ["MAX_BUFFERED", "JobLogHandler", "log_events", "read_logs"]
 
 MAX_BUFFERED = 10_000
 MAX_MESSAGE = 8_000
@@ -112,3 +115,39 @@ def read_logs(db: ServiceDB, job_id: str, after: int = 0, limit: int = 1000) -> 
     with db.begin() as conn:
         rows = conn.execute(query).mappings().all()
     return [JobLogLine.model_validate({k: v for k, v in r.items() if k != "job_id"}) for r in rows]
+
+
+async def log_events(
+    db: ServiceDB,
+    job_id: str,
+    state_of: Callable[[], str | None],
+    disconnected: Callable[[], object],
+    *,
+    after: int = 0,
+    interval: float = 1.0,
+    keepalive: float = 15.0,
+) -> AsyncIterator[str]:
+    """SSE frames: ``event: log`` (a JSON :class:`JobLogLine`, ``id:`` its seq) for every line
+    after ``after``; one ``event: end`` once the job is finished and one more read found
+    nothing (its last lines land just after its state)."""
+    quiet_since, last_look = time.monotonic(), False
+    while True:
+        lines = await asyncio.to_thread(read_logs, db, job_id, after, 1000)
+        for line in lines:
+            after = line.seq
+            yield f"event: log\nid: {line.seq}\ndata: {line.model_dump_json()}\n\n"
+        if lines:
+            quiet_since = time.monotonic()
+            if len(lines) == 1000:
+                continue
+        if last_look and not lines:
+            yield f'event: end\ndata: {{"job_id": "{job_id}", "after": {after}}}\n\n'
+            return
+        state = await asyncio.to_thread(state_of)
+        last_look = state in (None, "succeeded", "failed", "cancelled")
+        if await disconnected():  # type: ignore[misc]
+            return
+        if time.monotonic() - quiet_since > keepalive:
+            quiet_since = time.monotonic()
+            yield ": keepalive\n\n"
+        await asyncio.sleep(0 if last_look else interval)

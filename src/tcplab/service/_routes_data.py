@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 
 from tcplab.check import CheckResult
@@ -26,10 +26,10 @@ from tcplab.service._data_models import (
     JobLogPage,
     TrialPage,
 )
-from tcplab.service._jobs import list_jobs
-from tcplab.service._logs import read_logs
+from tcplab.service._jobs import get_job, list_jobs
+from tcplab.service._logs import log_events, read_logs
 from tcplab.service._models import JobRecord, TokenRecord
-from tcplab.service._routes import _ERRORS, _fail, _visible_job
+from tcplab.service._routes import _ERRORS, SSE_HEADERS, _fail, _visible_job
 
 __all__ = ["REPORT_FILES", "CheckBatch", "data_router", "fresh_report"]
 
@@ -75,6 +75,38 @@ def job_logs(
         job_id=job_id, state=job.state, lines=lines, next_after=lines[-1].seq if lines else after
     )
     return Response(page.model_dump_json(), media_type="application/json")
+
+
+@data_router.get(
+    "/jobs/{job_id}/logs/stream",
+    tags=["jobs"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "``event: log`` (a JSON JobLogLine, ``id:`` its seq) per line, then "
+            "one ``event: end`` when the job is finished",
+            "content": {"text/event-stream": {}},
+        },
+        **_ERRS,
+    },
+)
+def job_logs_stream(
+    request: Request,
+    job_id: str,
+    who: Caller,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> StreamingResponse:
+    """The job's log lines after ``after`` as Server-Sent Events, following it until it is
+    finished (the table is read every second)."""
+    _visible_job(request, job_id, who)
+    db = request.app.state.db
+
+    def state() -> str | None:
+        job = get_job(db, job_id)
+        return job.state if job else None
+
+    frames = log_events(db, job_id, state, request.is_disconnected, after=after)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @data_router.get("/runs/{run_id}/trials", response_model=TrialPage, tags=["runs"], responses=_ERRS)
