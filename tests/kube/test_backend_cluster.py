@@ -160,6 +160,9 @@ def test_failures_end_with_their_reason(env: Env, name: str, kind: str) -> None:
     assert f'"kind": "{kind}"' in doc
     if kind != "image_pull":  # no kubelet: the API cannot serve logs, and says so
         assert '"error": "reading the log of pod' in doc
+        with env.stack.client(env.token) as c:  # ... also in the job's own logs
+            lines = [x["message"] for x in c.get(f"/jobs/{job_id}/logs").json()["lines"]]
+        assert any(m.startswith("log of pod tcplab-") and "unavailable" in m for m in lines)
     else:  # the Job itself does not fail on a pull error: the backend deletes it
         wait_for("the Job to be deleted", lambda: env.k8s_job(job_id) is None, timeout=60)
 
