@@ -87,9 +87,9 @@ def worker_cmd(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=256, help="Jobs run at once.")
     ] = 1,
-    backend: Annotated[str, typer.Option("--backend", help="Backend served: local or ray.")] = (
-        "local"
-    ),
+    backend: Annotated[
+        str, typer.Option("--backend", help="Backend served: local, ray or kubernetes.")
+    ] = "local",
     hardware: Annotated[
         list[str] | None,
         typer.Option("--hardware", help="Hardware offered (gpu, fpga); repeatable."),
