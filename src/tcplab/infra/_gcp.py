@@ -76,6 +76,7 @@ class GcpRenderer(ProviderRenderer):
         m.output("provider", "gcp")
         m.output("region", region.name)
         m.output("cluster_name", cluster.attr("name"))
+        m.output("cluster_id", cluster.attr("id"), doc="projects/P/locations/L/clusters/C")
         m.output("kubernetes_endpoint", cluster.attr("endpoint"), doc="private GKE endpoint")
         m.output("network_id", net.attr("id"))
         m.output("network_self_link", net.attr("self_link"))

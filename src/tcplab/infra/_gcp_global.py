@@ -7,7 +7,7 @@ from tcplab.infra._base import remote, tf_name
 from tcplab.infra._config import InfraConfig, RegionConfig
 from tcplab.infra._tf import Module
 
-__all__ = ["dns", "global_address", "peer", "project", "replicate"]
+__all__ = ["dns", "global_address", "multi_cluster_ingress", "peer", "project", "replicate"]
 
 
 def project(config: InfraConfig) -> str:
@@ -55,6 +55,45 @@ def global_address(module: Module) -> None:
     """The anycast address of the global external load balancer (multi-cluster ingress)."""
     addr = module.resource("google_compute_global_address", "ingress", {"name": "tcplab-global"})
     module.output("gcp_global_address", addr.attr("address"))
+
+
+def multi_cluster_ingress(module: Module, config: InfraConfig) -> None:
+    """Register every GKE cluster in the fleet and enable Multi Cluster Ingress, which builds
+    the global external HTTPS load balancer (on the anycast address) from the clusters'
+    ``MultiClusterIngress`` objects; the primary GCP region's cluster holds the config."""
+    regions = [r for r in config.regions if r.provider == "gcp"]
+    members = []
+    for r in regions:
+        members.append(
+            module.resource(
+                "google_gke_hub_membership",
+                tf_name(r.name),
+                {
+                    "project": project(config),
+                    "membership_id": f"{config.name}-{r.name}",
+                    "endpoint": [
+                        {
+                            "gke_cluster": [
+                                {
+                                    "resource_link": "//container.googleapis.com/"
+                                    + remote(r.name, "cluster_id")
+                                }
+                            ]
+                        }
+                    ],
+                },
+            )
+        )
+    module.resource(
+        "google_gke_hub_feature",
+        "multiclusteringress",
+        {
+            "project": project(config),
+            "name": "multiclusteringress",
+            "location": "global",
+            "spec": [{"multiclusteringress": [{"config_membership": members[0].attr("id")}]}],
+        },
+    )
 
 
 def peer(module: Module, a: RegionConfig, b: RegionConfig) -> None:

@@ -81,6 +81,7 @@ def _global(config: InfraConfig) -> Module:
         get_renderer(provider).replicate(m, config, rep.source, rep.destination)
     if any(r.provider == "gcp" for r in config.regions):
         _gcp_global.global_address(m)
+        _gcp_global.multi_cluster_ingress(m, config)
     m.output(
         "regions",
         {
