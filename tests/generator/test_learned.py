@@ -14,6 +14,8 @@ from tcplab.resources import shipped_labels
 
 from ..conftest import Runner
 
+pytestmark = pytest.mark.slow
+
 SEARCH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
