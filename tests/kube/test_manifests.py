@@ -25,7 +25,7 @@ CUSTOM = {kind for _, kind in CRD_OF_KIND}
 
 
 def test_the_overlays_are_dev_prod_and_three_regions() -> None:
-    assert OVERLAYS == ["ap-southeast", "dev", "eu-west", "prod", "us-east"]
+    assert OVERLAYS == ["dev", "europe-west1", "prod", "us-east-1", "westeurope"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -37,6 +37,21 @@ def test_overlay_passes_kubernetes_validate_strict(overlay: str, version: str) -
         if obj["kind"] in CUSTOM:
             continue  # no schema in kubernetes-validate: checked against the CRDs below
         kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_every_supported_version_validates_the_regions() -> None:
+    """1.30-1.34 too (the Terraform regions run 1.30/1.31), on the region overlays."""
+    from tcplab.kube import SUPPORTED_VERSIONS
+
+    regions = yaml.safe_load((ROOT / "deploy" / "regions.yaml").read_text())["regions"]
+    wanted = {tuple(int(x) for x in r["kubernetes_version"].split(".")) for r in regions}
+    assert wanted <= set(SUPPORTED_VERSIONS)
+    older = [f"{a}.{b}.0" for a, b in SUPPORTED_VERSIONS if f"{a}.{b}.0" not in NEWEST]
+    for overlay in ("us-east-1", "europe-west1", "westeurope"):
+        for obj in rendered(overlay).objects:
+            if obj["kind"] not in CUSTOM:
+                for version in older:
+                    kubernetes_validate.validate(obj, version, strict=True)
 
 
 def _crd_schema(crd: dict[str, Any]) -> dict[str, Any]:
@@ -165,12 +180,12 @@ def test_network_policies_deny_by_default_then_allow_per_component() -> None:
 
 
 def test_region_overlays_pin_their_region() -> None:
-    for region, cloud in (("eu-west", "eu-west-1"), ("us-east", "us-east-1")):
+    for region in ("us-east-1", "europe-west1", "westeurope"):
         r = rendered(region)
         for where, pod in pod_templates(r):
             term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
             expr = term["nodeSelectorTerms"][0]["matchExpressions"][0]
-            assert expr["values"] == [cloud], where
+            assert expr["values"] == [region], where
         for name in ("tcplab-worker", "tcplab-kube-worker"):
             worker = dict(pod_templates(r))[f"Deployment/{name}"]
             assert worker["containers"][0]["args"][-2:] == ["--region", region]
@@ -179,5 +194,5 @@ def test_region_overlays_pin_their_region() -> None:
 def test_an_unknown_overlay_is_one_line() -> None:
     from tcplab.kube import DeployError
 
-    with pytest.raises(DeployError, match="unknown overlay 'nope'; known: ap-southeast"):
+    with pytest.raises(DeployError, match="unknown overlay 'nope'; known: dev, europe-west1"):
         render_overlay(Kubectl(), MANIFESTS, "nope")
