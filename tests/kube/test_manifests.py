@@ -196,3 +196,14 @@ def test_an_unknown_overlay_is_one_line() -> None:
 
     with pytest.raises(DeployError, match="unknown overlay 'nope'; known: dev, europe-west1"):
         render_overlay(Kubectl(), MANIFESTS, "nope")
+
+
+def test_the_autoscaler_values_use_the_backends_placement_vocabulary() -> None:
+    values = yaml.safe_load((MANIFESTS / "cluster-autoscaler" / "values.yaml").read_text())
+    groups = values["nodeGroups"]
+    assert groups["gpu"]["labels"] == {"tcplab.dev/hardware": "gpu"}
+    assert groups["fpga"]["labels"] == {"tcplab.dev/hardware": "fpga"}
+    assert groups["low-latency"]["labels"] == {"tcplab.dev/node-class": "low-latency"}
+    taints = {t.split("=")[0] for g in groups.values() for t in g.get("taints", [])}
+    assert taints == {"nvidia.com/gpu", "xilinx.com/fpga", "tcplab.dev/node-class"}
+    assert groups["gpu"]["minSize"] == 0 and groups["fpga"]["minSize"] == 0
