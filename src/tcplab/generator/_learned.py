@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from tcplab.corpus import ToolDoc
 from tcplab.descriptor import RiskLevel
-from tcplab.errors import UsageError
+from tcplab.errors import MissingDependencyError, UsageError
 from tcplab.generator._abstain import (
     Abstention,
     calibration_error,
@@ -78,7 +78,12 @@ class TrainingSet:
 
 
 def _folds(ts: TrainingSet) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    from sklearn.model_selection import StratifiedGroupKFold
+    try:
+        from sklearn.model_selection import StratifiedGroupKFold
+    except ImportError as exc:
+        raise MissingDependencyError.for_extra(
+            "scikit-learn", "ml", "the learned generators"
+        ) from exc
 
     cv = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=CV_SEED)
     return list(cv.split(np.zeros(len(ts.levels)), ts.levels, ts.groups))
