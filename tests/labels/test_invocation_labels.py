@@ -111,3 +111,15 @@ def test_agreement_on_common_lines(tmp_path: Path) -> None:
     c = _write(tmp_path / "c.csv", ["other,APPROVE,SAFE,,x,C"])
     with pytest.raises(LabelsError, match="share no command line"):
         invocation_agreement(read_invocation_labels(a), read_invocation_labels(c))
+
+
+def test_read_labels_takes_an_invocation_file_for_the_experiment_engine(tmp_path: Path) -> None:
+    from tcplab.labels import read_labels
+
+    path = _write(
+        tmp_path / "l.csv",
+        ["git status,APPROVE,SAFE,,r,A", "$X,REQUIRE_APPROVAL,UNKNOWN,,r,A"],
+    )
+    labels = read_labels(path)
+    assert list(labels.labels) == ["git status"]  # UNKNOWN is not a level: left out
+    assert labels.labels["git status"].risk_level.name == "SAFE"

@@ -15,6 +15,8 @@ from tcplab.analyzers._types import (
 
 # the accelerator arm (issue 18): created through the registry, its module imported on use
 _BUILTIN.setdefault("tcp-batch", "tcplab.analyzers._batch:TcpBatchAnalyzer")
+# the per-invocation arm (issue 16): whole command lines decided by tcplab.check
+_BUILTIN.setdefault("invocation", "tcplab.analyzers._invocation:InvocationAnalyzer")
 
 __all__ = [
     "Analyzer",

@@ -190,12 +190,24 @@ def check_labels(path: str | os.PathLike[str]) -> list[str]:
 
 
 def read_labels(path: str | os.PathLike[str]) -> LabelSet:
-    """Read and check a labels file.
+    """Read and check a labels file (an invocation labels file gives one label per line).
 
     Raises:
         LabelsError: the file is missing or has problems; ``problems`` lists all of them.
     """
     p = Path(path)
+    from tcplab.labels._invocations import is_invocation_file, read_invocation_labels
+
+    if is_invocation_file(p):  # command lines (issue 16): one label per line, keyed by it
+        inv = read_invocation_labels(p)
+        by_line = {
+            lb.command_line: Label(
+                lb.command_line, lb.risk_level, lb.capabilities, lb.rationale, lb.labeler, lb.line
+            )
+            for lb in inv
+            if lb.risk_level is not RiskLevel.UNKNOWN  # not a level: left out, as for tools
+        }
+        return LabelSet(p, inv.sha256, by_line)
     problems = check_labels(p)
     if problems:
         raise LabelsError(f"{p}: {len(problems)} problem(s) in labels file", problems)
