@@ -189,6 +189,23 @@ WORKERS: list[Panel] = [
 ]
 EXPERIMENTS: list[Panel] = [
     (
+        "Decision latency p50 and p95 by arm",
+        "s",
+        [
+            (
+                "histogram_quantile(0.5, sum by (le, arm) "
+                "(rate(tcplab_decision_latency_seconds_bucket[5m])))",
+                "p50 {{arm}}",
+            ),
+            (
+                "histogram_quantile(0.95, sum by (le, arm) "
+                "(rate(tcplab_decision_latency_seconds_bucket[5m])))",
+                "p95 {{arm}}",
+            ),
+        ],
+        "Successful trials of the shards the workers finished (from each trial's latency).",
+    ),
+    (
         "Trials per second by arm",
         "ops",
         [("sum by (arm) (rate(tcplab_trials_done_total[5m]))", "{{arm}}")],

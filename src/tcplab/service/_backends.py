@@ -27,7 +27,6 @@ from tcplab.errors import MissingDependencyError, UsageError
 from tcplab.experiment import (
     Executor,
     ExperimentSpec,
-    Progress,
     RunDir,
     RunOutcome,
     make_executor,
@@ -55,7 +54,8 @@ class Execution:
         run_dir: the job's run directory from an earlier execution (resume), or None.
         on_run_created: called with (run_id, run_dir) as soon as a new run exists.
         should_stop: polled after every shard; a reason stops the run there.
-        on_shard: called with the run's progress after every shard.
+        on_shard: called with the run's progress (and the shard's result, when the backend
+            has it) after every shard.
     """
 
     runs_dir: Path
@@ -64,7 +64,7 @@ class Execution:
     run_dir: Path | None
     on_run_created: Callable[[str, Path], None]
     should_stop: Callable[[], str | None]
-    on_shard: Callable[[Progress], None]
+    on_shard: Callable[..., None]
 
 
 class Backend(ABC):
@@ -114,7 +114,7 @@ class LocalBackend(Backend):
         outcome = run_experiment(
             run_dir,
             executor=self.executor(spec),
-            on_shard=lambda progress, _result: ex.on_shard(progress),
+            on_shard=lambda progress, result: ex.on_shard(progress, result),
             db=ex.database_url,
             should_stop=ex.should_stop,
         )

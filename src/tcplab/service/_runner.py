@@ -32,6 +32,7 @@ from tcplab.experiment import Progress, RunOutcome
 from tcplab.service._backends import Execution, get_backend
 from tcplab.service._db import ServiceDB
 from tcplab.service._jobs import now, record_from_row, update_owned
+from tcplab.service._metrics_worker import observe_shard
 from tcplab.service._models import ArmProgress, JobProgress, JobRecord
 from tcplab.service._queue import HandBack, RetryableJobError
 from tcplab.service._settings import ServiceSettings
@@ -173,7 +174,9 @@ class _Hooks:
             return self.stop_reason
         return None
 
-    def on_shard(self, progress: Progress) -> None:
+    def on_shard(self, progress: Progress, result: Any = None) -> None:
+        if result is not None:
+            observe_shard(result.table)
         log.info(
             "job %s: %d/%d shards, %d/%d trials",
             self.job.id,
