@@ -60,6 +60,12 @@ def test_generate_with_a_learned_generator(
         assert rec["generator"] == name and rec["reason"]
         if rec["risk_level"] in ("SAFE", "LOW_RISK"):  # approved: confident and not dangerous
             assert rec["confidence"] >= rec["threshold"] and rec["p_danger"] <= rec["guard"]
+    order = ["UNKNOWN", "SAFE", "LOW_RISK", "MEDIUM_RISK", "HIGH_RISK", "CRITICAL"]
+    if name == "ensemble":  # a HIGH/CRITICAL level rule that fired is never undercut
+        for rec in recs.values():
+            fired = [f["level"] for f in rec.get("fired", []) if f["kind"] == "level"]
+            if fired and fired[0] in ("HIGH_RISK", "CRITICAL"):
+                assert order.index(rec["risk_level"]) >= order.index(fired[0]), rec
     if name == "knn":
         documented = [r for t, r in recs.items() if t != "no-docs-here"]
         assert all("closest labelled tools: " in r["reason"] for r in documented)

@@ -73,7 +73,8 @@ class EnsembleGenerator(Generator):
                                  + str(lp.record.get("reason", ""))}  # fmt: skip
                 out.append(Prediction(rp.level, ordered, rec))
             else:
-                out.append(Prediction(lp.level, lp.capabilities, {**lp.record, **meta}))
+                rec = {**lp.record, **meta, "fired": rp.record.get("fired", [])}
+                out.append(Prediction(lp.level, lp.capabilities, rec))
         return out
 
 
