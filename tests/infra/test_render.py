@@ -120,7 +120,7 @@ def test_node_groups_match_the_kubernetes_backend_placement(docs: Docs) -> None:
     from types import SimpleNamespace
 
     from tcplab.infra._base import REGION_LABEL
-    from tcplab.kube._jobs import placement
+    from tcplab.kube import placement
 
     groups = _node_groups(docs)
     assert len(groups) == 12

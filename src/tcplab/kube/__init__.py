@@ -31,7 +31,14 @@ from tcplab.kube._deploy import (
 )
 from tcplab.kube._failure import KubeFailure, PodLog, record_failure
 from tcplab.kube._group import read_task, run_group, shards_of_group
-from tcplab.kube._jobs import GroupTask, build_job, build_rayjob, k8s_name, task_configmap
+from tcplab.kube._jobs import (
+    GroupTask,
+    build_job,
+    build_rayjob,
+    k8s_name,
+    placement,
+    task_configmap,
+)
 from tcplab.kube._manifests import (
     CRD_OF_KIND,
     DeployError,
@@ -84,6 +91,7 @@ __all__ = [
     "load_kube_settings",
     "make_client",
     "manifests_root",
+    "placement",
     "plan_overlay",
     "plan_reconcile",
     "rayjob_resource",
