@@ -113,16 +113,19 @@ def test_verify_submits_a_tiny_experiment_through_the_api(
     stack: Stack,  # noqa: F811
 ) -> None:
     assert cluster.kubectl("apply", "-f", "-", input=STORAGE_CLASS).returncode == 0
-    applied = deploy(cluster, "apply", "--install-crds", "--timeout", "120")
-    assert applied.returncode == 0, applied.stderr
     url = stack.serve()
     stack.worker()
     token = stack.token("smoke", "submitter")
+    applied = deploy(cluster, "apply", "--install-crds", "--timeout", "120", "--verify",
+                     "--url", url, "--token", token)  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    assert "deployment/tcplab-api rolled out in" in applied.stdout
     proc = deploy(cluster, "verify", "--url", url, "--token", token, "--timeout", "120")
     assert proc.returncode == 0, proc.stderr
-    assert "ok   deployments: every Deployment is available" in proc.stderr
-    assert f"ok   health: {url}: HTTP 200" in proc.stderr
-    assert "ok   experiment: job " in proc.stderr and " succeeded" in proc.stderr
+    for out in (applied.stderr, proc.stderr):
+        assert "ok   deployments: every Deployment is available" in out
+        assert f"ok   health: {url}: HTTP 200" in out
+        assert "ok   experiment: job " in out and " succeeded" in out
 
 
 def test_destroy_asks_for_confirmation(cluster: ControlPlane) -> None:

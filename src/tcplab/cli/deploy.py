@@ -34,6 +34,8 @@ _Manifests = Annotated[
     typer.Option("--manifests", help="The manifests folder (default ./deploy/kubernetes)."),
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_Url = Annotated[str | None, typer.Option("--url", help="The API's URL (Ingress or port-forward).")]
+_Token = Annotated[str | None, typer.Option("--token", help="API token (submitter).")]
 _InstallCrds = Annotated[
     bool,
     typer.Option("--install-crds", help="Apply the shipped minimal CRDs where one is missing."),
@@ -119,8 +121,14 @@ def apply_cmd(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds for all rollouts together.")
     ] = 600,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Then run the smoke test (as `verify`).")
+    ] = False,
+    url: _Url = None,
+    token: _Token = None,
 ) -> None:
-    """Check, server-side apply (field manager tcplab-deploy), wait for the rollouts."""
+    """Check, server-side apply (field manager tcplab-deploy), wait for the rollouts, and with
+    --verify run the smoke test."""
     from tcplab.cli._console import print_data
     from tcplab.kube import apply_overlay, wait_rollouts
 
@@ -131,6 +139,24 @@ def apply_cmd(
     took = wait_rollouts(kubectl, rendered, timeout, lambda line: print_data(line, err=True))
     for name, seconds in took.items():
         print_data(f"deployment/{name} rolled out in {seconds:.1f} s")
+    if verify:
+        _smoke(kubectl, rendered, url, token, 300, as_json=False)
+
+
+def _smoke(
+    kubectl: Kubectl,
+    rendered: Rendered,
+    url: str | None,
+    token: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    from tcplab.kube import DeployError, smoke
+
+    url = url or os.environ.get("TCPLAB_API_URL")
+    token = token or os.environ.get("TCPLAB_API_TOKEN")
+    if not _report(smoke(kubectl, rendered, url, token, timeout), as_json):
+        raise DeployError(f"overlay {rendered.overlay}: the smoke test failed (see above)")
 
 
 @app.command("verify")
@@ -139,23 +165,16 @@ def verify_cmd(
     context: _Context = None,
     kubeconfig: _Kubeconfig = None,
     manifests: _Manifests = None,
-    url: Annotated[
-        str | None, typer.Option("--url", help="The API's URL (Ingress or port-forward).")
-    ] = None,
-    token: Annotated[str | None, typer.Option("--token", help="API token (submitter).")] = None,
+    url: _Url = None,
+    token: _Token = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds for the smoke experiment.")
     ] = 300,
     as_json: _Json = False,
 ) -> None:
     """Smoke test: Deployments available, the API ready, a tiny experiment completed."""
-    from tcplab.kube import DeployError, smoke
-
     kubectl, rendered, _ = _setup(overlay, context, kubeconfig, manifests)
-    url = url or os.environ.get("TCPLAB_API_URL")
-    token = token or os.environ.get("TCPLAB_API_TOKEN")
-    if not _report(smoke(kubectl, rendered, url, token, timeout), as_json):
-        raise DeployError(f"overlay {overlay}: the smoke test failed (see above)")
+    _smoke(kubectl, rendered, url, token, timeout, as_json)
 
 
 @app.command("destroy")
