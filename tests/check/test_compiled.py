@@ -91,18 +91,34 @@ def test_explain_names_where_each_node_came_from() -> None:
     assert knowledge.explain("no such node") is None
 
 
-def test_a_stale_compiled_file_is_not_used(tmp_path: Path) -> None:
+def test_a_stale_missing_or_damaged_compiled_file_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcplab.check import _sources
+
     yaml_path, _ = shipped_paths()
     text = yaml_path.read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
-    meta = knowledge_meta(text + "\n# edited", "x.yaml", raw)
-    path = tmp_path / "k.tcpdb"
-    path.write_bytes(tree_bytes(build_nodes(raw, "x.yaml"), meta))
-    compiled = CompiledKnowledge(Tree(Registry(path)))
-    assert compiled.crc != meta["source_crc32"] - 1  # the recorded checksum is the edited one
-    from zlib import crc32
+    (tmp_path / "k.yaml").write_text(text, encoding="utf-8")
+    compiled = tmp_path / "k.tcpdb"
+    monkeypatch.setattr(_sources, "shipped_paths", lambda: (tmp_path / "k.yaml", compiled))
 
-    assert compiled.crc != crc32(text.encode())  # so shipped_knowledge() would use the YAML
+    def fresh() -> object:
+        _sources._SHIPPED.clear()
+        return shipped_knowledge()
+
+    try:
+        compiled.write_bytes(tree_bytes(build_nodes(raw, "k.yaml"), knowledge_meta(text, "k", raw)))
+        assert isinstance(fresh(), CompiledKnowledge)  # matches the YAML: used
+        stale = knowledge_meta(text + "\n# edited", "k", raw)
+        compiled.write_bytes(tree_bytes(build_nodes(raw, "k.yaml"), stale))
+        assert isinstance(fresh(), Knowledge)  # older than the YAML: the YAML is compiled
+        compiled.write_bytes(b"not a registry")
+        assert isinstance(fresh(), Knowledge)  # damaged
+        compiled.unlink()
+        assert isinstance(fresh(), Knowledge)  # missing
+    finally:
+        _sources._SHIPPED.clear()
 
 
 def test_registry_names_clashing_with_pattern_nodes_are_refused(tmp_path: Path) -> None:
