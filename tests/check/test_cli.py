@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,29 @@ def test_closed_stdin() -> None:
         else:
             assert proc.returncode == 1
             assert proc.stderr.startswith(b"error:")
+
+
+def test_explain_build_registry_and_labels(tmp_path: Path) -> None:
+    proc = _run("check", "--explain", "sudo git push --force origin main")
+    assert proc.returncode == 30, proc.stderr
+    out = proc.stdout.decode()
+    assert "node git > git push > git#19" in out and "invocations_v1.yaml: tools.git" in out
+    assert "built-in wrapper table" in out
+    proc = _run("check", "--json", "--explain", "git status")
+    node = json.loads(proc.stdout)["explain"][0]
+    assert node["path"][0] == "git" and node["kind"] == "pattern" and node["effect"] == "set"
+    out_file = tmp_path / "v3.tcpdb"
+    proc = _run("check", "--build-registry", str(out_file))
+    assert proc.returncode == 0 and out_file.is_file(), proc.stderr
+    proc = _run("check", "--registry", str(out_file), "--json", "git push -f")
+    assert json.loads(proc.stdout)["registry"] == str(out_file)
+    labels = tmp_path / "l.csv"
+    labels.write_text(
+        "command_line,decision,risk_level,capabilities,rationale,labeler\n"
+        "git status,APPROVE,SAFE,,r,A\nrm -rf /,REJECT,CRITICAL,,r,A\n",
+        encoding="utf-8",
+    )
+    proc = _run("check", "--labels", str(labels), "--split", "all")
+    score = json.loads(proc.stdout)
+    assert (score["n"], score["unsafe_approvals"], score["exact"]) == (2, 0, 2)
+    assert _run("check", "--labels", str(labels), "--split", "nope").returncode == 2
