@@ -159,13 +159,62 @@ def _hook(repeats: int) -> dict[str, Any]:
     return res
 
 
+def _lookups(repeats: int) -> list[dict[str, Any]]:
+    """The cached per-segment decision (one dict lookup keyed by the segment's words) and the
+    v3 registry's node lookup (CRC-32 + probe in the mapped file), per lookup, against a plain
+    ``dict.get`` of a short string measured in the same rounds."""
+    from tcplab.check._engine import _SEGMENTS
+    from tcplab.check._sources import shipped_paths
+    from tcplab.registry import Registry
+
+    clear_parse_cache()
+    decide_line("git status")
+    key = next(iter(_SEGMENTS))
+    plain = {"git status": 1}
+    reg = Registry(shipped_paths()[1])
+    n = 100_000
+
+    def loop(fn: Callable[[], object]) -> Callable[[], float]:
+        def run() -> float:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            return (time.perf_counter() - t0) / n * 1e9
+
+        return run
+
+    base = loop(lambda: plain.get("git status"))
+    return [
+        compare(
+            "per-segment memo hit / dict.get(str)",
+            loop(lambda: _SEGMENTS.get(key)),
+            base,
+            repeats=repeats,
+            unit="ns",
+        ),
+        compare(
+            "v3 node lookup Registry.index_of('git push') / dict.get(str)",
+            loop(lambda: reg.index_of("git push")),
+            base,
+            repeats=repeats,
+            unit="ns",
+        ),
+    ]
+
+
 def _load(when: str) -> dict[str, Any]:
     one, five, fifteen = os.getloadavg()
     return {"name": f"load average {when}", "unit": "", "1m": one, "5m": five, "15m": fifteen}
 
 
 def main(repeats: int = 15) -> list[dict[str, Any]]:
-    results = [_load("before"), *_in_process(repeats), _hook(repeats), _load("after")]
+    results = [
+        _load("before"),
+        *_in_process(repeats),
+        *_lookups(repeats),
+        _hook(repeats),
+        _load("after"),
+    ]
     save("check", results)
     return results
 

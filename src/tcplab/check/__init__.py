@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tcplab.check._engine import SCHEMA_VERSION, check, decide_line, default_registry_path
+from tcplab.check._engine import clear_caches as clear_parse_cache
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, load_knowledge
-from tcplab.check._parse import clear_parse_cache
 from tcplab.check._score import is_unsafe_approval, score_labels
 from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer, summary
 from tcplab.check._sources import build_registry, explain_rule

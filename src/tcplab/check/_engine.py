@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe
-from tcplab.check._parse import Segment, parse
+from tcplab.check._parse import Segment, clear_parse_cache, parse
 from tcplab.check._sources import Sources, default_registry_path, resolve
 from tcplab.check._wrappers import INTERPRETERS, unwrap
 from tcplab.descriptor import Capability, Decision, RiskLevel, decide
@@ -27,6 +27,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Part",
     "check",
+    "clear_caches",
     "decide_line",
     "default_registry_path",
     "evaluate",
@@ -49,6 +50,9 @@ _CRITICAL_FILES = re.compile(
 _FORK_BOMB = re.compile(r"(?:^|[;&|\s])([\w:.-]+)\s*\(\s*\)\s*\{([^}]*)\}")
 _FETCHERS = frozenset({"curl", "wget", "fetch", "nc", "ncat"})
 _CAP_NAMES: dict[int, list[str]] = {}
+# Per-segment decisions of plain tools (no wrapper, no inline program), by sources and words.
+_SEGMENTS: dict[tuple[Any, tuple[str | None, ...]], tuple[list[Any], bool]] = {}
+_SEGMENTS_MAX = 8192
 _PY, _JS, _PL = frozenset({"-c"}), frozenset({"-e", "-p", "--eval", "--print"}), frozenset({"-e"})
 _PROGRAM_FLAGS = {
     "python": _PY,
@@ -166,13 +170,25 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
     if depth > MAX_DEPTH:
         ctx.add(seg.text, "parser", "depth", _U, 0, f"wrappers nested deeper than {MAX_DEPTH}")
         return
+    key = (ctx.sources, tuple(words))
+    memo = _SEGMENTS.get(key)
+    if memo is not None:  # the cached per-segment decision: one dict lookup
+        parts, reads = memo
+        ctx.parts.extend([(seg.text, *p) for p in parts])
+        if seg.pipe >= 0:
+            ctx.stages.setdefault(seg.pipe, []).append((seg.stage, name, reads))
+        return
     wrapped = unwrap(name, words)
     if wrapped is None:
         if name in _PROGRAM_FLAGS and _inline(ctx, seg, name, words, depth):
             return
+        start = len(ctx.parts)
         view = _tool(ctx, seg.text, name, words)
+        reads = name in INTERPRETERS and (not view.operands or view.operands[0] == "-")
+        if len(_SEGMENTS) >= _SEGMENTS_MAX:
+            _SEGMENTS.clear()
+        _SEGMENTS[key] = ([p[1:] for p in ctx.parts[start:]], reads)
         if seg.pipe >= 0:
-            reads = name in INTERPRETERS and (not view.operands or view.operands[0] == "-")
             ctx.stages.setdefault(seg.pipe, []).append((seg.stage, name, reads))
         return
     ctx.add(seg.text, "wrapper", name, wrapped.level, wrapped.caps, wrapped.why)
@@ -285,6 +301,12 @@ def _result(ctx: _Ctx, line: str) -> CheckResult:
     data = result_dict(ctx, line)
     data["reasons"] = [CheckReason.model_construct(**r) for r in data["reasons"]]
     return CheckResult.model_construct(**data)
+
+
+def clear_caches() -> None:
+    """Forget kept parse results and per-segment decisions (benchmarks of cold lines)."""
+    _SEGMENTS.clear()
+    clear_parse_cache()
 
 
 def check(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> CheckResult:
