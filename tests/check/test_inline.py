@@ -29,7 +29,12 @@ A, C, R, X = "APPROVE", "CAUTION", "REQUIRE_APPROVAL", "REJECT"
         ("python3 -c 'import requests; requests.get(\"https://x\")'", R),  # unknown module
         ("python3 -c 'eval(input())'", R),
         ('python3 -c \'print(1) if 0 else __import__("os").system("id")\'', R),
-        ("perl -e 'unlink glob q{*}'", R),  # Perl calls need no parentheses: never SAFE
+        ("perl -e 'unlink glob q{*}'", R),
+        ("python3 -c 'list(map(os.system, [\"rm -rf /\"]))'", R),  # passed, not called
+        (
+            'node -e \'["x"].forEach(require("child_process").execSync)\'',
+            R,
+        ),  # Perl calls need no parentheses: never SAFE
         ("awk 'BEGIN { system(\"rm -rf /\") }'", X),
         ("awk '{ print $1 }' f", A),
         ("awk '{ print $0 > \"out.txt\" }' f", C),

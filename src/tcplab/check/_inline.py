@@ -54,6 +54,16 @@ _CALLS = (
     "readFileSync existsSync readdirSync statSync Path"
 )
 _SAFE_CALLS = frozenset(_CALLS.split())
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_DANGER = (
+    "system popen exec execv execve execl execlp execvp spawn spawnSync execSync execFile "
+    "fork remove unlink unlinkSync rmtree rmdir rmSync rename renames replace_file move kill "
+    "Popen run call check_call check_output getoutput getstatusoutput eval compile getattr "
+    "setattr delattr globals locals vars breakpoint input chmod chown truncate symlink link "
+    "write writeFile writeFileSync appendFile appendFileSync process_exit Function "
+    "child_process"
+)
+_DANGEROUS = frozenset(_DANGER.split())
 _PRIV = int(Capability.FILE_MODIFICATION)
 
 
@@ -82,6 +92,9 @@ def _only_safe_names(code: str) -> bool:
     for m in _CALL.finditer(code):
         if m.group(1).rsplit(".", 1)[-1] not in _SAFE_CALLS:
             return False
+    # a function can be passed without being called: map(os.system, [...])
+    if any(w in _DANGEROUS for w in _WORD.findall(code)):
+        return False
     return "`" not in code and "$(" not in code and "__" not in code
 
 

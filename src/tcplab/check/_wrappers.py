@@ -182,8 +182,8 @@ def _ssh(words: list[str | None]) -> Unwrapped:
         )
         static = [w for w in rest if w is not None]
         out.scripts.append(" ".join(static) if len(static) == len(rest) else None)
-    elif no_tty:
-        out.level, out.why = RiskLevel.LOW_RISK, "ssh -T: connects without a shell"
+    elif no_tty:  # still a remote shell: it runs whatever arrives on standard input
+        out.why = "ssh -T: remote shell without a terminal (runs commands from standard input)"
     if local_cmd:
         out.level, out.why = _H, "ssh -o ProxyCommand/LocalCommand runs a local command"
     return out
