@@ -106,7 +106,10 @@ def worker_cmd(
     On SIGTERM or Ctrl-C each running job stops at its next shard boundary and goes back to
     the queue with its finished shards."""
     import asyncio
+    import os
 
+    if region and not os.environ.get("TCPLAB_REGION"):
+        os.environ["TCPLAB_REGION"] = region  # run.json records the region it was measured from
     settings = _settings(db)
     if metrics_port is not None:
         settings.worker_metrics_port = metrics_port
