@@ -39,6 +39,12 @@ A, C, R, X = "APPROVE", "CAUTION", "REQUIRE_APPROVAL", "REJECT"
         ("awk '{ print $1 }' f", A),
         ("awk '{ print $0 > \"out.txt\" }' f", C),
         (":(){ :|:& };:", X),
+        ("git -c core.pager=cat log -5", A),
+        ("git -c user.name=x -c core.fsmonitor=./evil status", R),  # every -c value counts
+        ('git -c "$X" status', R),
+        ("curl -s -o /dev/null -w '%{http_code}' https://example.com", A),
+        ("curl -o /dev/null -o evil https://example.com", C),
+        ("ssh -T git@github.com", R),  # still a remote shell on standard input
         ("f() { echo hi; }; f", R),  # f is not a known tool, but not recursive
     ],
 )

@@ -109,6 +109,8 @@ class Rule:
         "name",
         "sub",
         "unless_argv",
+        "values_of",
+        "values_unless",
         "why",
     )
 
@@ -133,6 +135,9 @@ class Rule:
         self.last = _regexes(raw.get("last", ()), system)
         self.dynamic = bool(raw.get("dynamic_arg", False))
         self.unless_argv = _regexes(raw.get("unless_argv", ()), system)
+        values = raw.get("values") or {}
+        self.values_of = frozenset(str(o) for o in values.get("of", ()))
+        self.values_unless = _regexes(values.get("unless", ()), system)
 
     def matches(self, view: View) -> bool:
         """Whether every condition of the rule holds for ``view``."""
@@ -157,7 +162,25 @@ class Rule:
             return False
         if self.unless_argv and _any(self.unless_argv, view.argv):
             return False
+        if self.values_of and not self._bad_value(view.words):
+            return False
         return not (self.argv and not _any(self.argv, view.argv))
+
+    def _bad_value(self, words: list[str | None]) -> bool:
+        """Whether some option of ``values.of`` has a value (the next word, or ``--opt=v``)
+        that matches none of ``values.unless`` — a dynamic or missing value counts as bad."""
+        for i, w in enumerate(words[1:], 1):
+            if w is None:
+                continue
+            if w in self.values_of:
+                value = words[i + 1] if i + 1 < len(words) else None
+            elif "=" in w and w.split("=", 1)[0] in self.values_of:
+                value = w.split("=", 1)[1]
+            else:
+                continue
+            if value is None or not _any(self.values_unless, [value]):
+                return True
+        return False
 
 
 class ToolSpec:
