@@ -32,7 +32,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install checkov
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
