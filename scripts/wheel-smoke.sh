@@ -23,7 +23,8 @@ wheel="$(ls "$work"/dist/tcplab-*.whl)"
 "$PY" -m zipfile -l "$wheel" >"$work/contents.txt"
 for f in tcplab/data/examples/quickstart.yaml tcplab/data/labels/tcplab-holdout-v1.csv tcplab/rules/rules_v3.yaml \
          tcplab/service/templates/base.html tcplab/service/static/app.js \
-         tcplab/registry/_tcpcold.c; do
+         tcplab/registry/_tcpcold.c tcplab/data/kubernetes/base/kustomization.yaml \
+         tcplab/data/kubernetes/overlays/us-east-1/storageclass.yaml; do
   grep -q "$f" "$work/contents.txt" || { echo "wheel lacks $f" >&2; exit 1; }
 done
 
@@ -39,6 +40,12 @@ hex="$("$tcplab" descriptor encode --command ls --risk SAFE)"
 decoded="$("$tcplab" descriptor decode "$hex" --json)"
 grep -q '"risk_level": "SAFE"' <<<"$decoded" || { echo "decode: $decoded" >&2; exit 1; }
 step "--version, encode/decode"
+# the Kubernetes manifests are package data: `tcplab deploy` finds them without the source tree
+# (listing them needs neither kubectl nor the kube extra)
+overlays="$("$work/venv/bin/python" -c 'import tcplab.kube as k; r = k.manifests_root(); print(r, *k.list_overlays(r))')"
+[[ "$overlays" == "$work/venv/"*"/tcplab/data/kubernetes dev europe-west1 prod us-east-1 westeurope" ]] \
+  || { echo "manifests: $overlays" >&2; exit 1; }
+step "manifests (package data)"
 if "$tcplab" quickstart --limit 5 >"$work/embedding.log" 2>&1; then
   echo "quickstart with the embedding arm should ask for the ml extra" >&2; exit 1
 fi

