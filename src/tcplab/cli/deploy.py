@@ -31,7 +31,7 @@ _Kubeconfig = Annotated[
 ]
 _Manifests = Annotated[
     Path | None,
-    typer.Option("--manifests", help="The manifests folder (default ./deploy/kubernetes)."),
+    typer.Option("--manifests", help="The manifests folder (default: the ones tcplab ships)."),
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _Url = Annotated[str | None, typer.Option("--url", help="The API's URL (Ingress or port-forward).")]
