@@ -85,6 +85,9 @@ XTOOL = "[red]qxtool[/red]"
 RUN = ("run-ok", "--resamples", "10")  # a valid run; few resamples if an option is accepted
 REFUSED = "http://127.0.0.1:9"  # nothing listens there: refused at once, no network wait
 PG_REFUSED = "postgresql://u:p@127.0.0.1:9/x"
+REPO = Path(__file__).resolve().parents[2]
+# kubectl never falls back to the user's kubeconfig: a cluster that refuses at once
+K8S_ENV = {"KUBECONFIG": "{kubeconfig}"}
 S3_ENV = {
     "TCPLAB_S3_ENDPOINT_URL": REFUSED,
     "AWS_ACCESS_KEY_ID": "k",
@@ -431,6 +434,15 @@ def _cases_check() -> dict[str, list[Case]]:
             c("check", "--serve", ok=True, stdin=b'{"command": "[/x]"}\nnot json\n\xff\n'),
             c("check", "--serve", stdio="closed-stdin"),
             c("check", "rm -rf /", stdio="full", **verdicts),
+            c("check", "--explain", "--", XTOOL, "[/x]", echo=XTOOL, **verdicts),
+            c("check", "--explain", "--json", "rm -rf /", "--registry", "{rand}"),
+            c("check", "--build-registry", "{dir}"),
+            c("check", "--build-registry", "{oloop}", ok=True),  # the file replaces the link
+            c("check", "--build-registry", "{rand}/k.tcpdb"),
+            c("check", "--build-registry", "{home}/k.tcpdb", "--registry", "{rand}"),
+            *hostile("check", "--labels", "{X}", kinds=("missing", "rand", "csv", "empty")),
+            c("check", "--labels", "{labels}", "--split", "bogus[/x]", echo="bogus[/x]"),
+            c("check", "--labels", "{unread}", "--no-details", unreadable=True),
         ],
         "hook": [
             c("hook", "bogus[/x]", echo="bogus[/x]"),
@@ -456,6 +468,8 @@ def _cases_service() -> dict[str, list[Case]]:
         "worker": [
             c("worker"),
             c("worker", "--concurrency", "0"),
+            c("worker", "--metrics-port", "99999"),
+            c("worker", "--metrics-port", "0"),  # no PostgreSQL URL
             c(
                 "worker",
                 "--backend",
@@ -497,6 +511,13 @@ def _cases_service() -> dict[str, list[Case]]:
         "jobs show": [c("jobs", "show", *job)],
         "jobs cancel": [c("jobs", "cancel", *job)],
         "jobs retry": [c("jobs", "retry", *job)],
+        "jobs logs": [
+            c("jobs", "logs"),
+            c("jobs", "logs", *job),
+            c("jobs", "logs", XTOOL, "--url", REFUSED, "--token", "t", "--follow"),
+            c("jobs", "logs", "x", "-f", "--url", REFUSED),  # no token
+            c("jobs", "logs", "x", "--url", "not a url[/x]", "--token", "t", "--json"),
+        ],
         "token create": [
             c("token", "create", "--user", XTOOL, "--role", "bogus", "--name", "n", "--json"),
             c("token", "create", "--user", "u", "--db", "sqlite:///{home}/x.sqlite"),
@@ -517,11 +538,84 @@ def _cases_service() -> dict[str, list[Case]]:
     }
 
 
+def _cases_deploy() -> dict[str, list[Case]]:
+    """Error paths only for the cluster commands: every kubeconfig is missing, corrupt or names
+    a server that refuses at once (never the user's: KUBECONFIG too), so nothing is deployed."""
+    k = {"env": K8S_ENV}
+    on = ("--overlay", "dev", "--manifests", "{manifests}")
+    dead = (*on, "--kubeconfig", "{kubeconfig}")
+    plan, apply, verify, destroy = (("deploy", x) for x in ("plan", "apply", "verify", "destroy"))
+    render, validate = (("deploy", "terraform", x) for x in ("render", "validate"))
+    checkov = (*validate, "-c", "{regions}", "--checkov", "--baseline")
+    run_group = ("kube", "run-group", "--task")
+    files = ("missing", "dir", "rand", "loop", "text", "empty")
+    return {
+        "deploy plan": [
+            c(*plan),  # no --overlay
+            c(*plan, "--overlay", "bogus[/x]", "--manifests", "{manifests}", echo="bogus[/x]", **k),
+            *hostile(*plan, *on, "--kubeconfig", "{X}", **k),
+            c(*plan, *dead, "--json", "--install-crds", **k),
+            c(*plan, *dead, "--context", XTOOL, echo=XTOOL, **k),
+            *hostile(*plan, "--overlay", "dev", "--manifests", "{X}", **k),
+            c(*plan, "--overlay", "dev", "--manifests", "{home}", **k),
+            c(*plan, *dead, "--json", stdio="full", **k),
+        ],
+        "deploy apply": [
+            c(*apply, "--overlay", "dev", "--timeout", "0", **k),
+            c(*apply, "--overlay", "dev", "--timeout", "nan", **k),
+            c(*apply, *dead, "--install-crds", "--verify", "--url", REFUSED, "--token", "t", **k),
+            c(*apply, *on, "--kubeconfig", "{text}", "--context", XTOOL, echo=XTOOL, **k),
+            c(*apply, "--overlay", XTOOL, "--manifests", "{rand}", **k),
+        ],
+        "deploy verify": [
+            c(*verify, *dead, "--url", REFUSED, "--token", "t[/x]", "--json", **k),
+            c(*verify, *on, "--kubeconfig", "{rand}", "--timeout", "1", **k),
+            c(*verify, *dead, "--context", XTOOL, "--timeout", "-1", **k),
+            c(*verify, "--overlay", "[/x]", "--manifests", "{manifests}", echo="[/x]", **k),
+        ],
+        "deploy destroy": [
+            c(*destroy, *dead, **k),  # no --yes: a usage error, nothing deleted
+            c(*destroy, *dead, "--yes", "--delete-data", **k),
+            c(*destroy, *on, "--kubeconfig", "{loop}", "--context", XTOOL, "--yes", **k),
+            c(*destroy, "--overlay", "prod", "--manifests", "{dir}", "--yes", **k),
+        ],
+        "deploy terraform render": [
+            c(*render, "-c", "{regions}", "-o", "{home}/tf", "--json", ok=True),
+            c(*render),  # no ./deploy/regions.yaml here
+            *hostile(*render, "--config", "{X}", "--out", "{home}/tf", kinds=files),
+            c(*render, "--config", "{unread}", "-o", "{home}/tf", unreadable=True),
+            *hostile(
+                *render, "-c", "{regions}", "--out", "{X}", "--force", kinds=("rand", "oloop")
+            ),
+            c(*render, "-c", "{regions}", "--out", "{rand}/tf"),
+            c(*render, "-c", "{regions}", "-o", "{home}/tf", stdio="full"),
+        ],
+        "deploy terraform validate": [
+            c(*validate, "--config", "{regions}", ok=True),
+            c(*validate, "--config", "{regions}", "--json", stdio="full"),
+            *hostile(*validate, "--config", "{X}", "--json", kinds=("missing", "rand", "text")),
+            *hostile(*checkov, "{X}", kinds=files[:5]),
+            c(*checkov, "{baseline}", env={"TCPLAB_CHECKOV": "{rand}"}),  # not executable
+            c(*checkov, "{baseline}", env={"TCPLAB_CHECKOV": "/bin/echo"}),  # no JSON report
+            c(*checkov, "{baseline}", env={"TCPLAB_CHECKOV": "{missing}"}),
+        ],
+        "kube run-group": [
+            c("kube", "run-group"),  # no --task
+            *hostile(*run_group, "{X}", kinds=files),
+            c(*run_group, "{unread}", unreadable=True),
+            c(*run_group, "{task_absent}", echo=ABSENT),
+            c(*run_group, "{task_other}", "--index", "-1"),
+            c(*run_group, "{task_badspec}", "--index", HUGE),
+            c(*run_group, "{task_other}", env={"JOB_COMPLETION_INDEX": "x"}),
+        ],
+    }
+
+
 def all_cases() -> dict[str, list[Case]]:
     """Every leaf command's cases."""
     table: dict[str, list[Case]] = {}
     parts = (_cases_top, _cases_results, _cases_corpus, _cases_descriptor, _cases_registry,
-             _cases_data, _cases_runs, _cases_service, _cases_store)  # fmt: skip
+             _cases_data, _cases_runs, _cases_service, _cases_store, _cases_deploy)  # fmt: skip
     for part in parts:
         table.update(part())
     return table
@@ -640,6 +734,36 @@ def _run_dir(runs: Path, run_id: str) -> Path:
     return run_dir
 
 
+def _deploy_files(base: Path, run: Path) -> dict[str, Path]:
+    """A kubeconfig whose server refuses at once, the repository's deploy files, task files."""
+    import json
+
+    kubeconfig = base / "kubeconfig.yaml"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\nclusters:\n"
+        '- {name: c, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}\n'
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: dead, context: {cluster: c, user: u}}]\ncurrent-context: dead\n"
+    )
+    record = json.loads((run / "run.json").read_text())
+    task = {"job_id": "j", "run_id": record["run_id"], "run_path": str(run), "groups": 2,
+            "spec": {"name": XTOOL}, "spec_hash": record["spec_hash"]}  # fmt: skip
+    tasks = {
+        "task_absent": {**task, "run_path": ABSENT},  # relative to the case's folder
+        "task_other": {**task, "spec_hash": "0" * 64},  # not the run's spec
+        "task_badspec": task,  # the run's, with a spec that does not validate
+    }
+    files = {"kubeconfig": kubeconfig}
+    for key, doc in tasks.items():
+        files[key] = base / f"{key}.json"
+        files[key].write_text(json.dumps(doc))
+    return files | {
+        "manifests": REPO / "deploy" / "kubernetes",
+        "regions": REPO / "deploy" / "regions.yaml",
+        "baseline": REPO / "deploy" / "terraform" / "checkov-baseline.yaml",
+    }
+
+
 def _data_home(home: Path, files: dict[str, Path]) -> None:
     from tcplab.store import open_store, sync_run
 
@@ -682,6 +806,7 @@ def world() -> Iterator[dict[str, Path]]:
         homes = base / "homes"
         _data_home(homes / "data", files)
         _broken_home(homes / "broken", homes / "data")
+        files |= _deploy_files(base, homes / "data" / "runs" / "run-ok")
         (homes / "file").write_text("not a directory\n")
         (homes / "loop").symlink_to("loop")
         unread = base / "unread" / "[red]qunread[/red].dat"
@@ -750,7 +875,8 @@ def run_case(command: str, index: int, case: Case, world: dict[str, Path]) -> Ou
     oloop.symlink_to(oloop.name)
     argv = [_fill(a, {**world, "home": home, "oloop": oloop}) for a in case.args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCPLAB_", "AWS_"))}
-    env.update(TCPLAB_HOME=str(home), COLUMNS="500", **(case.env or {}))
+    env.update(TCPLAB_HOME=str(home), COLUMNS="500")
+    env.update({k: str(_fill(v, {**world, "home": home})) for k, v in (case.env or {}).items()})
     full, (cmd, kw) = None, _popen_args(case, argv)
     if case.stdio == "full":
         full = kw["stdout"] = open("/dev/full", "w")  # noqa: SIM115

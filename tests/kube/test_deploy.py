@@ -59,12 +59,13 @@ def test_missing_storage_class_is_one_clear_line(cluster: ControlPlane) -> None:
     cluster.kubectl("delete", "storageclass", "standard", "--ignore-not-found")
     proc = deploy(cluster, "plan", "--install-crds")
     assert proc.returncode == 1, proc.stderr
-    assert "ok   context: the current context answers (v1.37" in proc.stderr
-    assert "ok   server-version: v1.37" in proc.stderr
-    assert "FAIL storage-class: no storage class standard" in proc.stderr
+    # the error first, then every check as a problem line
+    assert proc.stderr.startswith("error: a prerequisite check failed: storage-class\n")
+    assert "\n  - ok   context: the current context answers (v1.37" in proc.stderr
+    assert "\n  - ok   server-version: v1.37" in proc.stderr
+    assert "\n  - FAIL storage-class: no storage class standard" in proc.stderr
     # no adapter here (another test may have left one registered: then ok or not Available)
-    assert re.search(r"^(warn|ok  ) metrics-adapter: ", proc.stderr, re.M), proc.stderr
-    assert proc.stderr.rstrip().endswith("error: a prerequisite check failed (see above)")
+    assert re.search(r"^  - (warn|ok  ) metrics-adapter: ", proc.stderr, re.M), proc.stderr
     assert "Traceback" not in proc.stderr
 
 

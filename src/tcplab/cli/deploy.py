@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tcplab.cli import terraform
+from tcplab.errors import TcplabError
 
 if TYPE_CHECKING:
     from tcplab.kube import CheckResult, Kubectl, Rendered
@@ -52,27 +53,39 @@ def _setup(
     return kubectl, render_overlay(kubectl, root, overlay), root
 
 
-def _report(results: list[CheckResult], as_json: bool) -> bool:
-    """Print the checks; whether no ``error`` check failed."""
+def _report(results: list[CheckResult], as_json: bool, failure: str) -> None:
+    """Print the checks (--json: on stdout; else on stderr, one line each); when an ``error``
+    check failed, raise ``failure`` naming them, with every check as one problem line under
+    the ``error:`` line (the first line of a failure is the error, as for every command)."""
     from tcplab.cli._console import emit_json, print_data
 
+    failed = [r.name for r in results if not r.ok and r.severity != "warning"]
     if as_json:
         emit_json([r.model_dump() for r in results])
-    else:
+    elif not failed:
         for r in results:
             print_data(r.line(), err=True)
-    return all(r.ok or r.severity == "warning" for r in results)
+    if failed:
+        problems = [] if as_json else [r.line() for r in results]
+        raise _ChecksFailed(f"{failure}: {', '.join(failed)}", problems)
+
+
+class _ChecksFailed(TcplabError):
+    """An ``error`` check failed: one line naming it, then every check as a problem line."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 def _prerequisites(
     kubectl: Kubectl, rendered: Rendered, root: Path, install_crds: bool
 ) -> list[CheckResult]:
     """Run and print (stderr, one line each) the checks; raise when an error check failed."""
-    from tcplab.kube import DeployError, run_prerequisites
+    from tcplab.kube import run_prerequisites
 
     results = run_prerequisites(kubectl, rendered, root, install_crds)
-    if not _report(results, as_json=False):
-        raise DeployError("a prerequisite check failed (see above)")
+    _report(results, as_json=False, failure="a prerequisite check failed")
     return results
 
 
@@ -151,12 +164,12 @@ def _smoke(
     timeout: float,
     as_json: bool,
 ) -> None:
-    from tcplab.kube import DeployError, smoke
+    from tcplab.kube import smoke
 
     url = url or os.environ.get("TCPLAB_API_URL")
     token = token or os.environ.get("TCPLAB_API_TOKEN")
-    if not _report(smoke(kubectl, rendered, url, token, timeout), as_json):
-        raise DeployError(f"overlay {rendered.overlay}: the smoke test failed (see above)")
+    failure = f"overlay {rendered.overlay}: the smoke test failed"
+    _report(smoke(kubectl, rendered, url, token, timeout), as_json, failure)
 
 
 @app.command("verify")

@@ -55,8 +55,14 @@ def load_baseline(path: Path) -> Baseline:
     """
     try:
         return Baseline.model_validate(yaml.safe_load(path.read_text("utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"{path}: not a valid checkov baseline: {exc}") from exc
+    except ValidationError as exc:
+        where = [
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
+        ]
+        raise ConfigError(f"{path}: not a valid checkov baseline: {'; '.join(where)}") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: not a valid checkov baseline: {reason}") from exc
 
 
 @dataclass
@@ -111,13 +117,20 @@ def run_checkov(
         r"versions\.tf\.json$",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"cannot run checkov ({exe}): {reason}") from exc
     if proc.returncode not in (0, 1):
-        raise ConfigError(f"checkov failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise ConfigError(f"checkov failed ({proc.returncode}): {_tail(proc.stderr)}")
     if "Failed to parse" in proc.stderr:
-        raise ConfigError(f"checkov could not parse the rendering: {proc.stderr.strip()[-500:]}")
-    data: Any = json.loads(proc.stdout or "[]")
-    results = data if isinstance(data, list) else [data]
+        raise ConfigError(f"checkov could not parse the rendering: {_tail(proc.stderr)}")
+    try:
+        data: Any = json.loads(proc.stdout or "[]")
+    except ValueError:
+        raise ConfigError(f"{exe} printed no checkov JSON report: {_tail(proc.stdout)}") from None
+    results = [b for b in (data if isinstance(data, list) else [data]) if isinstance(b, dict)]
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
     report = CheckovReport(version=version, passed=0)
     for block in results:
@@ -129,3 +142,8 @@ def run_checkov(
     seen = {c for c, _, _ in report.failed}
     report.unused = [a.check_id for a in baseline.accepted if a.check_id not in seen]
     return report
+
+
+def _tail(text: str) -> str:
+    """The end of a tool's output as one line."""
+    return " ".join(text.split())[-500:]

@@ -106,16 +106,25 @@ def write_rendered(rendered: Rendered, out: Path, *, force: bool = False) -> lis
     """Write every module under ``out/NAME/`` and the manifest; returns the files written.
 
     Raises:
-        UsageError: ``out`` holds files that are not a previous rendering (without ``force``).
+        UsageError: ``out`` holds files that are not a previous rendering (without ``force``),
+            or it cannot be written (not a directory, no permission, a symlink loop...).
     """
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST_NAME).exists() and not force:
-        raise UsageError(f"{out} is not empty and holds no {MANIFEST_NAME}; pass --force")
-    for name in rendered.modules:
-        if (out / name).is_dir():
-            shutil.rmtree(out / name)
-    written = []
-    for name, module in rendered.modules.items():
-        written += module.write(out / name)
-    manifest = out / MANIFEST_NAME
-    manifest.write_text(json.dumps(rendered.manifest(), indent=2, sort_keys=True) + "\n", "utf-8")
+    try:
+        previous = (out / MANIFEST_NAME).exists()
+        if not force and out.exists() and any(out.iterdir()) and not previous:
+            raise UsageError(f"{out} is not empty and holds no {MANIFEST_NAME}; pass --force")
+        for name in rendered.modules:
+            if (out / name).is_dir():
+                shutil.rmtree(out / name)
+        written = []
+        for name, module in rendered.modules.items():
+            written += module.write(out / name)
+        manifest = out / MANIFEST_NAME
+        text = json.dumps(rendered.manifest(), indent=2, sort_keys=True) + "\n"
+        manifest.write_text(text, "utf-8")
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UsageError(
+            f"cannot write the rendering to {out}: {exc.strerror or exc}{where}"
+        ) from exc
     return [*written, manifest]

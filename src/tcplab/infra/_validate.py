@@ -45,8 +45,8 @@ def load_config(path: Path) -> InfraConfig:
     """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InfraConfigError(str(path), [f"cannot read: {exc}"]) from exc
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
+        raise InfraConfigError(str(path), [f"cannot read: {' '.join(str(exc).split())}"]) from exc
     return parse_config(data, source=str(path))
 
 

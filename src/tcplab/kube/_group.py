@@ -13,6 +13,8 @@ import logging
 import os
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from tcplab.analyzers import default_registry
 from tcplab.errors import UsageError
 from tcplab.experiment import (
@@ -36,9 +38,20 @@ log = logging.getLogger("tcplab.kube")
 def read_task(path: Path) -> GroupTask:
     """The task file (a ConfigMap key), validated."""
     try:
-        return GroupTask.model_validate_json(path.read_text())
+        return GroupTask.model_validate_json(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"cannot read the task file {path}: {exc.strerror or exc}") from exc
+    except ValidationError as exc:
+        raise UsageError(f"{path}: not a task file: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """A pydantic error as one line: its first problem (and how many more)."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    where = ".".join(map(str, first["loc"])) or "(top level)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return " ".join(f"{where}: {first['msg']}{more}".split())
 
 
 def shards_of_group(n_shards: int, groups: int, index: int) -> list[int]:
@@ -59,7 +72,10 @@ def run_group(task: GroupTask, index: int, runs_dir: Path | None = None) -> list
             f"spec {task.spec_hash[:12]})"
         )
     plan = rd.read_plan(record)
-    spec = ExperimentSpec.model_validate(task.spec)
+    try:
+        spec = ExperimentSpec.model_validate(task.spec)
+    except ValidationError as exc:
+        raise UsageError(f"the task's spec is not valid: {_first_problem(exc)}") from None
     done = completed_shards(rd.path)
     todo = [s for s in shards_of_group(plan.n_shards, task.groups, index) if s not in done]
     log.info("group %d/%d: %d shard(s) to run", index, task.groups, len(todo))
