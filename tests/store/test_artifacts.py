@@ -130,7 +130,10 @@ def test_push_replaces_an_older_copy_of_the_same_run_but_refuses_a_more_complete
     # the complete run supersedes the pushed cancelled copy (e.g. a resume's auto-push)
     assert push_run(run_dir, store) == url
     manifest = (Path(url) / "manifest.json").read_bytes()
-    assert len(json.loads(manifest)["objects"]) == 3 + 2 * 6
+    keys = [o["key"] for o in json.loads(manifest)["objects"]]
+    # run.json, plan, spec + 2 files per shard; the resource samples (metrics/) ride along
+    assert len([k for k in keys if not k.startswith("metrics/")]) == 3 + 2 * 6
+    assert "metrics/sources.json" in keys
 
     with pytest.raises(StoreError, match=r"would not supersede \(4 shard\(s\) this run lacks"):
         push_run(old_copy, store)
