@@ -50,8 +50,9 @@ def registry(tmp_path: Path) -> Path:
 
 def test_registry_lists_arms_and_refuses_unknown_names() -> None:
     reg = default_registry()
-    assert reg.names() == ["embedding", "llm", "rules", "tcp", "tcp-batch"]
-    with pytest.raises(UsageError, match="unknown analyzer 'gtp4'; known: embedding, llm"):
+    assert reg.names() == ["embedding", "invocation", "llm", "rules", "tcp", "tcp-batch"]
+    known = "known: embedding, invocation, llm"
+    with pytest.raises(UsageError, match=f"unknown analyzer 'gtp4'; {known}"):
         reg.get("gtp4")
 
 

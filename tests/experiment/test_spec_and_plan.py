@@ -26,7 +26,8 @@ def test_bad_spec_lists_every_problem_with_its_yaml_path(tmp_path: Path) -> None
     with pytest.raises(SpecError) as info:
         load_spec(path, KNOWN)
     problems = "\n".join(info.value.problems)
-    assert "arms[2].analyzer: unknown 'gtp4'; known: embedding, llm, rules, tcp" in problems
+    known = "known: embedding, invocation, llm, rules, tcp, tcp-batch"
+    assert f"arms[2].analyzer: unknown 'gtp4'; {known}" in problems
     assert "iterations: Input should be greater than or equal to 1" in problems
     assert "colour: Extra inputs are not permitted" in problems
     assert "arms[3].timing" in problems
