@@ -1,5 +1,8 @@
 """Who is calling: ``Authorization: Bearer TOKEN`` → the token's user and role; role rules;
 the token's rate limit (429 with ``Retry-After``, :mod:`tcplab.service._ratelimit`).
+Tokens are looked up through the app's :class:`~tcplab.service._tokens.TokenCache` (a few
+seconds, emptied by every revocation) and the bucket is in memory: a request whose token was
+seen recently costs no database access before its handler.
 
 Roles: ``viewer`` reads every job and run; ``submitter`` submits, and reads, cancels and
 retries its own jobs only (another user's job answers 404, as if absent); ``admin`` does
@@ -12,8 +15,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from tcplab.service._models import JobRecord, TokenRecord
-from tcplab.service._tokens import authenticate
+from tcplab.service._models import JobListItem, JobRecord, TokenRecord
+from tcplab.service._tokens import TokenCache, authenticate
 
 __all__ = [
     "PUBLIC_PATHS",
@@ -22,6 +25,7 @@ __all__ = [
     "can_modify",
     "can_see",
     "require_writer",
+    "sees_jobs_of",
 ]
 
 #: the only routes answered without a token: liveness and readiness probes, and the API's
@@ -46,7 +50,12 @@ def caller(request: Request) -> TokenRecord:
         raise _problem(401, "Unauthorized", "missing token: send Authorization: Bearer TOKEN")
     if scheme.lower() != "bearer" or not token.strip():
         raise _problem(401, "Unauthorized", "malformed Authorization header: use Bearer TOKEN")
-    record = authenticate(request.app.state.db, token.strip())
+    cache: TokenCache | None = getattr(request.app.state, "tokens", None)  # while it runs
+    record: TokenRecord | None
+    if cache is not None:
+        record = cache.authenticate(token.strip())
+    else:
+        record = authenticate(request.app.state.db, token.strip())
     if record is None:
         raise _problem(401, "Unauthorized", "unknown or revoked token")
     limiter = getattr(request.app.state, "limiter", None)
@@ -73,9 +82,14 @@ def require_writer(who: TokenRecord) -> None:
         raise _problem(403, "Forbidden", f"role viewer ({who.username}) cannot change jobs")
 
 
-def can_see(job: JobRecord, who: TokenRecord) -> bool:
+def sees_jobs_of(who: TokenRecord, username: str) -> bool:
+    """Admins and viewers see every user's jobs; submitters their own."""
+    return who.role in ("admin", "viewer") or username == who.username
+
+
+def can_see(job: JobListItem, who: TokenRecord) -> bool:
     """Admins and viewers see every job; submitters their own."""
-    return who.role in ("admin", "viewer") or job.submitted_by == who.username
+    return sees_jobs_of(who, job.submitted_by)
 
 
 def can_modify(job: JobRecord, who: TokenRecord) -> bool:

@@ -7,10 +7,10 @@ advisory locks so any number of servers and workers may start at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tcplab.errors import StoreError, StoreUnavailableError
 from tcplab.store import redact_url, require
@@ -22,6 +22,7 @@ __all__ = ["ServiceDB", "psycopg_conninfo", "require_service_deps"]
 
 _SCRIPTS = Path(__file__).with_name("_migrations")
 _QUEUE_LOCK_ID = 0x7C9_1AD  # pg_advisory_xact_lock key: one queue-schema installer at a time
+T = TypeVar("T")
 
 
 def require_service_deps(feature: str = "the experiment service") -> None:
@@ -42,25 +43,63 @@ def psycopg_conninfo(url: str) -> str:
 
 
 class ServiceDB:
-    """The engine of the service's database and the operations on its schema."""
+    """The engine of the service's database and the operations on its schema.
+
+    Two pools on the same database: :meth:`begin` (transactions; every checkout pings the
+    server first, so a restarted database costs no failed write) and :meth:`read` (one
+    statement in autocommit, no ping, no BEGIN/COMMIT: one round trip per read; a connection
+    found dead is replaced and the read run once more). The read pool is created on first use.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         require_service_deps()
-        import sqlalchemy as sa
 
         self.url = url
         self.where = redact_url(url)
-        self.engine: Engine = sa.create_engine(
-            "postgresql+psycopg://" + psycopg_conninfo(url).partition("://")[2],
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
+        self.pool_size = pool_size
+        self.engine: Engine = self._engine(pre_ping=True)
+        self._reader: Engine | None = None
+
+    def _engine(self, *, pre_ping: bool, **options: Any) -> Engine:
+        import sqlalchemy as sa
+
+        return sa.create_engine(
+            "postgresql+psycopg://" + psycopg_conninfo(self.url).partition("://")[2],
+            pool_size=self.pool_size,
+            max_overflow=self.pool_size,
+            pool_pre_ping=pre_ping,
             connect_args={"connect_timeout": 5},
+            **options,
         )
 
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """``fn(connection)`` on an autocommit connection (give it one statement: a statement
+        is its own consistent snapshot). Run once more when the connection was found dead (a
+        restarted server); other failures of the connection raise
+        :class:`StoreUnavailableError`."""
+        import sqlalchemy.exc as sa_exc
+
+        if self._reader is None:
+            self._reader = self._engine(pre_ping=False, isolation_level="AUTOCOMMIT")
+        for attempt in (1, 2):
+            try:
+                with self._reader.connect() as conn:
+                    return fn(conn)
+            except sa_exc.DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1:
+                    continue
+                if exc.connection_invalidated or isinstance(
+                    exc, sa_exc.OperationalError | sa_exc.InterfaceError
+                ):
+                    raise self.unavailable(exc) from exc
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def unavailable(self, exc: BaseException) -> StoreUnavailableError:
         """A one-line error for a database that cannot be used."""

@@ -4,12 +4,14 @@ retry, and the transitions a worker makes (each guarded by the execution that ow
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from tcplab.errors import UsageError
 from tcplab.service._db import ServiceDB
 from tcplab.service._models import TERMINAL_STATES, JobRecord
 from tcplab.service._queue import TASK_NAME
@@ -20,11 +22,13 @@ __all__ = [
     "defer_vehicle",
     "get_job",
     "insert_job",
+    "job_page",
     "list_jobs",
     "new_job_id",
     "now",
     "record_from_row",
     "retry_job",
+    "run_ref",
     "update_owned",
 ]
 
@@ -130,6 +134,104 @@ def list_jobs(
         rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
         total = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar()
     return [record_from_row(r) for r in rows], int(total or 0)
+
+
+#: the columns of a job in a list (everything the API shows but the spec)
+_LIST_COLUMNS = [
+    c for c in jobs.c if c.name not in ("spec", "queue_job_id", "execution_id", "run_dir")
+]
+
+
+class JobPage(NamedTuple):
+    """One page of :func:`job_page`: rows of :data:`_LIST_COLUMNS`, the count of every match,
+    and the cursor of the next page (None on the last one)."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def _cursor(created_at: datetime, job_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{job_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(cursor: str) -> tuple[datetime, str]:
+    """(created_at, id) of a cursor.
+
+    Raises:
+        UsageError: not a cursor this service made.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, job_id = raw.split("|", 1)
+        created = datetime.fromisoformat(when)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"invalid cursor {cursor[:40]!r}: pass a next_cursor of this API") from exc
+    if created.tzinfo is None:
+        raise UsageError(f"invalid cursor {cursor[:40]!r}: pass a next_cursor of this API")
+    return created, job_id
+
+
+def job_page(
+    db: ServiceDB,
+    *,
+    state: str | None = None,
+    priority_class: str | None = None,
+    submitted_by: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> JobPage:
+    """One page of jobs, newest first, without their specs, and how many match — one
+    statement, one round trip (the count is a sub-select of the page's query).
+
+    Raises:
+        UsageError: an invalid ``cursor``.
+    """
+    where = []
+    if state:
+        where.append(jobs.c.state == state)
+    if priority_class:
+        where.append(jobs.c.priority_class == priority_class)
+    if submitted_by:
+        where.append(jobs.c.submitted_by == submitted_by)
+    count = sa.select(sa.func.count()).select_from(jobs).where(*where)
+    after = []
+    if cursor:
+        created, job_id = _uncursor(cursor)
+        after = [  # the first term lets the created_at index bound the scan
+            jobs.c.created_at <= created,
+            sa.tuple_(jobs.c.created_at, jobs.c.id) < sa.tuple_(created, job_id),
+        ]
+    query = (
+        sa.select(*_LIST_COLUMNS, count.scalar_subquery().label("total"))
+        .where(*where, *after)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [dict(r) for r in db.read(lambda conn: conn.execute(query).mappings().all())]
+    if rows:
+        total = int(rows[0]["total"])
+    else:  # past the end: the sub-select had no row to ride on
+        total = int(db.read(lambda conn: conn.execute(count).scalar()) or 0)
+    for row in rows:
+        del row["total"]
+    last = rows[-1] if len(rows) == limit else None
+    return JobPage(rows, total, _cursor(last["created_at"], last["id"]) if last else None)
+
+
+def run_ref(db: ServiceDB, run_id: str) -> tuple[str, str, str | None] | None:
+    """(job id, submitting user, run directory) of the job that made ``run_id``, or None."""
+    query = (
+        sa.select(jobs.c.id, jobs.c.submitted_by, jobs.c.run_dir)
+        .where(jobs.c.run_id == run_id)
+        .order_by(jobs.c.created_at.desc())
+        .limit(1)
+    )
+    row = db.read(lambda conn: conn.execute(query).first())
+    return (str(row[0]), str(row[1]), row[2]) if row is not None else None
 
 
 def _locked(conn: sa.Connection, job_id: str) -> JobRecord | None:

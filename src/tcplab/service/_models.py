@@ -25,6 +25,7 @@ __all__ = [
     "ErrorDetail",
     "Health",
     "JobList",
+    "JobListItem",
     "JobProgress",
     "JobRecord",
     "JobView",
@@ -107,14 +108,14 @@ class JobProgress(_Model):
     updated_at: datetime
 
 
-class JobView(_Model):
-    """A job as the API shows it."""
+class JobListItem(_Model):
+    """A job in a list (``GET /jobs``): everything the API shows of it but its ``spec``
+    (``GET /jobs/{id}`` has the spec)."""
 
     schema_version: Literal[1] = JOB_SCHEMA_VERSION
     id: str
     client_key: str | None = None
     name: str
-    spec: dict[str, Any]
     spec_hash: str
     priority: int = Field(ge=0, le=10)
     priority_class: PriorityClass
@@ -143,6 +144,12 @@ class JobView(_Model):
     progress: JobProgress | None = None
 
 
+class JobView(JobListItem):
+    """A job as the API shows it: the list item and its resolved ``spec``."""
+
+    spec: dict[str, Any]
+
+
 class JobRecord(JobView):
     """A row of the ``jobs`` table: the view plus what only the service uses."""
 
@@ -157,13 +164,17 @@ class JobRecord(JobView):
 
 
 class JobList(_Model):
-    """One page of jobs, newest first."""
+    """One page of jobs, newest first (without their specs). ``total`` counts every job that
+    matches the filters; ``next_cursor`` (None on the last page) is the ``cursor`` of the next
+    page (keyset paging: a page never shifts when jobs are added meanwhile). Version 2: the
+    items lost their ``spec`` (version 1 carried it, 2 KB a job)."""
 
-    schema_version: Literal[1] = API_SCHEMA_VERSION
-    jobs: list[JobView]
+    schema_version: Literal[2] = 2
+    jobs: list[JobListItem]
     total: int = Field(ge=0)
     limit: int
     offset: int
+    next_cursor: str | None = None
 
 
 class SubmitRequest(_Model):

@@ -9,17 +9,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-from tcplab.errors import TcplabError
+from tcplab.errors import TcplabError, UsageError
 from tcplab.experiment import RunDir
-from tcplab.service._auth import Caller, can_modify, can_see, require_writer
+from tcplab.service._auth import Caller, can_modify, can_see, require_writer, sees_jobs_of
 from tcplab.service._events import job_events
-from tcplab.service._jobs import cancel_job, get_job, insert_job, list_jobs, retry_job
+from tcplab.service._jobs import (
+    cancel_job,
+    get_job,
+    insert_job,
+    job_page,
+    list_jobs,
+    retry_job,
+    run_ref,
+)
 from tcplab.service._models import (
     ErrorBody,
     Health,
     JobList,
+    JobListItem,
     JobRecord,
     JobView,
     RunList,
@@ -41,6 +50,7 @@ JobState = Annotated[str | None, Query(pattern="^(queued|running|succeeded|faile
 PriorityClass = Annotated[str | None, Query(pattern="^(critical|high|normal|low)$")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
+_ITEMS = TypeAdapter(list[JobListItem])
 
 
 def _fail(status: int, kind: str, message: str) -> HTTPException:
@@ -127,21 +137,35 @@ def jobs_list(
     submitted_by: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
-    """Jobs the caller may see, newest first (submitters: their own)."""
+    """Jobs the caller may see, newest first (submitters: their own), without their specs
+    (``GET /jobs/{id}`` has the spec). Page on with ``cursor`` = the last page's
+    ``next_cursor`` (keyset: pages never shift), or with ``offset``."""
     if who.role == "submitter":
         if submitted_by not in (None, who.username):
             return _json(JobList(jobs=[], total=0, limit=limit, offset=offset))
         submitted_by = who.username
-    found, total = list_jobs(
-        request.app.state.db,
-        state=state,
-        priority_class=priority_class,
-        submitted_by=submitted_by,
+    try:
+        page = job_page(
+            request.app.state.db,
+            state=state,
+            priority_class=priority_class,
+            submitted_by=submitted_by,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+    except UsageError as exc:
+        raise _fail(422, "UsageError", str(exc)) from exc
+    body = JobList(
+        jobs=_ITEMS.validate_python(page.rows),
+        total=page.total,
         limit=limit,
         offset=offset,
+        next_cursor=page.next_cursor,
     )
-    return _json(JobList(jobs=[j.view() for j in found], total=total, limit=limit, offset=offset))
+    return _json(body)
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, tags=["jobs"], responses=_ERRORS)
@@ -230,11 +254,10 @@ def runs_list(request: Request, who: Caller, limit: Limit = 50, offset: Offset =
 @router.get("/runs/{run_id}", response_model=RunSummary, tags=["runs"], responses=_ERRORS)
 def run_summary(request: Request, run_id: str, who: Caller) -> Response:
     """A run's record counts and, once it has trials, its per-arm table."""
-    found, _ = list_jobs(request.app.state.db, run_id=run_id, limit=1)
-    job = found[0] if found else None
-    if job is None or not can_see(job, who) or not job.run_dir:
+    ref = run_ref(request.app.state.db, run_id)
+    if ref is None or not sees_jobs_of(who, ref[1]) or not ref[2]:
         raise _fail(404, "NotFound", f"no run {run_id!r}")
-    return _json(_cached_summary(job))
+    return Response(_cached_summary(run_id, ref[0], ref[2]), media_type="application/json")
 
 
 def _json(model: BaseModel) -> Response:
@@ -242,50 +265,49 @@ def _json(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-_SUMMARIES: OrderedDict[tuple[str, str, int, int, int], RunSummary] = OrderedDict()
+_SUMMARIES: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
 _SUMMARIES_KEPT = 256
 _SUMMARIES_LOCK = threading.Lock()
 
 
-def _cached_summary(job: JobRecord) -> RunSummary:
-    """The run's summary, recomputed only when its ``run.json`` changed (it is replaced, never
-    edited in place, whenever a shard or the status is recorded)."""
-    assert job.run_dir is not None
+def _cached_summary(run_id: str, job_id: str, run_dir: str) -> bytes:
+    """The run's summary as JSON, computed and serialized again only when its ``run.json``
+    changed (it is replaced, never edited in place, whenever a shard or the status is
+    recorded): a request costs one ``stat``."""
     try:
-        st = (Path(job.run_dir) / "run.json").stat()
+        st = (Path(run_dir) / "run.json").stat()
     except OSError:
-        return _summary(job)
-    key = (job.run_dir, job.id, st.st_ino, st.st_mtime_ns, st.st_size)
+        return _summary(run_id, job_id, run_dir).model_dump_json().encode()
+    key = (run_dir, job_id, st.st_ino, st.st_mtime_ns, st.st_size)
     with _SUMMARIES_LOCK:
         hit = _SUMMARIES.get(key)
         if hit is not None:
             _SUMMARIES.move_to_end(key)
             return hit
-    summary = _summary(job)
+    body = _summary(run_id, job_id, run_dir).model_dump_json().encode()
     with _SUMMARIES_LOCK:
-        _SUMMARIES[key] = summary
+        _SUMMARIES[key] = body
         while len(_SUMMARIES) > _SUMMARIES_KEPT:
             _SUMMARIES.popitem(last=False)
-    return summary
+    return body
 
 
-def _summary(job: JobRecord) -> RunSummary:
+def _summary(run_id: str, job_id: str, run_dir: str) -> RunSummary:
     from tcplab.report import arm_table
 
-    assert job.run_dir is not None and job.run_id is not None
     try:
-        record = RunDir(job.run_dir).read_record()
+        record = RunDir(run_dir).read_record()
     except TcplabError as exc:
-        raise _fail(503, "RunUnreadable", f"run {job.run_id}: {exc}") from exc
+        raise _fail(503, "RunUnreadable", f"run {run_id}: {exc}") from exc
     arms = None
     if record.shards:
         try:
-            arms = [row.to_dict() for row in arm_table(job.run_dir)]
+            arms = [row.to_dict() for row in arm_table(run_dir)]
         except TcplabError as exc:
-            raise _fail(503, "RunUnreadable", f"run {job.run_id}: {exc}") from exc
+            raise _fail(503, "RunUnreadable", f"run {run_id}: {exc}") from exc
     return RunSummary(
         run_id=record.run_id,
-        job_id=job.id,
+        job_id=job_id,
         name=record.name,
         status=record.status,
         n_trials=record.n_trials,

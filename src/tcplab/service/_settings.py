@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
         rate_viewer_per_s, rate_submitter_per_s, rate_admin_per_s: requests per second a
             token of that role may make (token bucket; 0 = unlimited).
         rate_burst_seconds: the bucket holds this many seconds' worth of requests.
+        db_pool_size: database connections an API process keeps open per pool (as many again
+            may open under a burst).
+        token_cache_seconds: an API process remembers a live token this long (emptied at
+            once by every revocation; 0: read the token table on every request).
     """
 
     model_config = SettingsConfigDict(env_prefix="TCPLAB_SERVICE_", extra="ignore")
@@ -65,6 +69,8 @@ class ServiceSettings(BaseSettings):
     rate_submitter_per_s: float = Field(default=50.0, ge=0)
     rate_admin_per_s: float = Field(default=200.0, ge=0)
     rate_burst_seconds: float = Field(default=2.0, gt=0, le=3600.0)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=60.0)
 
     def postgres_url(self) -> str:
         """The database URL, which must be PostgreSQL.

@@ -35,6 +35,7 @@ from tcplab.service._ratelimit import RateLimiter  # noqa: E402
 from tcplab.service._routes import router  # noqa: E402
 from tcplab.service._routes_data import data_router  # noqa: E402
 from tcplab.service._settings import ServiceSettings, load_settings  # noqa: E402
+from tcplab.service._tokens import TokenCache  # noqa: E402
 from tcplab.service._web import NeedLogin, error_page, login_redirect  # noqa: E402
 
 __all__ = ["API_PREFIX", "app_from_env", "create_app", "openapi_text"]
@@ -145,11 +146,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = ServiceDB(settings.postgres_url())
+        db = ServiceDB(settings.postgres_url(), pool_size=settings.db_pool_size)
         db.migrate()
         queue = make_queue_app(settings, asynchronous=False)
         queue.open()
         app.state.db, app.state.queue, app.state.settings = db, queue, settings
+        app.state.tokens = TokenCache(db, ttl_s=settings.token_cache_seconds)
+        app.state.tokens.start()
         host = _host_collector(app, settings)
         try:
             yield
@@ -157,6 +160,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             if host is not None:
                 app.state.registry.unregister(host)
                 host.close()
+            app.state.tokens.close()
             queue.close()
             db.close()
 
