@@ -25,6 +25,7 @@ PACKAGES = [
     "tcplab.kube",
     "tcplab.errors",
     "tcplab.infra",
+    "tcplab.plugins",
 ]
 
 

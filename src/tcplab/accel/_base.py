@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import abc
 import functools
-import importlib
-from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
-from types import TracebackType
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -22,6 +18,7 @@ import numpy.typing as npt
 
 from tcplab.descriptor import DESCRIPTOR_SIZE, Decision, RiskLevel, decide
 from tcplab.errors import AcceleratorUnavailableError, UsageError
+from tcplab.plugins import Lifecycle, PluginRegistry
 
 __all__ = [
     "DECISIONS",
@@ -118,7 +115,7 @@ def as_rows(batch: Any) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(batch)
 
 
-class Accelerator(abc.ABC):
+class Accelerator(Lifecycle):
     """A batch-decision backend. Subclasses set ``name`` and implement :meth:`_decide`.
 
     Resources (compiled kernels, devices, card locks) are acquired in :meth:`open` and
@@ -158,15 +155,6 @@ class Accelerator(abc.ABC):
             self._opened = False
             self._close()
 
-    def __enter__(self) -> Accelerator:
-        self.open()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def decide(self, batch: Any) -> BatchDecision:
         """Validity, risk, decision and first reason code of every row of an N×24 batch."""
         rows = as_rows(batch)
@@ -187,10 +175,10 @@ class Accelerator(abc.ABC):
         """Identity and parameters, recorded with experiment runs."""
         return {"backend": self.name}
 
-    def _open(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+    def _open(self) -> None:  # optional hook, most backends hold nothing
         """Backend-specific acquisition (compile kernels, open devices)."""
 
-    def _close(self) -> None:  # noqa: B027
+    def _close(self) -> None:
         """Backend-specific release."""
 
     @abc.abstractmethod
@@ -206,56 +194,16 @@ _BUILTIN: dict[str, str] = {
 }
 
 
-class AcceleratorRegistry:
+class AcceleratorRegistry(PluginRegistry[Accelerator]):
     """Backends by name; a backend's module is imported only when it is created.
 
     Third-party backends register through the ``tcplab.accelerators`` entry-point group or
     :meth:`register`.
     """
 
-    def __init__(self) -> None:
-        self._targets: dict[str, str | type[Accelerator]] = dict(_BUILTIN)
-        for ep in entry_points(group="tcplab.accelerators"):
-            self._targets.setdefault(ep.name, ep.value)
-
-    def names(self) -> list[str]:
-        """Known backend names, sorted."""
-        return sorted(self._targets)
-
-    def register(self, name: str) -> Callable[[type[Accelerator]], type[Accelerator]]:
-        """Class decorator registering a backend under ``name``."""
-
-        def deco(cls: type[Accelerator]) -> type[Accelerator]:
-            self._targets[name] = cls
-            return cls
-
-        return deco
-
-    def get(self, name: str) -> type[Accelerator]:
-        """The backend class for ``name``.
-
-        Raises:
-            UsageError: unknown name (the message lists the known ones).
-        """
-        target = self._targets.get(name)
-        if target is None:
-            raise UsageError(f"unknown accelerator {name!r}; known: {', '.join(self.names())}")
-        if isinstance(target, str):
-            module_name, _, attr = target.partition(":")
-            cls: type[Accelerator] = getattr(importlib.import_module(module_name), attr)
-            self._targets[name] = cls
-            return cls
-        return target
-
-    def create(self, name: str, **params: Any) -> Accelerator:
-        """Instantiate backend ``name`` with ``params`` (nothing is opened yet)."""
-        return self.get(name)(**params)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._targets
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
+    kind = "accelerator"
+    group = "tcplab.accelerators"
+    builtin = _BUILTIN
 
 
 def default_registry() -> AcceleratorRegistry:

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import importlib
 import time
-from collections.abc import Callable, Iterable, Sequence
-from importlib.metadata import entry_points
-from types import TracebackType
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from tcplab.analyzers._types import Assessment, Status, Timing, ToolInput, failure
 from tcplab.errors import UsageError
+from tcplab.plugins import Lifecycle, PluginRegistry
 
 __all__ = ["Analyzer", "AnalyzerRegistry", "default_registry"]
 
 
-class Analyzer(abc.ABC):
+class Analyzer(Lifecycle):
     """One arm of an experiment: answers "what risk level, which capabilities" for a tool.
 
     Subclasses set ``name`` and override ``_analyze`` or ``_analyze_async`` (or both). The
@@ -53,15 +51,6 @@ class Analyzer(abc.ABC):
     def close(self) -> None:
         """Release resources (idempotent)."""
         self._opened = False
-
-    def __enter__(self) -> Analyzer:
-        self.open()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -156,57 +145,18 @@ _BUILTIN: dict[str, str] = {
 }
 
 
-class AnalyzerRegistry:
+class AnalyzerRegistry(PluginRegistry[Analyzer]):
     """Analyzer classes by name; modules are imported only when an analyzer is created.
 
     Third-party analyzers register through the ``tcplab.analyzers`` entry-point group
-    (``name = "package.module:Class"``) or :meth:`register`.
+    (``name = "package.module:Class"``) or :meth:`register`. ``fake`` is for tests: it
+    resolves but :meth:`names` does not list it.
     """
 
-    def __init__(self, builtin: dict[str, str] | None = None) -> None:
-        self._targets: dict[str, str | type[Analyzer]] = dict(builtin or _BUILTIN)
-        for ep in entry_points(group="tcplab.analyzers"):
-            self._targets.setdefault(ep.name, ep.value)
-
-    def names(self) -> list[str]:
-        """Known analyzer names, sorted (``fake`` is for tests and not listed)."""
-        return sorted(n for n in self._targets if n != "fake")
-
-    def register(self, name: str) -> Callable[[type[Analyzer]], type[Analyzer]]:
-        """Class decorator registering an analyzer under ``name``."""
-
-        def deco(cls: type[Analyzer]) -> type[Analyzer]:
-            self._targets[name] = cls
-            return cls
-
-        return deco
-
-    def get(self, name: str) -> type[Analyzer]:
-        """The analyzer class for ``name`` (imports its module).
-
-        Raises:
-            UsageError: unknown name (the message lists the known ones).
-            MissingDependencyError: the analyzer's optional extra is not installed.
-        """
-        target = self._targets.get(name)
-        if target is None:
-            raise UsageError(f"unknown analyzer {name!r}; known: {', '.join(self.names())}")
-        if isinstance(target, str):
-            module_name, _, attr = target.partition(":")
-            cls = getattr(importlib.import_module(module_name), attr)
-            self._targets[name] = cls
-            return cls  # type: ignore[no-any-return]
-        return target
-
-    def create(self, name: str, **params: Any) -> Analyzer:
-        """Instantiate the analyzer ``name`` with ``params``."""
-        return self.get(name)(**params)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._targets
-
-    def __iter__(self) -> Iterable[str]:
-        return iter(self.names())
+    kind = "analyzer"
+    group = "tcplab.analyzers"
+    builtin = _BUILTIN
+    hidden = frozenset({"fake"})
 
 
 def default_registry() -> AnalyzerRegistry:

@@ -19,13 +19,19 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tcplab.descriptor import Capability, Decision, RiskLevel
 from tcplab.errors import LabelsError
-from tcplab.labels._io import Split, _read_text
+from tcplab.labels._common import (
+    LabelFile,
+    capability_names,
+    check_file,
+    header_problems,
+    read_bytes,
+)
+from tcplab.labels._io import Split
 
 __all__ = [
     "INVOCATION_COLUMNS",
@@ -89,18 +95,8 @@ class InvocationLabel:
 
 
 @dataclass(frozen=True)
-class InvocationLabelSet:
+class InvocationLabelSet(LabelFile[InvocationLabel]):
     """A checked invocation labels file: labels by command line, plus the file's SHA-256."""
-
-    path: Path
-    sha256: str
-    labels: dict[str, InvocationLabel]
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __iter__(self) -> Iterator[InvocationLabel]:
-        return iter(self.labels.values())
 
     def subset(self, split: Split | None) -> list[InvocationLabel]:
         """Labels of one split (or all, for None), in file order."""
@@ -127,7 +123,7 @@ def _row(rec: dict[str, str | None], line: int, problems: list[str]) -> Invocati
         problems.append(f"line {line}: unknown risk level {level!r}")
     elif level == "UNKNOWN" and decision != "REQUIRE_APPROVAL":
         problems.append(f"line {line}: risk level UNKNOWN needs decision REQUIRE_APPROVAL")
-    caps = frozenset(filter(None, (c.strip() for c in field("capabilities").split("|"))))
+    caps = frozenset(capability_names(field("capabilities")))
     for cap in sorted(caps - set(Capability.__members__)):
         problems.append(f"line {line}: unknown capability {cap!r}")
     for name in ("rationale", "labeler"):
@@ -148,11 +144,9 @@ def _row(rec: dict[str, str | None], line: int, problems: list[str]) -> Invocati
 
 def _parse(text: str) -> tuple[dict[str, InvocationLabel], list[str]]:
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in INVOCATION_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        return {}, [
-            f"line 1: header must be {','.join(INVOCATION_COLUMNS)}; missing {', '.join(missing)}"
-        ]
+    header = header_problems(reader.fieldnames, INVOCATION_COLUMNS)
+    if header:
+        return {}, header
     labels: dict[str, InvocationLabel] = {}
     problems: list[str] = []
     for rec in reader:
@@ -171,21 +165,13 @@ def _parse(text: str) -> tuple[dict[str, InvocationLabel], list[str]]:
 
 def is_invocation_file(path: str | os.PathLike[str]) -> bool:
     """Whether the file's header names ``command_line`` (an invocation label file)."""
-    head = _read_text(Path(path))[:4096].decode("utf-8-sig", "replace").splitlines()[:1]
+    head = read_bytes(Path(path))[:4096].decode("utf-8-sig", "replace").splitlines()[:1]
     return bool(head) and "command_line" in head[0].split(",")
 
 
 def check_invocation_labels(path: str | os.PathLike[str]) -> list[str]:
     """Every problem in an invocation labels file, each naming its line; empty when good."""
-    data = _read_text(Path(path))
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})"]
-    labels, problems = _parse(text)
-    if not labels and not problems:
-        problems.append("the file has a header but no labels")
-    return problems
+    return check_file(path, _parse)
 
 
 def read_invocation_labels(path: str | os.PathLike[str]) -> InvocationLabelSet:
@@ -194,13 +180,7 @@ def read_invocation_labels(path: str | os.PathLike[str]) -> InvocationLabelSet:
     Raises:
         LabelsError: the file is missing or has problems; ``problems`` lists all of them.
     """
-    p = Path(path)
-    problems = check_invocation_labels(p)
-    if problems:
-        raise LabelsError(f"{p}: {len(problems)} problem(s) in invocation labels file", problems)
-    data = _read_text(p)
-    labels, _ = _parse(data.decode("utf-8-sig"))
-    return InvocationLabelSet(p, hashlib.sha256(data).hexdigest(), labels)
+    return InvocationLabelSet.load(Path(path), _parse, "invocation labels file")
 
 
 _LEVELS = [lv for lv in RiskLevel if lv is not RiskLevel.UNKNOWN]

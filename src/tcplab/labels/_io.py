@@ -11,14 +11,17 @@ import csv
 import hashlib
 import io
 import os
-import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tcplab.descriptor import Capability, RiskLevel
-from tcplab.errors import LabelsError
+from tcplab.labels._common import (
+    LabelFile,
+    capability_names,
+    check_file,
+    header_problems,
+)
 
 __all__ = [
     "COLUMNS",
@@ -66,18 +69,8 @@ class Label:
 
 
 @dataclass(frozen=True)
-class LabelSet:
+class LabelSet(LabelFile[Label]):
     """A checked labels file: labels by command, plus the file's SHA-256."""
-
-    path: Path
-    sha256: str
-    labels: dict[str, Label]
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __iter__(self) -> Iterator[Label]:
-        return iter(self.labels.values())
 
     def __contains__(self, command: object) -> bool:
         return command in self.labels
@@ -99,10 +92,9 @@ def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
     labels: dict[str, Label] = {}
     seen: dict[str, int] = {}
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        return {}, [f"line 1: header must be {','.join(COLUMNS)}; missing {', '.join(missing)}"]
+    header = header_problems(reader.fieldnames, COLUMNS)
+    if header:
+        return {}, header
     valid_levels = [lv.name for lv in RiskLevel if lv is not RiskLevel.UNKNOWN]
     for rec in reader:
         line = reader.line_num
@@ -128,7 +120,7 @@ def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
             )
             row_ok = False
         caps: set[str] = set()
-        for cap in filter(None, (c.strip() for c in caps_text.split("|"))):
+        for cap in capability_names(caps_text):
             if cap not in Capability.__members__:
                 known = ", ".join(Capability.__members__)
                 problems.append(f"line {line}: unknown capability {cap!r}; known: {known}")
@@ -147,46 +139,9 @@ def _parse(text: str) -> tuple[dict[str, Label], list[str]]:
     return labels, problems
 
 
-def _read_text(path: Path) -> bytes:
-    """The bytes of a regular file; LabelsError (one line) for anything else.
-
-    Opened non-blocking so a FIFO or device is refused instead of blocking the read.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError as exc:
-        raise LabelsError(f"{path}: no such labels file") from exc
-    except IsADirectoryError as exc:
-        raise LabelsError(f"{path}: is a directory, not a labels file") from exc
-    except OSError as exc:
-        raise LabelsError(f"{path}: cannot open labels file: {exc.strerror or exc}") from exc
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise LabelsError(f"{path}: is a directory, not a labels file")
-        if not stat.S_ISREG(mode):
-            raise LabelsError(f"{path}: not a regular file (a FIFO, socket or device?)")
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise LabelsError(f"{path}: cannot read labels file: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)
-
-
 def check_labels(path: str | os.PathLike[str]) -> list[str]:
     """Every problem in a labels file, each naming its line; empty when the file is good."""
-    data = _read_text(Path(path))
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})"]
-    labels, problems = _parse(text)
-    if not labels and not problems:
-        problems.append("the file has a header but no labels")
-    return problems
+    return check_file(path, _parse)
 
 
 def read_labels(path: str | os.PathLike[str]) -> LabelSet:
@@ -208,9 +163,4 @@ def read_labels(path: str | os.PathLike[str]) -> LabelSet:
             if lb.risk_level is not RiskLevel.UNKNOWN  # not a level: left out, as for tools
         }
         return LabelSet(p, inv.sha256, by_line)
-    problems = check_labels(p)
-    if problems:
-        raise LabelsError(f"{p}: {len(problems)} problem(s) in labels file", problems)
-    data = _read_text(p)
-    labels, _ = _parse(data.decode("utf-8-sig"))
-    return LabelSet(p, hashlib.sha256(data).hexdigest(), labels)
+    return LabelSet.load(p, _parse, "labels file")
