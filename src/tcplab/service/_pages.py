@@ -40,6 +40,7 @@ __all__ = ["pages"]
 pages = APIRouter(include_in_schema=False)
 Session = Annotated[TokenRecord, Depends(page_caller)]
 PAGE_SIZE = 25
+CHOICES = 200  # runs offered by the compare pickers
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
@@ -108,6 +109,13 @@ def logout(request: Request) -> Response:
     return response
 
 
+def compare_choices(request: Request, who: TokenRecord) -> list[JobRecord]:
+    """The newest jobs with a run that the person may see (what the compare pickers offer)."""
+    user = who.username if who.role == "submitter" else None
+    found, _ = list_jobs(request.app.state.db, with_run=True, submitted_by=user, limit=CHOICES)
+    return found
+
+
 def _job_for(request: Request, job_id: str, who: TokenRecord) -> JobRecord:
     job = get_job(request.app.state.db, job_id)
     if job is None or not can_see(job, who):
@@ -163,6 +171,7 @@ def job_page(request: Request, job_id: str, who: Session) -> HTMLResponse:
         event=progress_event(job),
         can_modify=can_modify(job, who),
         finished=job.state in TERMINAL_STATES,
+        others=[j for j in compare_choices(request, who) if j.run_id != job.run_id],
     )
 
 

@@ -10,6 +10,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tcplab.errors import UsageError
+from tcplab.service import _pages_compare  # noqa: F401 (its routes join the dashboard's)
 from tcplab.service._jobs import now
 from tcplab.service._models import ROLES, TokenRecord
 from tcplab.service._pages import Session, _forbidden, pages
