@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,3 +104,54 @@ def report(results: list[dict[str, Any]]) -> None:
         else:
             extra = {k: v for k, v in r.items() if k not in ("name", "unit")}
             print(f"{r['name']:<50} {extra}")
+
+
+# --- the tail shared by the service benches (bench_service_load.py, bench_metrics_scrape.py) ---
+
+
+@contextmanager
+def pg_schemas(pg_url: str, prefix: str, keys: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """Fresh PostgreSQL schemas, one per key: ``{key: URL whose search_path is it}``; the
+    schemas are dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schemas = {k: f"{prefix}_{k}_{uuid.uuid4().hex[:8]}" for k in keys}
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for s in schemas.values():
+            admin.execute(f"CREATE SCHEMA {s}")
+    sep = "&" if "?" in pg_url else "?"
+    try:
+        yield {k: f"{pg_url}{sep}options=-csearch_path%3D{s}" for k, s in schemas.items()}
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            for s in schemas.values():
+                admin.execute(f"DROP SCHEMA {s} CASCADE")
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate the processes a bench started and wait for them."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            p.wait(timeout=60)
+
+
+def emit(bench: str, figures: dict[str, Any]) -> Path:
+    """Write ``bench/results/BENCH.json`` (with time, machine and load average) and print it."""
+    result = {
+        "bench": bench,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        },
+        **figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{bench}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    return path

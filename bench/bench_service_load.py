@@ -1,12 +1,16 @@
 """Load on the service's read endpoints: the job list and the run summary, with 10^4 stored jobs.
 
-Starts ``tcplab serve`` on a free loopback port over a fresh PostgreSQL schema, runs one real
-job with a worker (so a run directory exists), copies its row to ``--jobs`` rows, then sends
-an open-loop schedule of ``--rate`` requests per second for ``--seconds`` seconds (half
-``GET /api/v1/jobs?limit=50``, half ``GET /api/v1/runs/{run_id}``) from this machine. Latency
-is measured from each request's **scheduled** start (client lag counts against the server, no
-coordinated omission). Prints p50 / p99 / max per endpoint, errors and the rate achieved, and
-writes them to ``bench/results/service_load.json``.
+Starts ``tcplab serve`` (uvicorn, its own process) on a free loopback port over a fresh
+PostgreSQL schema, runs one real job with a worker (so a run directory exists), copies its row
+to ``--jobs`` rows, then this process sends a constant-rate open-loop schedule (wrk2-style) of
+``--rate`` requests per second for ``--seconds`` seconds — half ``GET /api/v1/jobs?limit=50``,
+half ``GET /api/v1/runs/{run_id}`` — and, beside them, ``GET /api/v1/health`` at
+``--baseline-rate`` (no database, no token: the floor of this server, client and machine under
+the same load, so the figures carry their own reference). Latency is measured from each
+request's **scheduled** send time (client lag and queueing count against the server, no
+coordinated omission). A ``--warmup`` at the same rate comes first and is not counted. Prints
+p50 / p95 / p99 / max per endpoint, their ratios to health, errors, the rate achieved and the
+load average, and writes them to ``bench/results/service_load.json``.
 
     .venv/bin/python bench/bench_service_load.py --jobs 10000 --rate 200 --seconds 60
 """
@@ -15,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from _harness import emit, pg_schemas, stop_all
 
 PG_URL = os.environ.get("STORE_TEST_PG", "postgresql://tcplab:tcplab@127.0.0.1:5432/test")
 TCPLAB = Path(sys.executable).with_name("tcplab")
@@ -99,8 +102,10 @@ def _copies(db: Any, job_id: str, n: int) -> None:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE jobs")
 
 
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    """One keep-alive HTTP/1.1 GET on an open connection; its status code (body read whole)."""
+async def _get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, int]:
+    """One keep-alive HTTP/1.1 GET on an open connection: (status code, body bytes)."""
     writer.write(request)
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
@@ -111,19 +116,33 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reque
         if name.strip().lower() == "content-length":
             length = int(value)
     await reader.readexactly(length)
-    return int(lines[0].split()[1])
+    return int(lines[0].split()[1]), length
 
 
-async def _load(base: str, token: str, run_id: str, rate: float, seconds: float) -> dict[str, Any]:
-    """Open loop: request i is due at start + i / rate; ``CONNECTIONS`` keep-alive connections
-    take due requests in order (a raw HTTP/1.1 client: httpx's own cost would be measured)."""
+def _schedule(rate: float, baseline_rate: float, seconds: float) -> list[tuple[float, int]]:
+    """(due offset in s, endpoint index): job list and run summary alternate at ``rate``
+    together; the baseline (health) runs beside them at ``baseline_rate``."""
+    due = [(i / rate, i % 2) for i in range(int(rate * seconds))]
+    if baseline_rate > 0:
+        due += [(i / baseline_rate, 2) for i in range(int(baseline_rate * seconds))]
+    return sorted(due)
+
+
+async def _load(
+    base: str, token: str, urls: list[str], schedule: list[tuple[float, int]]
+) -> dict[str, Any]:
+    """Open loop at a constant rate (wrk2-style): request i is due at start + its offset,
+    whatever happened to the others; ``CONNECTIONS`` keep-alive connections take due
+    requests in order, and latency counts from the due time, so queueing in the client (all
+    connections busy) counts against the server (no coordinated omission). A raw HTTP/1.1
+    client: httpx's own cost would be measured."""
     host, port = base.removeprefix("http://").split(":")
-    urls = ["/api/v1/jobs?limit=50", f"/api/v1/runs/{run_id}"]
     requests = [
         f"GET {u} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
         for u in urls
     ]
     lat: dict[str, list[float]] = {u: [] for u in urls}
+    size: dict[str, int] = {}
     errors: list[str] = []
     due_q: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
@@ -132,7 +151,8 @@ async def _load(base: str, token: str, run_id: str, rate: float, seconds: float)
         while (item := await due_q.get()) is not None:
             kind, due = item
             try:
-                status = await _get(reader, writer, requests[kind])
+                status, length = await _get(reader, writer, requests[kind])
+                size[urls[kind]] = length
                 if status != 200:
                     errors.append(f"{urls[kind]}: {status}")
             except (OSError, asyncio.IncompleteReadError) as exc:
@@ -142,36 +162,54 @@ async def _load(base: str, token: str, run_id: str, rate: float, seconds: float)
         writer.close()
 
     workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
-    n = int(rate * seconds)
     start = time.perf_counter()
-    for i in range(n):
-        due = start + i / rate
+    for offset, kind in schedule:
+        due = start + offset
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        due_q.put_nowait((i % 2, due))
+        due_q.put_nowait((kind, due))
     for _ in workers:
         due_q.put_nowait(None)
     await asyncio.gather(*workers)
     elapsed = time.perf_counter() - start
-    return {"latency": lat, "errors": errors, "requests": n, "elapsed_s": elapsed}
+    return {
+        "latency": lat,
+        "bytes": size,
+        "errors": errors,
+        "requests": len(schedule),
+        "elapsed_s": elapsed,
+    }
 
 
-def _summary(raw: dict[str, Any]) -> dict[str, Any]:
+def _q(values: list[float], q: float) -> float:
+    return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 2)
+
+
+def _summary(raw: dict[str, Any], names: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for url, values in raw["latency"].items():
+    for name, (url, values) in zip(names, raw["latency"].items(), strict=True):
         values = sorted(values)
-        out[url] = {
+        out[name] = {
+            "url": url,
             "n": len(values),
-            "p50_ms": round(1000 * statistics.median(values), 2),
-            "p99_ms": round(1000 * values[int(0.99 * (len(values) - 1))], 2),
-            "max_ms": round(1000 * values[-1], 2),
+            "body_bytes": raw["bytes"].get(url),
+            "p50_ms": _q(values, 0.5),
+            "p95_ms": _q(values, 0.95),
+            "p99_ms": _q(values, 0.99),
+            "max_ms": round(1000 * values[-1], 2) if values else None,
         }
+    base = out.get("health")
+    if base:
+        for name in names[:2]:
+            out[name]["p50_over_health"] = round(out[name]["p50_ms"] / base["p50_ms"], 2)
+            out[name]["p99_over_health"] = round(out[name]["p99_ms"] / base["p99_ms"], 2)
     return {
         "endpoints": out,
         "errors": len(raw["errors"]),
         "error_samples": raw["errors"][:5],
         "requests": raw["requests"],
+        "elapsed_s": round(raw["elapsed_s"], 2),
         "achieved_rps": round(raw["requests"] / raw["elapsed_s"], 1),
     }
 
@@ -233,39 +271,32 @@ def _ok(url: str) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=10_000)
-    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--rate", type=float, default=200.0, help="job list + run summary, req/s")
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--baseline-rate", type=float, default=20.0, help="/health beside, req/s")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds at the rate, not counted")
     args = ap.parse_args()
-    import psycopg
-
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        with tempfile.TemporaryDirectory() as home:
-            procs, base, token, run_id = _stack(url, Path(home), args.jobs)
-            raw = asyncio.run(_load(base, token, run_id, args.rate, args.seconds))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=60)
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-    result = {
-        "bench": "service_load",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    with pg_schemas(PG_URL, "load", ("jobs",)) as urls, tempfile.TemporaryDirectory() as home:
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs, base, token, run_id = _stack(urls["jobs"], Path(home), args.jobs)
+            paths = ["/api/v1/jobs?limit=50", f"/api/v1/runs/{run_id}", "/api/v1/health"]
+            warm = _schedule(args.rate, args.baseline_rate, args.warmup)
+            asyncio.run(_load(base, token, paths, warm))
+            measured = _schedule(args.rate, args.baseline_rate, args.seconds)
+            raw = asyncio.run(_load(base, token, paths, measured))
+        finally:
+            stop_all(procs)  # before the schema goes
+    figures = {
         "stored_jobs": args.jobs,
         "target_rps": args.rate,
+        "baseline_rps": args.baseline_rate,
         "seconds": args.seconds,
-        **_summary(raw),
+        "loadavg_before": load_before,
+        **_summary(raw, ["job_list", "run_summary", "health"]),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "service_load.json").write_text(json.dumps(result, indent=2) + "\n")
-    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    emit("service_load", figures)
 
 
 if __name__ == "__main__":
