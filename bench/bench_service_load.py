@@ -9,8 +9,11 @@ half ``GET /api/v1/runs/{run_id}`` — and, beside them, ``GET /api/v1/health`` 
 the same load, so the figures carry their own reference). Latency is measured from each
 request's **scheduled** send time (client lag and queueing count against the server, no
 coordinated omission). A ``--warmup`` at the same rate comes first and is not counted. Prints
-p50 / p95 / p99 / max per endpoint, their ratios to health, errors, the rate achieved and the
-load average, and writes them to ``bench/results/service_load.json``.
+p50 / p95 / p99 / max per endpoint, their ratios to health, errors, the rate achieved, the
+load average, and the server's side: its own latency histogram per route (until the response
+starts, from its ``/metrics``) and the CPU time of the ``tcplab serve`` process per request (its
+capacity on one free core is about 1000 / that many requests per second); writes them to
+``bench/results/service_load.json``.
 
     .venv/bin/python bench/bench_service_load.py --jobs 10000 --rate 200 --seconds 60
 """
@@ -182,6 +185,60 @@ async def _load(
     }
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_HIST = "tcplab_api_request_duration_seconds"
+
+
+def _server_side(base: str, token: str) -> dict[str, dict[str, float]]:
+    """The server's own latency histogram (until the response starts: no client or kernel
+    queueing) from its ``/metrics``: per route, count, sum and the count within 50 ms."""
+    text = httpx.get(
+        f"{base}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ).text
+    out: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        if not line.startswith(_HIST) or 'method="GET"' not in line:
+            continue
+        name, _, value = line.rpartition(" ")
+        route = name.split('route="', 1)[1].split('"', 1)[0]
+        row = out.setdefault(route, {"count": 0.0, "sum": 0.0, "le_50ms": 0.0})
+        if name.startswith(f"{_HIST}_count"):
+            row["count"] += float(value)
+        elif name.startswith(f"{_HIST}_sum"):
+            row["sum"] += float(value)
+        elif 'le="0.05"' in name:
+            row["le_50ms"] += float(value)
+    return out
+
+
+def _server_delta(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], cpu_s: float
+) -> dict[str, Any]:
+    routes = {}
+    total = 0.0
+    for route, row in after.items():
+        old = before.get(route, {"count": 0.0, "sum": 0.0, "le_50ms": 0.0})
+        n = row["count"] - old["count"]
+        if n <= 0 or route.endswith("/metrics"):
+            continue
+        total += n
+        routes[route] = {
+            "n": int(n),
+            "mean_ms": round(1000 * (row["sum"] - old["sum"]) / n, 2),
+            "share_within_50ms": round((row["le_50ms"] - old["le_50ms"]) / n, 4),
+        }
+    return {
+        "routes": routes,
+        "cpu_s": round(cpu_s, 2),
+        "cpu_ms_per_request": round(1000 * cpu_s / total, 3) if total else None,
+    }
+
+
 def _q(values: list[float], q: float) -> float:
     return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 2)
 
@@ -211,6 +268,7 @@ def _summary(raw: dict[str, Any], names: list[str]) -> dict[str, Any]:
         "requests": raw["requests"],
         "elapsed_s": round(raw["elapsed_s"], 2),
         "achieved_rps": round(raw["requests"] / raw["elapsed_s"], 1),
+        "client_cpu_s": raw.get("client_cpu_s"),
     }
 
 
@@ -285,7 +343,12 @@ def main() -> None:
             warm = _schedule(args.rate, args.baseline_rate, args.warmup)
             asyncio.run(_load(base, token, paths, warm))
             measured = _schedule(args.rate, args.baseline_rate, args.seconds)
+            before, cpu0 = _server_side(base, token), _cpu_s(procs[0].pid)
+            client0 = _cpu_s(os.getpid())
             raw = asyncio.run(_load(base, token, paths, measured))
+            raw["client_cpu_s"] = round(_cpu_s(os.getpid()) - client0, 2)
+            cpu = _cpu_s(procs[0].pid) - cpu0
+            server = _server_delta(before, _server_side(base, token), cpu)
         finally:
             stop_all(procs)  # before the schema goes
     figures = {
@@ -295,6 +358,7 @@ def main() -> None:
         "seconds": args.seconds,
         "loadavg_before": load_before,
         **_summary(raw, ["job_list", "run_summary", "health"]),
+        "server": server,
     }
     emit("service_load", figures)
 
