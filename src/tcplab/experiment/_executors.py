@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import logging
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,6 +30,13 @@ from tcplab.experiment._worker import (
     WorkerContext,
     WorkerFailure,
 )
+from tcplab.monitor import (
+    LLMCounts,
+    LogRelay,
+    merge_llm_counts,
+    relay_child_logs,
+    take_llm_counts,
+)
 
 __all__ = [
     "EXECUTOR_KINDS",
@@ -42,6 +50,7 @@ __all__ = [
 
 ExecutorState = Literal["new", "started", "closed", "failed"]
 EXECUTOR_KINDS = ("inline", "local", "ray")
+log = logging.getLogger("tcplab.experiment")
 
 
 class Executor(abc.ABC):
@@ -174,23 +183,40 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _init_process(ctx: WorkerContext) -> None:
-    """Pool initializer: never raises (that would break the pool); the error is kept."""
+def _init_process(ctx: WorkerContext, relay: tuple[Any, int, int] | None = None) -> None:
+    """Pool initializer: never raises (that would break the pool); the error is kept.
+
+    With ``relay`` (a :class:`LogRelay`'s ``child_args()``) this process's log records go to
+    the parent, which handles them as its own (a service job's logs keep them)."""
     global _PROCESS_WORKER, _PROCESS_INIT_ERROR
+    if relay is not None:
+        relay_child_logs(*relay)
     try:
         _PROCESS_WORKER = TrialWorker(ctx)
     except BaseException as exc:
         _PROCESS_INIT_ERROR = WorkerFailure.capture(exc, _worker_name())
+        log.warning("pool process %s could not start its worker: %s", _worker_name(), exc)
+        return
+    log.info("pool process %s: worker ready", _worker_name())
 
 
-def _run_in_process(task: ShardTask) -> ShardResult | WorkerFailure:
+_Reply = tuple[ShardResult | WorkerFailure, LLMCounts | None]
+
+
+def _run_in_process(task: ShardTask) -> _Reply:
+    """Run one shard; the LLM attempts counted here since the last shard travel with it (this
+    process exports nothing: the parent adds them to its own ``/metrics``)."""
     if _PROCESS_INIT_ERROR is not None:
-        return _PROCESS_INIT_ERROR
+        return _PROCESS_INIT_ERROR, take_llm_counts()
     assert _PROCESS_WORKER is not None, "worker not initialised"
     try:
-        return _PROCESS_WORKER.run(task)
+        value: ShardResult | WorkerFailure = _PROCESS_WORKER.run(task)
     except BaseException as exc:
-        return WorkerFailure.capture(exc, _PROCESS_WORKER.worker)
+        value = WorkerFailure.capture(exc, _PROCESS_WORKER.worker)
+        log.warning("pool process %s: shard %d failed: %s", _worker_name(), task.shard, exc)
+    else:
+        log.info("pool process %s: shard %d done", _worker_name(), task.shard)
+    return value, take_llm_counts()
 
 
 def _describe_in_process() -> list[dict[str, Any]] | WorkerFailure:
@@ -201,15 +227,23 @@ def _describe_in_process() -> list[dict[str, Any]] | WorkerFailure:
 
 
 class LocalExecutor(Executor):
-    """A pool of worker processes on this machine (``forkserver`` start method)."""
+    """A pool of worker processes on this machine (``forkserver`` start method).
+
+    The pool processes' log records are handled by this process on the thread that waits for
+    results (:class:`LogRelay`), and the LLM attempts they count come back with each shard and
+    are added to this process's totals — what a worker's ``/metrics`` exports."""
 
     kind = "local"
 
     def _start(self, ctx: WorkerContext) -> None:
         mp = multiprocessing.get_context("forkserver")
-        self._pending: set[Future[ShardResult | WorkerFailure]] = set()
+        self._pending: set[Future[_Reply]] = set()
+        self._relay = LogRelay(mp)
         self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=mp, initializer=_init_process, initargs=(ctx,)
+            max_workers=self.workers,
+            mp_context=mp,
+            initializer=_init_process,
+            initargs=(ctx, self._relay.child_args()),
         )
 
     def _submit(self, task: ShardTask) -> None:
@@ -222,12 +256,14 @@ class LocalExecutor(Executor):
 
     def _results(self) -> Iterator[ShardResult]:
         while self._pending:
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+            done, self._pending = wait(self._pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            self._relay.drain()
             for fut in done:
                 try:
-                    value = fut.result()
+                    value, counts = fut.result()
                 except BrokenProcessPool as exc:
                     raise _lost(getattr(fut, "shard", None)) from exc
+                merge_llm_counts(counts)
                 yield _unwrap(value)
 
     def _cancel(self) -> None:
@@ -240,7 +276,9 @@ class LocalExecutor(Executor):
 
     def _close(self) -> None:
         if hasattr(self, "_pool"):
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            with self._relay.draining():  # children still logging must not block on the pipe
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._relay.close()
 
     def worker_pids(self) -> list[int]:
         procs = getattr(getattr(self, "_pool", None), "_processes", None) or {}
@@ -248,7 +286,11 @@ class LocalExecutor(Executor):
 
     def arms_info(self) -> list[dict[str, Any]]:
         try:
-            value = self._pool.submit(_describe_in_process).result()
+            fut = self._pool.submit(_describe_in_process)
+            while not wait([fut], timeout=0.25).done:
+                self._relay.drain()
+            self._relay.drain()
+            value = fut.result()
         except BrokenProcessPool as exc:
             raise _lost(None) from exc
         if isinstance(value, WorkerFailure):

@@ -7,9 +7,17 @@ library, sensor or device is missing is recorded as unavailable with the reason.
 from __future__ import annotations
 
 from tcplab.monitor._files import METRICS_SCHEMA, MetricsWriter, read_metrics, snapshots_table
-from tcplab.monitor._llm import LLM_OUTCOMES, llm_collectors, record_llm_request
+from tcplab.monitor._llm import (
+    LLM_OUTCOMES,
+    LLMCounts,
+    llm_collectors,
+    merge_llm_counts,
+    record_llm_request,
+    take_llm_counts,
+)
 from tcplab.monitor._model import METRICS_SCHEMA_VERSION, Point, Snapshot, SourceStatus
 from tcplab.monitor._prom import HostCollector
+from tcplab.monitor._relay import LogRelay, relay_child_logs
 from tcplab.monitor._run import (
     RunMonitor,
     sample_interval_default,
@@ -37,6 +45,8 @@ __all__ = [
     "BackgroundSampler",
     "HostCollector",
     "HostView",
+    "LLMCounts",
+    "LogRelay",
     "MetricsWriter",
     "Point",
     "RunMonitor",
@@ -49,12 +59,15 @@ __all__ = [
     "check_interval",
     "llm_collectors",
     "make_sources",
+    "merge_llm_counts",
     "read_metrics",
     "record_llm_request",
     "register_source",
+    "relay_child_logs",
     "sample_interval_default",
     "saturation_warnings",
     "snapshots_table",
+    "take_llm_counts",
     "trial_window",
     "view_document",
 ]
