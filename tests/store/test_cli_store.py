@@ -55,11 +55,11 @@ def test_db_commands(tmp_path: Path) -> None:
     proc = tcplab("db", "current", "--db", url)
     assert proc.returncode == 1 and "does not exist (nothing was created)" in proc.stderr
     assert not (tmp_path / "x.sqlite").exists()
-    assert "at revision 0001" in tcplab("db", "upgrade", "--db", url).stdout
-    assert "0001 (head 0001, up to date)" in tcplab("db", "current", "--db", url).stdout
+    assert "at revision 0002" in tcplab("db", "upgrade", "--db", url).stdout
+    assert "0002 (head 0002, up to date)" in tcplab("db", "current", "--db", url).stdout
     assert "at revision base" in tcplab("db", "downgrade", "base", "--db", url, "--yes").stdout
     proc = tcplab("db", "current", "--db", url)
-    assert proc.returncode == 0 and "empty (head 0001" in proc.stdout
+    assert proc.returncode == 0 and "empty (head 0002" in proc.stdout
 
 
 def test_unreachable_database_is_one_line(isolated_home: Path) -> None:

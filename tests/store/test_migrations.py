@@ -24,7 +24,7 @@ def test_up_down_up(db_url: str) -> None:
         engine = store_engine(store)
         assert current_revision(engine) is None and _tables(engine) == set()
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         assert _tables(engine) == TABLES
         upgrade(engine)  # idempotent
         downgrade(engine, "base")

@@ -2,6 +2,10 @@
 
 One row per trial. ``TRIAL_SCHEMA_VERSION`` is written into every row and into the file
 metadata; readers refuse versions they do not know. Latencies are integer nanoseconds.
+
+Version 2 added two nullable columns at the end: ``confidence`` (the analyzer's confidence in
+its prediction, where it has one) and ``label_decision`` (the labelled decision of an invocation
+input). Version 1 files are still read: those columns come back as nulls.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ __all__ = [
     "TRIAL_COLUMNS",
     "TRIAL_SCHEMA",
     "TRIAL_SCHEMA_VERSION",
+    "TRIAL_SCHEMA_VERSIONS_READ",
     "completed_shards",
     "read_trial_files",
     "read_trials",
@@ -30,7 +35,11 @@ __all__ = [
     "write_shard",
 ]
 
-TRIAL_SCHEMA_VERSION = 1
+TRIAL_SCHEMA_VERSION = 2
+#: Versions :func:`read_trial_files` reads (older files get the newer columns as nulls).
+TRIAL_SCHEMA_VERSIONS_READ = (1, 2)
+#: Columns each version added, read as nulls from files of an older version.
+_ADDED_IN: dict[int, tuple[str, ...]] = {2: ("confidence", "label_decision")}
 
 TRIAL_SCHEMA = pa.schema(
     [
@@ -75,6 +84,8 @@ TRIAL_SCHEMA = pa.schema(
         ("pid", pa.int32()),
         ("started_at_ns", pa.int64()),
         ("finished_at_ns", pa.int64()),
+        ("confidence", pa.float64()),
+        ("label_decision", pa.string()),
     ],
     metadata={b"tcplab.trial_schema_version": str(TRIAL_SCHEMA_VERSION).encode()},
 )
@@ -132,25 +143,44 @@ def completed_shards(run_dir: Path) -> set[int]:
 def read_trial_files(files: Sequence[Path], columns: Iterable[str] | None = None) -> pa.Table:
     """The trials of ``files`` as one Arrow table, in the order given.
 
+    Files of an older schema version (see :data:`TRIAL_SCHEMA_VERSIONS_READ`) are read with the
+    columns added since as nulls, so the table always has the current schema's columns.
+
     Raises:
         UsageError: no files, an unreadable file, or one written by an unknown schema version.
     """
     if not files:
         raise UsageError("no trial files: the run has no finished shard yet")
+    wanted = list(columns) if columns else list(TRIAL_COLUMNS)
     tables = []
     for f in files:
         try:
             meta = pq.read_schema(f).metadata or {}
             version = int(meta.get(b"tcplab.trial_schema_version", b"0"))
-            if version != TRIAL_SCHEMA_VERSION:
+            if version not in TRIAL_SCHEMA_VERSIONS_READ:
                 raise UsageError(
                     f"{f}: trial schema version {version} is not supported "
-                    f"(this tcplab reads {TRIAL_SCHEMA_VERSION})"
+                    f"(this tcplab reads {', '.join(map(str, TRIAL_SCHEMA_VERSIONS_READ))})"
                 )
-            tables.append(pq.read_table(f, columns=list(columns) if columns else None))
+            tables.append(_read_one(f, version, wanted, all_columns=columns is None))
         except (OSError, ValueError, pa.ArrowException) as exc:
             raise UsageError(f"{f}: unreadable trial file ({type(exc).__name__}: {exc})") from exc
     return pa.concat_tables(tables)
+
+
+def _read_one(f: Path, version: int, wanted: list[str], *, all_columns: bool) -> pa.Table:
+    """One file's ``wanted`` columns; those added after ``version`` are nulls."""
+    added = {c for v, cols in _ADDED_IN.items() if v > version for c in cols}
+    if not added:
+        table = pq.read_table(f, columns=None if all_columns else wanted)
+        return table.replace_schema_metadata(TRIAL_SCHEMA.metadata)
+    table = pq.read_table(f, columns=[c for c in wanted if c not in added])
+    n = table.num_rows
+    arrays = [
+        pa.nulls(n, TRIAL_SCHEMA.field(c).type) if c in added else table.column(c) for c in wanted
+    ]
+    fields = [TRIAL_SCHEMA.field(c) if c in added else table.schema.field(c) for c in wanted]
+    return pa.table(arrays, schema=pa.schema(fields, metadata=TRIAL_SCHEMA.metadata))
 
 
 def read_trials(run_dir: Path, columns: Iterable[str] | None = None) -> pa.Table:

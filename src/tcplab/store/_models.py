@@ -151,6 +151,7 @@ TRIAL_SQL_COLUMNS: tuple[tuple[str, str], ...] = (
     *(("model_id", "str"), ("model_version", "str"), ("error", "str"), ("explanation", "str")),
     *(("worker", "str"), ("host", "str"), ("pid", "i32")),
     *(("started_at_ns", "i64"), ("finished_at_ns", "i64")),
+    *(("confidence", "f64"), ("label_decision", "str")),
 )
 _KEY = ("run_id", "shard", "seq")
 
