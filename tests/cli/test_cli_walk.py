@@ -338,6 +338,21 @@ def _cases_data() -> dict[str, list[Case]]:
             c(*gen, *out, "--threshold", "2"),
             *hostile(*gen, *out, "--generator", "llm", "--llm-config", "{X}", kinds=MD),
             c(*gen, *out, "--max-cost", "-1"),
+            c(*gen, *out, "--generator", "knn", "--no-cache"),
+            c(*gen, *out, "--no-cache=yes"),
+        ],
+        "descriptors cv": [
+            c("descriptors", "cv"),
+            c("descriptors", "cv", "--corpus", "{trunc}"),
+            *hostile("descriptors", "cv", "--corpus", "{X}", kinds=("dir", "rand", "loop")),
+            c("descriptors", "cv", "--corpus", "{corpus}", "--generator", "x[/x]", echo="x[/x]"),
+            c("descriptors", "cv", "--corpus", "{corpus}", "--generator", "ensemble"),
+            c("descriptors", "cv", "--corpus", "{corpus}", "--nested", "--json"),
+            c("descriptors", "cv", "--corpus", "{corpus}", "--threshold", "-0.5"),
+            *hostile(
+                "descriptors", "cv", "--corpus", "{corpus}", "--train-labels", "{X}", kinds=MD
+            ),
+            c("descriptors", "cv", home="broken"),
         ],
         "descriptors evaluate": [
             c("descriptors", "evaluate"),

@@ -20,6 +20,7 @@ from tcplab.generator import (
     generate_registry,
     get_generator,
     read_explanations,
+    training_cv,
 )
 from tcplab.labels import read_labels
 from tcplab.registry import Registry
@@ -87,6 +88,14 @@ def generate_cmd(
         float | None,
         typer.Option("--max-cost", help="llm generator: stop sending tools beyond this USD."),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Learned generators: retrain instead of loading the trained model from "
+            "TCPLAB_HOME/cache/generator (the new model replaces the cached one).",
+        ),
+    ] = False,
 ) -> None:
     """Generate a v2 descriptor registry for every tool of a corpus (rules or a learned model)."""
     settings = get_settings()
@@ -105,6 +114,7 @@ def generate_cmd(
         threshold=threshold,
         llm={"config": str(llm_config)} if llm_config else None,
         max_cost_usd=max_cost,
+        model_cache=not no_cache,
     )
     gen = get_generator(generator, ctx)
     with console.status(f"generating descriptors ({gen.name})"):
@@ -132,6 +142,8 @@ def _print_result(result: Any) -> None:
         ),
         highlight=False,
     )
+    if "model_cache" in info:
+        console.print(escape(f"model: {info['model_cache']}"), highlight=False)
     if "cv" in info:
         _print_cv(info["cv"])
 
@@ -255,5 +267,79 @@ def evaluate_cmd(
         ) or exp_rec.get("reason", "(no explanation file)")
         console.print(  # tool names and matched text are data, never markup
             escape(f"  {d['tool']}: label {d['label']}, predicted {d['predicted']} <- {fired}"),
+            highlight=False,
+        )
+
+
+@app.command("cv")
+def cv_cmd(
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="Corpus file (default: TCPLAB_HOME/corpus/corpus.parquet)."),
+    ] = None,
+    generator: Annotated[
+        str, typer.Option("--generator", help="ordinal (default) or knn.")
+    ] = "ordinal",
+    train_labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--train-labels", help="Training labels (default: the shipped tcplab-v1.csv)."
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Fixed abstention threshold (default: chosen by CV)."),
+    ] = None,
+    nested: Annotated[
+        bool,
+        typer.Option(
+            "--nested",
+            help="Also nested CV: C and the threshold/guard chosen in inner folds only "
+            "(the unbiased estimate; slow: 25 inner fits per outer fold for ordinal).",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Grouped CV of a learned generator on its training labels (docs/generators.md)."""
+    corpus_path = corpus or get_settings().corpus_dir / "corpus.parquet"
+    if not corpus_path.exists():
+        raise UsageError(f"corpus {corpus_path} does not exist; run `tcplab corpus scan` first")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, not {threshold}")
+    tools = read_corpus(corpus_path)
+    gen = get_generator(generator, GeneratorContext(labels=train_labels, threshold=threshold))
+    with console.status(f"cross-validating {gen.name}") as status:
+
+        def progress(done: int, total: int) -> None:
+            status.update(f"nested CV of {gen.name}: outer fold {done}/{total} done")
+
+        result = training_cv(gen, tools, nested=nested, progress=progress)
+    if as_json:
+        emit_json(result)
+        return
+    console.print("[bold]optimistic[/] (threshold chosen on the scored folds):", highlight=False)
+    _print_cv(result["optimistic"])
+    if "nested" in result:
+        _print_nested(result["nested"])
+
+
+def _print_nested(res: Any) -> None:
+    """The nested-CV figures and what each outer fold chose."""
+    fig, cal = res["figures"], res["calibration"]
+    console.print(
+        "[bold]nested[/] (C and threshold/guard chosen in inner folds): unsafe approvals "
+        f"{fig['unsafe_approval_rate']:.3f}, critical under-calls "
+        f"{fig['critical_undercall_rate']:.3f}, friction {fig['friction_rate']:.3f}, coverage "
+        f"{fig['coverage']:.3f}, exact (covered) {fig['exact_covered']:.3f}, within-one (covered) "
+        f"{fig['within_one_covered']:.3f}; calibration ECE {cal['ece']:.3f}, Brier "
+        f"{cal['brier']:.3f}; capability macro-F1 {res['capability_macro_f1']:.3f}; exact without "
+        f"abstention {res['no_abstention']['exact_all']:.3f}",
+        highlight=False,
+    )
+    for f in res["folds"]:
+        params = ", ".join(f"{k}={v}" for k, v in f["params"].items()) or "-"
+        console.print(
+            f"  outer fold {f['fold']}: {f['n_test']} tools, {params}, threshold "
+            f"{f['threshold']}, guard {f['guard']}",
             highlight=False,
         )

@@ -28,13 +28,16 @@ from tcplab.generator._generate import (
     generate_registry,
     read_explanations,
 )
+from tcplab.generator._nested import C_GRID, NestedResult, nested_cross_validate, training_cv
 
 __all__ = [
+    "C_GRID",
     "Abstention",
     "Evaluation",
     "GenerationResult",
     "Generator",
     "GeneratorContext",
+    "NestedResult",
     "Prediction",
     "calibration_error",
     "choose_threshold",
@@ -46,6 +49,8 @@ __all__ = [
     "generate_registry",
     "generator_names",
     "get_generator",
+    "nested_cross_validate",
     "read_explanations",
     "register_generator",
+    "training_cv",
 ]

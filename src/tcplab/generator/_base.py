@@ -43,12 +43,13 @@ class GeneratorContext:
     """What a generator may use besides the tools: training labels, cache, rules file."""
 
     labels: Path | None = None  # training labels (default: the shipped tcplab-v1.csv)
-    cache_dir: Path | None = None  # embedding cache (default: TCPLAB_HOME/cache/generator)
+    cache_dir: Path | None = None  # embedding + model cache (default: TCPLAB_HOME/cache/generator)
     rules: Path | None = None  # rules YAML for ``rules`` and the ensemble's overrides
     threshold: float | None = None  # abstention threshold (default: chosen by grouped CV)
     llm: dict[str, Any] | None = None  # LLMAnalyzer parameters of the ``llm`` generator
     max_cost_usd: float | None = None  # the ``llm`` generator stops sending beyond this spend
     llm_batch: int = 64  # tools per batch of the ``llm`` generator (the cap is checked between)
+    model_cache: bool = True  # learned generators: load/store the trained model (else retrain)
 
 
 class Generator(ABC):

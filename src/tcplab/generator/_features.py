@@ -29,6 +29,7 @@ from tcplab.corpus import ToolDoc
 __all__ = [
     "FEATURE_VERSION",
     "embed_tools",
+    "embedding_model_version",
     "structured_features",
     "tool_groups",
     "tool_text",
@@ -102,6 +103,18 @@ def _cache_file(cache_dir: Path, model_version: str) -> Path:
     return cache_dir / f"embeddings-{tag}.npz"
 
 
+def embedding_model_version() -> str:
+    """The installed version of the shipped MiniLM package ("?" when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from tcplab.analyzers.embedding import MODEL_PACKAGE
+
+    try:
+        return version(MODEL_PACKAGE)
+    except PackageNotFoundError:
+        return "?"
+
+
 def embed_tools(
     docs: Sequence[ToolDoc], cache_dir: Path | None, batch_size: int = 64
 ) -> npt.NDArray[np.float32]:
@@ -110,14 +123,9 @@ def embed_tools(
     Raises:
         MissingDependencyError: torch, sentence-transformers or the model package is missing.
     """
-    from importlib.metadata import PackageNotFoundError, version
+    from tcplab.analyzers.embedding import load_model
 
-    from tcplab.analyzers.embedding import MODEL_PACKAGE, load_model
-
-    try:
-        model_version = version(MODEL_PACKAGE)
-    except PackageNotFoundError:
-        model_version = "?"
+    model_version = embedding_model_version()
     texts = [tool_text(d) for d in docs]
     keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
     cached: dict[str, npt.NDArray[np.float32]] = {}

@@ -115,9 +115,12 @@ def generate_registry(
     n = write_registry(out, entries)
     _atomic_write_text(explain_path, records)
     info = gen.info()
-    report = getattr(gen, "cv_report", None) or getattr(
-        getattr(gen, "learned", None), "cv_report", None
-    )
+    learned = getattr(gen, "learned", gen)  # the ensemble's learned part
+    report = getattr(learned, "cv_report", None)
+    cached = getattr(learned, "model_cache_status", None)
+    extra = {"cv": report} if report else {}
+    if cached:
+        extra["model_cache"] = cached
     return GenerationResult(
         registry=out,
         explain=explain_path,
@@ -127,7 +130,7 @@ def generate_registry(
         rules_version=str(info.get("rules_version", "")),
         rules_sha256=str(info.get("rules_sha256", "")),
         generator=gen.name,
-        info={**info, **({"cv": report} if report else {})},
+        info={**info, **extra},
     )
 
 

@@ -8,8 +8,9 @@ threshold and to measure calibration, then fits on all training tools and predic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,10 @@ from tcplab.corpus import ToolDoc
 from tcplab.descriptor import RiskLevel
 from tcplab.errors import MissingDependencyError, UsageError
 from tcplab.generator._abstain import (
+    GUARDS,
+    MAX_UNSAFE,
+    MIN_EXACT,
+    THRESHOLDS,
     Abstention,
     calibration_error,
     choose_threshold,
@@ -26,16 +31,26 @@ from tcplab.generator._abstain import (
     safety_figures,
 )
 from tcplab.generator._base import Generator, Prediction
+from tcplab.generator._cache import ModelCache, ModelRecord, model_key
 from tcplab.generator._features import (
     FEATURE_VERSION,
     embed_tools,
+    embedding_model_version,
     structured_features,
     tool_groups,
 )
 from tcplab.generator._models import CAPABILITIES, NeighbourModel, OrdinalModel
 from tcplab.labels import LabelSet, read_labels
 
-__all__ = ["MIN_TRAINING_TOOLS", "LearnedGenerator", "TrainingSet", "cross_validate"]
+__all__ = [
+    "MIN_TRAINING_TOOLS",
+    "LearnedGenerator",
+    "TrainingSet",
+    "cross_validate",
+    "cv_protocol",
+    "fold_splits",
+    "macro_f1",
+]
 
 MIN_TRAINING_TOOLS = 50
 N_FOLDS = 5
@@ -76,8 +91,15 @@ class TrainingSet:
             labels_sha256=labels.sha256,
         )
 
+    def subset(self, rows: npt.NDArray[np.int64]) -> TrainingSet:
+        """The training tools at positions ``rows`` (an outer fold's training part)."""
+        return TrainingSet(index=self.index[rows], levels=self.levels[rows],
+                           caps=self.caps[rows], groups=self.groups[rows],
+                           labels_sha256=self.labels_sha256)  # fmt: skip
 
-def _folds(ts: TrainingSet) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+
+def fold_splits(ts: TrainingSet) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Grouped, stratified 5-fold splits of the training tools (seed :data:`CV_SEED`)."""
     try:
         from sklearn.model_selection import StratifiedGroupKFold
     except ImportError as exc:
@@ -89,19 +111,26 @@ def _folds(ts: TrainingSet) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.
     return list(cv.split(np.zeros(len(ts.levels)), ts.levels, ts.groups))
 
 
+def cv_protocol() -> dict[str, Any]:
+    """The CV and abstention-choice constants (part of the model cache key)."""
+    return {"folds": N_FOLDS, "seed": CV_SEED, "thresholds": list(THRESHOLDS),
+            "guards": list(GUARDS), "max_unsafe": MAX_UNSAFE, "min_exact": MIN_EXACT}  # fmt: skip
+
+
 def cross_validate(
-    make: type[Model], x: npt.NDArray[np.float64], ts: TrainingSet
+    make: Callable[[], Model], x: npt.NDArray[np.float64], ts: TrainingSet
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Out-of-fold level and capability probabilities (grouped, stratified 5-fold CV)."""
     oof = np.zeros((len(ts.levels), 5))
     oof_caps = np.zeros((len(ts.levels), len(CAPABILITIES)))
-    for train, test in _folds(ts):
+    for train, test in fold_splits(ts):
         model = make().fit(x[train], ts.levels[train], ts.caps[train])
         oof[test], oof_caps[test] = model.predict_proba(x[test])
     return oof, oof_caps
 
 
-def _macro_f1(caps: npt.NDArray[np.bool_], probs: npt.NDArray[np.float64]) -> float:
+def macro_f1(caps: npt.NDArray[np.bool_], probs: npt.NDArray[np.float64]) -> float:
+    """Capability macro-F1 of probabilities thresholded at 0.5 (1.0 for a flag never seen)."""
     pred = probs >= 0.5
     f1s = []
     for j in range(caps.shape[1]):
@@ -120,6 +149,8 @@ class LearnedGenerator(Generator):
         super().__init__(*args, **kwargs)
         self._info: dict[str, Any] = {"generator": self.name}
         self.cv_report: dict[str, Any] = {}
+        self.model_cache_status = "not trained"
+        self._training: TrainingSet | None = None
 
     def features(self, tools: Sequence[ToolDoc]) -> npt.NDArray[np.float64]:
         """The model's input matrix for ``tools``."""
@@ -140,11 +171,67 @@ class LearnedGenerator(Generator):
 
         return read_labels(self.context.labels or shipped_labels("tcplab-v1.csv"))
 
+    def training_data(
+        self, tools: Sequence[ToolDoc]
+    ) -> tuple[TrainingSet, npt.NDArray[np.float64]]:
+        """The labelled tools of ``tools`` and their feature rows."""
+        ts = TrainingSet.build(tools, self._labels())  # before the slow embedding
+        return ts, self.features(tools)[ts.index]
+
     def train(self, tools: Sequence[ToolDoc]) -> tuple[Model, Abstention, npt.NDArray[np.float64]]:
-        """CV, threshold choice and the final fit; returns the model, setting and features."""
+        """The trained model, its abstention setting and the features of ``tools``.
+
+        Loaded from the model cache when an entry for exactly these inputs exists (and
+        ``context.model_cache``); else CV, threshold choice and the final fit, then stored.
+        """
         ts = TrainingSet.build(tools, self._labels())  # before the slow embedding
         x = self.features(tools)
         xt = x[ts.index]
+        self._training = ts
+        cache = ModelCache(Path(self._cache_dir()))
+        key = model_key(self._cache_settings(ts), xt, ts.levels, ts.caps, ts.groups)
+        loaded = self._load(cache, key) if self.context.model_cache else None
+        if loaded is not None:
+            self.model_cache_status = f"loaded from {cache.directory}"
+            return loaded[0], loaded[1], x
+        model, setting = self.fit_with_cv(xt, ts)
+        record = ModelRecord(
+            key=key, kind=model.kind, params=model.params(), threshold=setting.threshold,
+            guard=setting.guard, figures=setting.figures, cv_report=self.cv_report,
+            info=self._info, arrays_sha256="",
+        )  # fmt: skip
+        stored = cache.save(record, model.state())
+        self.model_cache_status = (
+            f"trained, stored in {cache.directory}" if stored else "trained (cache not writable)"
+        )
+        return model, setting, x
+
+    def _load(self, cache: ModelCache, key: str) -> tuple[Model, Abstention] | None:
+        """The cached model and setting for ``key`` (None: absent, corrupt or not this kind)."""
+        entry = cache.load(key)
+        if entry is None or entry.record.kind != self.model_cls.kind:
+            return None
+        rec = entry.record
+        try:
+            model = self.model_cls.from_state(rec.params, entry.arrays)
+        except (KeyError, ValueError, IndexError, TypeError):
+            return None
+        if model.digest() != rec.info.get("model_sha256"):  # the arrays are not that model
+            return None
+        self.cv_report, self._info = dict(rec.cv_report), dict(rec.info)
+        return model, Abstention(threshold=rec.threshold, guard=rec.guard, figures=rec.figures)
+
+    def _cache_settings(self, ts: TrainingSet) -> dict[str, Any]:
+        """What the model depends on besides the training arrays (the cache key)."""
+        return {
+            "generator": self.name, "kind": self.model_cls.kind,
+            "params": self.model_cls().params(), "threshold": self.context.threshold,
+            "labels_sha256": ts.labels_sha256, "features": FEATURE_VERSION,
+            "embedding_model": embedding_model_version(), "cv": cv_protocol(),
+        }  # fmt: skip
+
+    def fit_with_cv(self, xt: npt.NDArray[np.float64], ts: TrainingSet) -> tuple[Model, Abstention]:
+        """Grouped CV, the abstention choice and the fit on all training tools."""
         oof, oof_caps = cross_validate(self.model_cls, xt, ts)
         setting = choose_threshold(ts.levels, oof, self.context.threshold)
         model = self.model_cls().fit(xt, ts.levels, ts.caps)
@@ -154,7 +241,7 @@ class LearnedGenerator(Generator):
             "folds": N_FOLDS,
             "abstention": setting.to_dict(),
             "calibration": calibration_error(ts.levels, oof),
-            "capability_macro_f1": _macro_f1(ts.caps, oof_caps),
+            "capability_macro_f1": macro_f1(ts.caps, oof_caps),
             "no_abstention": safety_figures(ts.levels, decide_levels(oof, 0.0, 1.0)),
         }
         self._info = {
@@ -162,8 +249,7 @@ class LearnedGenerator(Generator):
             "threshold": setting.threshold, "guard": setting.guard,
             "labels_sha256": ts.labels_sha256, "features": FEATURE_VERSION,
         }  # fmt: skip
-        self._oof = (ts, oof)
-        return model, setting, x
+        return model, setting
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -182,7 +268,8 @@ class LearnedGenerator(Generator):
         if not isinstance(model, NeighbourModel):
             return [""] * len(tools)
         idx, sims = model.neighbours(x)
-        ts, _ = self._oof
+        ts = self._training
+        assert ts is not None
         names = [tools[int(i)].name for i in ts.index]
         return [
             "closest labelled tools: " + ", ".join(

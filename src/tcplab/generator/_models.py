@@ -58,6 +58,30 @@ def _fit_binary(x: F, y: npt.NDArray[np.bool_], c: float) -> Any:
     return _logreg(c).fit(x, y)
 
 
+def _binary_state(m: Any) -> F:
+    """One binary model as a row: ``[is_constant, p, intercept, coef...]``."""
+    if isinstance(m, _Constant):
+        return np.asarray([1.0, m.p, 0.0], dtype=np.float64)
+    coef = np.asarray(m.coef_, dtype=np.float64).ravel()
+    return np.concatenate([[0.0, 0.0, float(np.asarray(m.intercept_).ravel()[0])], coef])
+
+
+def _binary_from_state(row: F, c: float, n_features: int) -> Any:
+    """Rebuild a binary model from :func:`_binary_state`: the estimator's own ``predict_proba``
+    runs on the stored coefficients, so a loaded model predicts bit for bit as the fitted one."""
+    if row[0] == 1.0:
+        return _Constant(float(row[1]))
+    if len(row) != 3 + n_features:
+        raise ValueError(f"binary model row has {len(row)} values, expected {3 + n_features}")
+    m = _logreg(c)
+    m.coef_ = row[3:].reshape(1, -1).copy()
+    m.intercept_ = row[2:3].copy()
+    m.classes_ = np.asarray([False, True])
+    m.n_features_in_ = n_features
+    m.n_iter_ = np.zeros(1, dtype=np.int32)
+    return m
+
+
 class OrdinalModel:
     """Cumulative-logit ordinal classifier + per-capability logistic regressions."""
 
@@ -93,6 +117,35 @@ class OrdinalModel:
         levels /= levels.sum(axis=1, keepdims=True)
         caps = np.column_stack([m.predict_proba(xs)[:, 1] for m in self._caps])
         return levels, caps
+
+    def params(self) -> dict[str, float]:
+        """The hyperparameters (part of the model cache key)."""
+        return {"c": self.c}
+
+    def state(self) -> dict[str, F]:
+        """The fitted parameters as arrays (the model cache's ``.npz``)."""
+        assert self._mean is not None and self._scale is not None
+        n = len(self._mean)
+        rows = [_binary_state(m) for m in [*self._cum, *self._caps]]
+        table = np.zeros((len(rows), 3 + n))
+        for i, row in enumerate(rows):
+            table[i, : len(row)] = row
+        return {"mean": self._mean, "scale": self._scale, "binary": table,
+                "n_cum": np.asarray([len(self._cum)], dtype=np.float64)}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, params: dict[str, float], arrays: dict[str, F]) -> OrdinalModel:
+        """The model :meth:`state` described (ValueError when the arrays do not fit)."""
+        model = cls(c=float(params["c"]))
+        mean, scale, table = arrays["mean"], arrays["scale"], arrays["binary"]
+        n_cum = int(arrays["n_cum"][0])
+        if mean.shape != scale.shape or table.ndim != 2 or n_cum != N_LEVELS - 1:
+            raise ValueError("ordinal model arrays do not fit together")
+        n = len(mean)
+        rebuilt = [_binary_from_state(row, model.c, n) for row in table]
+        model._mean, model._scale = mean, scale
+        model._cum, model._caps = rebuilt[:n_cum], rebuilt[n_cum:]
+        return model
 
     def digest(self) -> str:
         """sha256 of the fitted parameters (the model hash in explanation records)."""
@@ -144,6 +197,28 @@ class NeighbourModel:
         wn = w / w.sum(axis=1, keepdims=True)
         caps = np.einsum("nk,nkc->nc", wn, self._caps[idx].astype(np.float64))
         return levels, caps
+
+    def params(self) -> dict[str, float]:
+        """The hyperparameters (part of the model cache key)."""
+        return {"k": self.k, "temperature": self.temperature, "prior": self.prior}
+
+    def state(self) -> dict[str, npt.NDArray[Any]]:
+        """The labelled set it votes with (the model cache's ``.npz``)."""
+        return {"x": self._x, "levels": self._levels, "caps": self._caps}
+
+    @classmethod
+    def from_state(
+        cls, params: dict[str, float], arrays: dict[str, npt.NDArray[Any]]
+    ) -> NeighbourModel:
+        """The model :meth:`state` described (ValueError when the arrays do not fit)."""
+        model = cls(k=int(params["k"]), temperature=params["temperature"], prior=params["prior"])
+        x, levels, caps = arrays["x"], arrays["levels"], arrays["caps"]
+        if x.ndim != 2 or levels.shape != (len(x),) or caps.shape[0] != len(x):
+            raise ValueError("neighbour model arrays do not fit together")
+        model._x = x.astype(np.float64, copy=False)
+        model._levels = levels.astype(np.int64, copy=False)
+        model._caps = caps.astype(bool, copy=False)
+        return model
 
     def digest(self) -> str:
         """sha256 of the parameters and the labelled set it votes with."""
