@@ -6,7 +6,8 @@ holds ``--jobs`` rows (one real finished job copied, mixed states, as
 alternating rounds (``--rounds`` × ``--per-round`` sequential ``GET /metrics`` on a kept-alive
 connection each) and reports per-server median and p99 latency and the median of the per-round
 ratios full / empty with its range, and the database's own execution time of each query the
-jobs collector runs per scrape (EXPLAIN ANALYZE) on both. Writes
+jobs collector runs per scrape (EXPLAIN ANALYZE) on both: since migration ``s0004``, folding
+the trigger's deltas into the aggregate and reading it. Writes
 ``bench/results/metrics_scrape.json``.
 
     .venv/bin/python bench/bench_metrics_scrape.py --jobs 10000
@@ -103,12 +104,11 @@ def _measure(targets: dict[str, tuple[str, str]], rounds: int, per_round: int) -
 def _query_ms(url: str) -> dict[str, float]:
     """Execution time (EXPLAIN ANALYZE, ms) of each query the jobs collector runs per scrape."""
     from tcplab.service._db import ServiceDB
-    from tcplab.service._metrics import _DURATIONS_SQL, _TRIALS_SQL
+    from tcplab.service._metrics import _FOLD_SQL, _READ_SQL
 
-    queries = {
-        "states": "SELECT state, priority_class, count(*) FROM jobs GROUP BY 1, 2",
-        "durations": _DURATIONS_SQL,
-        "trials_per_arm": _TRIALS_SQL,
+    queries = {  # since s0004: fold the trigger's deltas into the totals, read both
+        "fold_deltas": _FOLD_SQL,
+        "read_aggregate": _READ_SQL,
     }
     db = ServiceDB(url, pool_size=1)
     out = {}

@@ -115,3 +115,199 @@ def test_prometheus_scrapes_queue_depth(stack: Stack, tmp_path: Path) -> None:
         assert _query(prom, "tcplab_jobs_running") == {"tcplab": 0.0}
         latency = "sum(tcplab_api_request_duration_seconds_count{route='/api/v1/jobs'})"
         assert wait_for("the submits' latency", lambda: _query(prom, latency)) == {"": 7.0}
+
+
+# --- the jobs collector's aggregate (migration s0004) against a full scan of the jobs table ---
+
+_FULL_SCAN = {  # what /metrics counted before s0004: a read of every job, the reference here
+    "states": "SELECT state, priority_class, count(*) FROM jobs GROUP BY 1, 2",
+    "durations": """
+        SELECT state, count(*), coalesce(sum(d), 0), {buckets}
+        FROM (SELECT state, greatest(0, extract(epoch FROM finished_at - started_at)) AS d
+              FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')
+              AND started_at IS NOT NULL AND finished_at IS NOT NULL) AS f
+        GROUP BY state""",
+    "trials": """
+        SELECT arm.key, sum((arm.value ->> 'done')::bigint)
+        FROM jobs, jsonb_each(jobs.progress -> 'arms') AS arm
+        WHERE jobs.progress IS NOT NULL GROUP BY arm.key""",
+}
+
+
+def _reference(db: Any) -> dict[str, Any]:
+    from tcplab.service._metrics import DURATION_BUCKETS
+
+    buckets = ", ".join(f"count(*) FILTER (WHERE d <= {b:g})" for b in DURATION_BUCKETS)
+    with db.begin() as conn:
+        states = conn.exec_driver_sql(_FULL_SCAN["states"]).all()
+        durs = conn.exec_driver_sql(_FULL_SCAN["durations"].format(buckets=buckets)).all()
+        trials = conn.exec_driver_sql(_FULL_SCAN["trials"]).all()
+    queue: dict[str, float] = {}
+    per_state: dict[str, float] = {}
+    for state, klass, n in states:
+        per_state[state] = per_state.get(state, 0) + n
+        if state == "queued":
+            queue[klass] = queue.get(klass, 0) + n
+    hist = {}
+    for state, n, total, *cum in durs:
+        hist[state] = (float(n), round(float(total), 6), [float(c) for c in cum])
+    return {
+        "queue": queue,
+        "states": per_state,
+        "durations": hist,
+        "trials": {arm: float(n) for arm, n in trials},
+    }
+
+
+def _collected(db: Any) -> dict[str, Any]:
+    from tcplab.service._metrics import JobsCollector
+
+    fams = {f.name: f for f in JobsCollector(lambda: db).collect()}
+    queue = {s.labels["priority"]: s.value for s in fams["tcplab_queue_depth"].samples if s.value}
+    states = {s.labels["state"]: s.value for s in fams["tcplab_jobs"].samples if s.value}
+    hist: dict[str, Any] = {}
+    for s in fams["tcplab_job_duration_seconds"].samples:
+        cum = hist.setdefault(s.labels["outcome"], [0.0, 0.0, []])[2]
+        if s.name.endswith("_bucket") and s.labels["le"] != "+Inf":
+            cum.append(s.value)
+        elif s.name.endswith("_count"):
+            hist[s.labels["outcome"]][0] = s.value
+        elif s.name.endswith("_sum"):
+            hist[s.labels["outcome"]][1] = round(s.value, 6)
+    durations = {k: (v[0], v[1], v[2]) for k, v in hist.items() if v[0]}
+    trials = {s.labels["arm"]: s.value for s in fams["tcplab_trials_done"].samples}
+    return {"queue": queue, "states": states, "durations": durations, "trials": trials}
+
+
+def _job_row(i: int, state: str, **extra: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    row = {
+        "id": f"job-agg-{i:05d}",
+        "schema_version": 1,
+        "name": "agg",
+        "spec": {},
+        "spec_hash": "x",
+        "priority": i % 11,
+        "priority_class": ("low", "normal", "high", "critical")[i % 4],
+        "resources": {},
+        "constraints": {},
+        "backend": "local",
+        "queue": "default",
+        "submitted_by": "alice",
+        "state": state,
+        "created_at": t,
+        "updated_at": t,
+        "attempts": 0,
+        "max_attempts": 3,
+        "n_tools": 1,
+        "n_trials": 1,
+        "arms": [],
+    }
+    return row | extra
+
+
+def _finished(i: int, seconds: float, state: str = "succeeded") -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
+    arms = {"a": {"done": i % 7, "total": 7, "failures": 0}, f"arm{i % 3}": {"done": 2}}
+    return _job_row(
+        i,
+        state,
+        started_at=t0,
+        finished_at=t0 + timedelta(seconds=seconds),
+        progress={"arms": arms},
+    )
+
+
+def test_jobs_collector_aggregate_equals_a_full_scan(tmp_path: Path) -> None:
+    """Backfill on upgrade, then inserts, updates (state, times, progress, heartbeat only) and
+    deletes, with scrapes (folds) in between: the collector equals the full scan each time."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from tcplab.service._db import ServiceDB
+    from tcplab.service._tables import jobs
+
+    from .conftest import pg_schema
+
+    with pg_schema() as url:
+        db = ServiceDB(url, pool_size=2)
+        try:
+            db.migrate()
+            with db.begin() as conn:
+                command.downgrade(db._alembic_config(conn), "s0003")
+                conn.execute(jobs.insert(), [_finished(i, 0.5 + i * 37.3) for i in range(40)])
+                command.upgrade(db._alembic_config(conn), "head")  # the backfill
+            assert _collected(db) == _reference(db)
+            seconds = (0, 1, 1.0001, 5, 59.9, 300, 3600 * 5, 86400, 86401, 10**6)
+            with db.begin() as conn:
+                conn.execute(jobs.insert(), [_job_row(100 + i, "queued") for i in range(30)])
+                conn.execute(
+                    jobs.insert(),
+                    [
+                        _finished(200 + i, s, ("failed", "cancelled")[i % 2])
+                        for i, s in enumerate(seconds)
+                    ],
+                )
+            assert _collected(db) == _reference(db)
+            c = jobs.c
+            with db.begin() as conn:  # claims, progress, finishes, a heartbeat, a requeue
+                conn.execute(
+                    sa.update(jobs)
+                    .where(c.id.in_([f"job-agg-{100 + i:05d}" for i in range(10)]))
+                    .values(
+                        state="running",
+                        started_at=sa.func.now(),
+                        progress={"arms": {"a": {"done": 3}}},
+                    )
+                )
+            before_fold = _reference(db)
+            with db.begin() as conn:
+                conn.execute(
+                    sa.update(jobs)
+                    .where(c.id == "job-agg-00100")
+                    .values(heartbeat_at=sa.func.now())
+                )
+                conn.execute(
+                    sa.update(jobs)
+                    .where(c.id.in_([f"job-agg-{100 + i:05d}" for i in range(5)]))
+                    .values(
+                        state="succeeded",
+                        finished_at=c.started_at + sa.text("interval '42 seconds'"),
+                    )
+                )
+                conn.execute(
+                    sa.update(jobs)
+                    .where(c.id == "job-agg-00005")
+                    .values(state="queued", started_at=None, finished_at=None, progress=None)
+                )
+                conn.execute(sa.delete(jobs).where(c.id.in_(["job-agg-00001", "job-agg-00201"])))
+                conn.execute(
+                    sa.update(jobs).where(c.id == "job-agg-00110").values(priority_class="critical")
+                )
+            ref = _reference(db)
+            assert before_fold != ref
+            assert set(ref["durations"]) == {"succeeded", "failed", "cancelled"}
+            assert ref["trials"]["a"] > 0 and ref["queue"] and ref["states"]["running"] == 5
+            assert _collected(db) == _reference(db)
+            assert _collected(db) == _reference(db)  # a second scrape folds nothing new
+            with db.begin() as conn:
+                deltas = conn.exec_driver_sql(
+                    "SELECT count(*) FROM tcplab_job_metric_deltas"
+                ).scalar()
+                totals = conn.exec_driver_sql(
+                    "SELECT count(*) FROM tcplab_job_metric_totals"
+                ).scalar()
+            assert deltas == 0 and totals < 60  # small: keys, not jobs
+            with db.begin() as conn:
+                conn.execute(sa.delete(jobs))
+            assert (
+                _collected(db)
+                == _reference(db)
+                == {"queue": {}, "states": {}, "durations": {}, "trials": {}}
+            )
+        finally:
+            db.close()

@@ -1,7 +1,9 @@
 """``/metrics`` in Prometheus' text format.
 
-What the queue and the jobs look like is read from the ``jobs`` table **at scrape time** (one
-source of truth for any number of API processes and workers): queue depth per priority class,
+What the queue and the jobs look like is read **at scrape time** from a small aggregate of the
+``jobs`` table that a trigger keeps (migration ``s0004``; one source of truth for any number
+of API processes and workers, and a scrape's cost does not grow with the stored jobs): queue
+depth per priority class,
 jobs per state, running jobs, a histogram of finished jobs' durations by outcome, and trials
 done per arm (a counter: ``rate(tcplab_trials_done_total[1m])`` is trials per second per arm).
 API request latency is measured in this process (a histogram per route template, method and
@@ -38,7 +40,15 @@ def _le(bound: float) -> str:
 
 
 class JobsCollector(Collector):
-    """Metrics computed from the ``jobs`` table on every scrape."""
+    """Metrics from the jobs table's aggregate (migration ``s0004``), on every scrape.
+
+    A trigger on ``jobs`` appends each job's change of contribution to
+    ``tcplab_job_metric_deltas``; a scrape folds them into ``tcplab_job_metric_totals`` (when no
+    other process is doing so: ``pg_try_advisory_xact_lock``) and reads totals plus the deltas
+    left. Its work grows with the distinct (state, class), (outcome, bucket) and arm keys and
+    with the job changes since the last scrape — not with the number of stored jobs. No cache:
+    every scrape reads the committed state.
+    """
 
     def __init__(self, db_of: Any) -> None:
         self._db_of = db_of  # a callable: the app's ServiceDB (it connects at startup)
@@ -48,11 +58,10 @@ class JobsCollector(Collector):
         if db is None:
             return
         with db.begin() as conn:
-            by_state = conn.exec_driver_sql(
-                "SELECT state, priority_class, count(*) FROM jobs GROUP BY 1, 2"
-            ).all()
-            durations = conn.exec_driver_sql(_DURATIONS_SQL).all()
-            trials = conn.exec_driver_sql(_TRIALS_SQL).all()
+            if conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({_FOLD_LOCK})").scalar():
+                conn.exec_driver_sql(_FOLD_SQL)
+            rows = conn.exec_driver_sql(_READ_SQL).all()
+        by_state, durations, trials = _split(rows)
         yield from _state_metrics(by_state)
         yield _duration_metric(durations)
         done = CounterMetricFamily(
@@ -65,24 +74,44 @@ class JobsCollector(Collector):
         yield done
 
 
-_DURATIONS_SQL = (
-    "SELECT state, count(*), coalesce(sum(d), 0), "
-    + ", ".join(f"count(*) FILTER (WHERE d <= {b:g})" for b in DURATION_BUCKETS)
-    + """
-FROM (
-  SELECT state, greatest(0, extract(epoch FROM finished_at - started_at)) AS d
-  FROM jobs
-  WHERE state IN ('succeeded', 'failed', 'cancelled')
-    AND started_at IS NOT NULL AND finished_at IS NOT NULL
-) AS finished
-GROUP BY state"""
-)  # the buckets are counted by the database: one row per outcome, whatever the job count
-_TRIALS_SQL = """
-SELECT arm.key, sum((arm.value ->> 'done')::bigint)
-FROM jobs, jsonb_each(jobs.progress -> 'arms') AS arm
-WHERE jobs.progress IS NOT NULL
-GROUP BY arm.key ORDER BY arm.key
+_FOLD_LOCK = 0x7C9_3E7  # one process folds the deltas at a time; the others just read
+_FOLD_SQL = """
+WITH moved AS (
+  DELETE FROM tcplab_job_metric_deltas RETURNING metric, key1, key2, n, total
+)
+INSERT INTO tcplab_job_metric_totals AS t (metric, key1, key2, n, total)
+SELECT metric, key1, key2, sum(n), sum(total) FROM moved GROUP BY 1, 2, 3
+ON CONFLICT (metric, key1, key2)
+DO UPDATE SET n = t.n + excluded.n, total = t.total + excluded.total
 """
+_READ_SQL = """
+SELECT metric, key1, key2, sum(n), sum(total) FROM (
+  SELECT metric, key1, key2, n, total FROM tcplab_job_metric_totals
+  UNION ALL
+  SELECT metric, key1, key2, n, total FROM tcplab_job_metric_deltas
+) AS u
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+
+
+def _split(rows: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The aggregate's rows as the three metrics need them: (state, class, n); (outcome,
+    count, seconds, cumulative bucket counts...); (arm, trials) for arms some job has."""
+    by_state = [(k1, k2, int(n)) for m, k1, k2, n, _ in rows if m == "state" and n]
+    index = {_le(b): i for i, b in enumerate(DURATION_BUCKETS)}
+    per: dict[str, list[float]] = {}
+    for m, k1, k2, n, total in rows:
+        if m != "duration":
+            continue
+        acc = per.setdefault(k1, [0.0] * (len(DURATION_BUCKETS) + 2))
+        acc[0] += int(n)
+        acc[1] += float(total)
+        i = index.get(k2, len(DURATION_BUCKETS))  # "+Inf": only the total count
+        for j in range(i, len(DURATION_BUCKETS)):
+            acc[2 + j] += int(n)
+    durations = [(k, *acc) for k, acc in per.items()]
+    trials = [(k1, int(n)) for m, k1, _, n, jobs in rows if m == "trials" and jobs > 0]
+    return by_state, durations, trials
 
 
 def _state_metrics(rows: Sequence[Any]) -> Iterator[Metric]:
