@@ -1,4 +1,10 @@
-"""Building :class:`ToolInput` objects from a corpus: every arm sees the same documentation."""
+"""Building :class:`ToolInput` objects from a corpus: every arm sees the same documentation.
+
+An invocation input (issue 16) is a whole command line: its name is the line, and its
+documentation is that of the line's first tool (the first word that is not a ``NAME=value``
+assignment), so the rules, embedding and LLM arms answer on the same lines as the
+``invocation`` arm, with the relevant man page.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from tcplab.config import get_settings
 from tcplab.corpus import ToolDoc, read_corpus
 from tcplab.errors import UsageError
 
-__all__ = ["default_corpus_path", "load_inputs", "to_input"]
+__all__ = ["default_corpus_path", "first_tool", "load_inputs", "to_input"]
 
 
 def default_corpus_path() -> Path:
@@ -18,10 +24,21 @@ def default_corpus_path() -> Path:
     return get_settings().corpus_dir / "corpus.parquet"
 
 
-def to_input(doc: ToolDoc) -> ToolInput:
-    """The analyzer input for one corpus row."""
+def first_tool(line: str) -> str:
+    """The first tool of a command line: its first word that is not an assignment, quotes
+    removed, as a basename (``FOO=1 /usr/bin/make x`` → ``make``); ``""`` for none."""
+    for word in line.split():
+        if "=" in word.split("/", 1)[0]:
+            continue
+        word = word.strip("'\"")
+        return word.rstrip("/").rsplit("/", 1)[-1] or word
+    return ""
+
+
+def to_input(doc: ToolDoc, name: str | None = None) -> ToolInput:
+    """The analyzer input for one corpus row (``name``: a command line it documents)."""
     return ToolInput(
-        name=doc.name,
+        name=name or doc.name,
         sections=dict(doc.sections),
         doc_text=doc.doc_text,
         path=doc.path,
@@ -34,8 +51,9 @@ def load_inputs(
 ) -> list[ToolInput]:
     """Inputs for ``names`` (all corpus tools when None), in the order given.
 
-    A name missing from the corpus becomes a bare input (no documentation): arms that read
-    documentation then answer UNKNOWN for it, as they must.
+    A name with whitespace is a command line: it gets its first tool's documentation. A name
+    (or a line's first tool) missing from the corpus becomes a bare input (no documentation):
+    arms that read documentation then answer UNKNOWN for it, as they must.
 
     Raises:
         UsageError: the corpus file does not exist (and ``require_corpus``).
@@ -53,4 +71,14 @@ def load_inputs(
         by_name.setdefault(row.name, row)
     if names is None:
         return [to_input(doc) for doc in by_name.values()]
-    return [to_input(by_name[n]) if n in by_name else ToolInput.bare(n) for n in names]
+    return [_input(n, by_name) for n in names]
+
+
+def _input(name: str, by_name: dict[str, ToolDoc]) -> ToolInput:
+    if name in by_name:
+        return to_input(by_name[name])
+    if any(ch.isspace() for ch in name):
+        doc = by_name.get(first_tool(name))
+        if doc is not None:
+            return to_input(doc, name)
+    return ToolInput.bare(name)

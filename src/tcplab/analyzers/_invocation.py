@@ -1,11 +1,11 @@
 """The ``invocation`` arm: TCP's per-invocation decision for a whole command line (issue 16).
 
 The input's ``name`` is the command line (``git push --force origin main``); the arm answers
-with :func:`tcplab.check.check`'s level and capabilities and the most severe reasons. It reads
-no documentation. What is **not** done yet: the experiment engine's invocation inputs (a spec
-whose inputs are the lines of an invocation labels file, scored against their decisions);
-today the arm is created through the analyzer registry and used directly, see
-``docs/check.md``.
+with :func:`tcplab.check.check`'s level and capabilities and the most severe reasons (its
+decision is the check's: both follow the TCP policy). It reads no documentation. A spec whose
+``labels`` is an invocation labels file makes the lines the engine's inputs; every arm is then
+scored on the labelled decisions (``label_decision``, ``correct``;
+:func:`tcplab.check.score_trials`), see ``docs/check.md``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tcplab.check._engine import SCHEMA_VERSION, check, decide_line, default_registry_path
 from tcplab.check._engine import clear_caches as clear_parse_cache
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, load_knowledge
-from tcplab.check._score import is_unsafe_approval, score_labels
+from tcplab.check._score import TRIAL_METRICS, is_unsafe_approval, score_labels, score_trials
 from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer, summary
 from tcplab.check._sources import build_registry, explain_rule
 
@@ -24,6 +24,7 @@ __all__ = [
     "HOOK_DECISIONS",
     "KNOWLEDGE_VERSION",
     "SCHEMA_VERSION",
+    "TRIAL_METRICS",
     "CheckReason",
     "CheckResult",
     "build_registry",
@@ -36,6 +37,7 @@ __all__ = [
     "is_unsafe_approval",
     "load_knowledge",
     "score_labels",
+    "score_trials",
     "serve",
     "serve_answer",
     "summary",

@@ -9,7 +9,7 @@ import numpy as np
 from tcplab.analyzers import default_corpus_path
 from tcplab.corpus import read_corpus
 from tcplab.experiment._spec import ExperimentSpec, SpecError
-from tcplab.labels import LabelSet, read_labels
+from tcplab.labels import LabelSet, is_invocation_file, read_invocation_labels, read_labels
 from tcplab.resources import resolve_data_ref
 
 __all__ = ["resolve_inputs", "select_tools"]
@@ -66,9 +66,13 @@ def select_tools(spec: ExperimentSpec, corpus: Path | None, labels: Path | None)
         return sorted({row.name for row in read_corpus(corpus)})
     if labels is None:
         raise SpecError(f"tools: {sel.kind} needs labels", ["labels: no labels file given"])
+    if sel.kind != "sample" and is_invocation_file(labels):
+        # invocation inputs (issue 16): every labelled command line of the split, UNKNOWN
+        # levels included (their decision is labelled), split by tool group
+        lines = read_invocation_labels(labels).subset(spec.label_split())
+        return sorted(lb.command_line for lb in lines)
     label_set = read_labels(labels)
     if sel.kind == "sample":
         assert sel.n is not None
         return _stratified(label_set, sel.n, spec.seed)
-    split = None if sel.split == "all" else sel.split
-    return [lb.command for lb in label_set.subset(split)]
+    return [lb.command for lb in label_set.subset(spec.label_split())]

@@ -104,6 +104,7 @@ class ExperimentSpec(_Model):
     tags: list[str] = Field(default_factory=list)
     corpus: str | None = None
     labels: str | None = None
+    split: Literal["dev", "test", "all"] | None = None
     tools: ToolSelection = Field(default_factory=ToolSelection)
     arms: list[ArmSpec] = Field(min_length=1)
     iterations: int = Field(default=1, ge=1)
@@ -116,8 +117,21 @@ class ExperimentSpec(_Model):
     micro_min_batch_ns: int = Field(default=1_000_000, ge=1000)
 
     def canonical_json(self) -> str:
-        """The resolved spec as canonical JSON (sorted keys, no whitespace)."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """The resolved spec as canonical JSON (sorted keys, no whitespace).
+
+        ``split`` appears only when set, so specs written before it keep their hash.
+        """
+        data = self.model_dump(mode="json", exclude={"split"} if self.split is None else None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def label_split(self) -> Literal["dev", "test"] | None:
+        """The labels' split the inputs come from: ``split`` (else ``tools.split``); None: all.
+
+        For an invocation labels file it is the invocation split (by tool group,
+        :func:`tcplab.labels.invocation_split_of`), for a tool labels file the tools' split.
+        """
+        split = self.split or self.tools.split
+        return None if split == "all" else split
 
     def spec_hash(self) -> str:
         """SHA-256 of :meth:`canonical_json`."""
@@ -165,6 +179,16 @@ def validate_spec(raw: Any, known_analyzers: list[str]) -> ExperimentSpec:
         raise SpecError("bad tool selection", ["tools.names: a 'list' selection needs names"])
     if tools.kind == "sample" and tools.n is None:
         raise SpecError("bad tool selection", ["tools.n: a 'sample' selection needs n"])
+    if spec.split is not None and tools.split not in ("all", spec.split):
+        raise SpecError(
+            "two splits",
+            [f"split: {spec.split!r} but tools.split is {tools.split!r}; give one of them"],
+        )
+    if spec.split not in (None, "all") and tools.kind not in ("labeled", "split"):
+        raise SpecError(
+            "a split needs labelled inputs",
+            [f"split: {spec.split!r} selects labels, but tools.kind is {tools.kind!r}"],
+        )
     return spec
 
 

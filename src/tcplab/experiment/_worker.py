@@ -23,8 +23,7 @@ from tcplab.analyzers import Analyzer, Assessment, Status, ToolInput, default_re
 from tcplab.errors import TcplabError
 from tcplab.experiment._spec import ArmSpec, ExperimentSpec
 from tcplab.experiment._timing import ClockCalibration, MicroTimer, calibrate_clock
-from tcplab.experiment.trials import to_table
-from tcplab.labels import read_labels
+from tcplab.experiment.trials import TrialLabel, to_table, trial_labels
 
 __all__ = ["ShardResult", "ShardTask", "TrialWorker", "WorkerContext", "WorkerFailure"]
 
@@ -150,10 +149,7 @@ class TrialWorker:
         self.spec = ExperimentSpec.model_validate_json(ctx.spec_json)
         inputs = load_inputs(list(ctx.tools), _path(ctx.corpus), require_corpus=False)
         self.inputs: dict[str, ToolInput] = {t.name: t for t in inputs}
-        self.labels: dict[str, tuple[str, list[str]]] = {}
-        if ctx.labels:
-            for lb in read_labels(ctx.labels):
-                self.labels[lb.command] = (lb.risk_level.name, sorted(lb.capabilities))
+        self.labels: dict[str, TrialLabel] = trial_labels(ctx.labels) if ctx.labels else {}
         self.arms: list[ArmSpec] = list(self.spec.arms)
         classes = ctx.analyzers or _resolve_classes(self.arms)
         self.analyzers: list[Analyzer] = [
@@ -229,9 +225,9 @@ class TrialWorker:
                 clock_overhead_ns=self.calibration.overhead_ns,
             )
         label = self.labels.get(tool)
-        correct = None
+        ok, level, decision = res.status is Status.OK, res.risk_level.name, res.decision.value
         if label is not None:
-            correct = res.status is Status.OK and res.risk_level.name == label[0]
+            rec.update(label.columns(), correct=label.correct(ok, level, decision))
         rec.update(
             run_id=self.ctx.run_id,
             shard=shard,
@@ -241,12 +237,9 @@ class TrialWorker:
             analyzer=self.arms[arm].analyzer,
             iteration=iteration,
             status=res.status.value,
-            predicted_risk=res.risk_level.name,
+            predicted_risk=level,
             predicted_capabilities=list(res.capabilities),
-            decision=res.decision.value,
-            label=label[0] if label else None,
-            label_capabilities=label[1] if label else None,
-            correct=correct,
+            decision=decision,
             timing_mode=self.modes[arm],
             queue_wait_ns=res.timing.queue_wait_ns,
             backoff_wait_ns=res.timing.backoff_wait_ns,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ __all__ = [
     "TRIAL_SCHEMA",
     "TRIAL_SCHEMA_VERSION",
     "TRIAL_SCHEMA_VERSIONS_READ",
+    "TrialLabel",
     "completed_shards",
     "read_trial_files",
     "read_trials",
     "shard_path",
     "to_table",
+    "trial_labels",
     "write_shard",
 ]
 
@@ -94,6 +97,67 @@ _DEFAULTS: dict[str, Any] = {
     "schema_version": TRIAL_SCHEMA_VERSION,
     "descriptor_format_version": FORMAT_VERSION,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TrialLabel:
+    """The label columns of one input's trials.
+
+    Attributes:
+        level: the labelled risk level's name (None: the label gives no level).
+        capabilities: the labelled capabilities, sorted.
+        decision: the labelled decision (invocation inputs only; None for tools).
+    """
+
+    level: str | None
+    capabilities: list[str]
+    decision: str | None = None
+
+    def correct(self, ok: bool, level: str, decision: str) -> bool | None:
+        """The ``correct`` column: the decision for invocation inputs, else the level.
+
+        False for any failure (``ok`` false); None when there is nothing to compare with.
+        """
+        if self.decision is not None:
+            return ok and decision == self.decision
+        if self.level is None:
+            return None
+        return ok and level == self.level
+
+    def columns(self) -> dict[str, Any]:
+        """The ``label``, ``label_capabilities`` and ``label_decision`` values."""
+        return {
+            "label": self.level,
+            "label_capabilities": self.capabilities,
+            "label_decision": self.decision,
+        }
+
+
+def trial_labels(path: str | os.PathLike[str]) -> dict[str, TrialLabel]:
+    """The labels of a labels file by input name (a tool, or an invocation's command line).
+
+    An invocation labels file gives every line with its decision, lines labelled UNKNOWN
+    included (their level is None): those inputs are scored on decisions.
+
+    Raises:
+        LabelsError: an unreadable labels file.
+    """
+    from tcplab.descriptor import RiskLevel
+    from tcplab.labels import is_invocation_file, read_invocation_labels, read_labels
+
+    if is_invocation_file(path):
+        return {
+            lb.command_line: TrialLabel(
+                None if lb.risk_level is RiskLevel.UNKNOWN else lb.risk_level.name,
+                sorted(lb.capabilities),
+                lb.decision.value,
+            )
+            for lb in read_invocation_labels(path)
+        }
+    return {
+        lb.command: TrialLabel(lb.risk_level.name, sorted(lb.capabilities))
+        for lb in read_labels(path)
+    }
 
 
 def shard_path(run_dir: Path, shard: int) -> Path:

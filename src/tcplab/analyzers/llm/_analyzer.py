@@ -209,6 +209,7 @@ class LLMAnalyzer(Analyzer):
                 "sha256": self.template.sha256,
                 "doc_budget_chars": self.template.doc_budget_chars,
                 "sections": list(self.template.sections),
+                "invocation_sha256": self.template.invocation_sha256(),
             },
             "sampling": {
                 "temperature": cfg.temperature,
