@@ -154,6 +154,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.tokens = TokenCache(db, ttl_s=settings.token_cache_seconds)
         app.state.tokens.start()
         host = _host_collector(app, settings)
+        _freeze_startup_objects()
         try:
             yield
         finally:
@@ -212,6 +213,17 @@ def _metrics_route(app: FastAPI, settings: ServiceSettings) -> None:
         """Prometheus metrics: queue depth per priority class, running jobs, job durations by
         outcome, trials done per arm, API latency (text exposition format)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _freeze_startup_objects() -> None:
+    """Move what the start-up allocated (modules, the app, pools: ~150,000 objects) out of the
+    cyclic garbage collector's reach (``gc.freeze``), so that its full collections, which the
+    requests' allocations trigger every few seconds, no longer walk them: they took 30-40 ms
+    here each, a pause every request in flight waits for (the load's p99)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _host_collector(app: FastAPI, settings: ServiceSettings) -> Any:
