@@ -3,6 +3,13 @@
 Run from the repository root: ``python deploy/grafana/generate.py``. The JSON files are
 committed; tests/monitor/test_dashboards.py checks that they equal this script's output and
 runs every PromQL expression in them against a live Prometheus.
+
+It writes each file twice: here, and into the Kubernetes base
+(``src/tcplab/data/kubernetes/base/grafana-dashboards/``, which ``deploy/kubernetes`` links
+to), where kustomize's ``configMapGenerator`` makes the ``tcplab-grafana-dashboards``
+ConfigMap (label ``grafana_dashboard: "1"``, Grafana's sidecar convention) from them —
+kustomize loads no file outside the kustomization's folder, so the base holds copies;
+tests/kube/test_monitoring_dashboards.py checks they are byte-identical.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+KUBE = HERE.parents[1] / "src" / "tcplab" / "data" / "kubernetes" / "base" / "grafana-dashboards"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # (title, unit, [(expr, legend)], description)
@@ -333,5 +341,7 @@ def render(uid: str) -> str:
 
 
 if __name__ == "__main__":
+    KUBE.mkdir(exist_ok=True)
     for uid in DASHBOARDS:
-        (HERE / f"{uid}.json").write_text(render(uid))
+        for folder in (HERE, KUBE):
+            (folder / f"{uid}.json").write_text(render(uid))
