@@ -12,6 +12,7 @@ from tcplab.generator._abstain import (
     choose_threshold,
     coverage_curve,
     decide_levels,
+    reliability,
 )
 from tcplab.generator._base import (
     Generator,
@@ -52,5 +53,6 @@ __all__ = [
     "nested_cross_validate",
     "read_explanations",
     "register_generator",
+    "reliability",
     "training_cv",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "choose_threshold",
     "coverage_curve",
     "decide_levels",
+    "reliability",
     "safety_figures",
 ]
 
@@ -118,6 +119,25 @@ def calibration_error(
     brier = float(((probs - onehot) ** 2).sum(axis=1).mean())
     return {"ece": ece, "brier": brier, "mean_confidence": float(conf.mean()),
             "accuracy": float(hit.mean())}  # fmt: skip
+
+
+def reliability(
+    y: npt.NDArray[np.int64], probs: npt.NDArray[np.float64], bins: int = 10
+) -> list[dict[str, float]]:
+    """The reliability diagram of the top-level confidence: per equal-width bin of confidence
+    (``lo`` < conf ≤ ``hi``), the tools in it (``n``), their mean ``confidence`` and the share
+    whose most probable level is the label (``accuracy``); empty bins are left out. Same bins
+    as :func:`calibration_error`."""
+    conf = probs.max(axis=1)
+    hit = (probs.argmax(axis=1) == y).astype(np.float64)
+    out: list[dict[str, float]] = []
+    for lo, hi in itertools.pairwise(np.linspace(0.0, 1.0, bins + 1)):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            c, a = float(conf[m].mean()), float(hit[m].mean())
+            out.append({"lo": float(lo), "hi": float(hi), "n": float(m.sum()),
+                        "confidence": c, "accuracy": a})  # fmt: skip
+    return out
 
 
 def coverage_curve(
