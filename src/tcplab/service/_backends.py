@@ -5,8 +5,10 @@ job to its execution is not hard-wired.
   process that claimed the job, with the spec's own executor (``inline``, ``local`` pool,
   ``ray``).
 * ``ray``: the driver runs in the worker; the trials run on a Ray cluster
-  (``TCPLAB_SERVICE_RAY_ADDRESS``, else the spec's ``executor.address``, else a local Ray).
-  Needs ``tcplab[ray]``.
+  (``TCPLAB_SERVICE_RAY_ADDRESS``, else the spec's ``executor.address``, else a local Ray that
+  the worker starts once, with ``TCPLAB_SERVICE_RAY_NUM_CPUS`` CPUs, default all, and keeps
+  for every job). The worker process connects once and stays connected, so concurrent jobs
+  share the connection and none shuts Ray down under another. Needs ``tcplab[ray]``.
 
 * ``kubernetes``: an Indexed Kubernetes Job (or a KubeRay RayJob) per job, watched by the
   worker (:mod:`tcplab.kube`; needs ``tcplab[kube]``). Other backends register with
@@ -17,13 +19,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tcplab.errors import MissingDependencyError, UsageError
+from tcplab.errors import MissingDependencyError, StoreUnavailableError, UsageError
 from tcplab.experiment import (
     Executor,
     ExperimentSpec,
@@ -76,6 +79,10 @@ class Backend(ABC):
         """Raise if this backend cannot work in this process (e.g. a missing extra)."""
         return None
 
+    def close(self) -> None:
+        """Release what the backend keeps for the worker process (called once at its exit)."""
+        return None
+
     def executor(self, spec: ExperimentSpec) -> Executor | None:
         """The executor for the run (None: the spec's own)."""
         return None
@@ -94,12 +101,32 @@ class Backend(ABC):
         """Run the job to an outcome (completed, stopped, cancelled); raise on failure."""
 
 
+#: opening a store runs Alembic, whose migration context is global to the process: jobs
+#: running in threads of one worker open their stores one at a time
+_STORE_LOCK = threading.Lock()
+
+
+def open_job_store(database_url: str) -> Any:
+    """The result store (migrated), or None when the database cannot be reached now (the run
+    then writes Parquet only and notes it, as ``run_experiment`` does)."""
+    from tcplab.store import open_store
+
+    with _STORE_LOCK:
+        try:
+            return open_store(database_url)
+        except (StoreUnavailableError, MissingDependencyError):
+            return None
+
+
 def complete_store(run_dir: Path, database_url: str) -> None:
     """Load a resumed run into the store again (idempotent): a shard written just before a
     worker was killed is on disk and in ``run.json`` but may be missing from the database."""
-    from tcplab.store import open_store, sync_run
+    from tcplab.store import sync_run
 
-    with open_store(database_url) as store:
+    store = open_job_store(database_url)
+    if store is None:
+        raise StoreUnavailableError(f"cannot load run {run_dir.name} into the store now")
+    with store:
         sync_run(run_dir, store)
 
 
@@ -111,13 +138,19 @@ class LocalBackend(Backend):
     def execute(self, job: JobRecord, ex: Execution) -> RunOutcome:
         run_dir = self.prepare(job, ex)
         spec = ExperimentSpec.model_validate(job.spec)
-        outcome = run_experiment(
-            run_dir,
-            executor=self.executor(spec),
-            on_shard=lambda progress, result: ex.on_shard(progress, result),
-            db=ex.database_url,
-            should_stop=ex.should_stop,
-        )
+        store = open_job_store(ex.database_url)  # the run closes it
+        try:
+            outcome = run_experiment(
+                run_dir,
+                executor=self.executor(spec),
+                on_shard=lambda progress, result: ex.on_shard(progress, result),
+                store=store,
+                db=ex.database_url,
+                should_stop=ex.should_stop,
+            )
+        finally:
+            if store is not None:
+                store.close()  # idempotent; the run closed it unless it failed before
         record = RunDir(run_dir).read_record()
         # a resumed run, or one whose store writes failed (the database was away): load it
         # into the store again, so the store holds every trial too
@@ -132,14 +165,60 @@ class RayBackend(LocalBackend):
     name = "ray"
 
     def check(self) -> None:
+        _quiet_ray()
         try:
             importlib.import_module("ray")
         except ImportError as exc:
             raise MissingDependencyError.for_extra("ray", "ray", "the ray backend") from exc
 
+    def close(self) -> None:
+        """Disconnect from Ray (and stop the local Ray this worker started)."""
+        import ray
+
+        with _RAY_LOCK:
+            if ray.is_initialized():
+                ray.shutdown()
+
     def executor(self, spec: ExperimentSpec) -> Executor | None:
         address = os.environ.get("TCPLAB_SERVICE_RAY_ADDRESS") or spec.executor.address
+        connect_ray(address)
         return make_executor("ray", spec.executor.workers, address, spec.executor.max_retries)
+
+
+_RAY_LOCK = threading.Lock()
+
+
+def _quiet_ray() -> None:
+    """Before Ray is imported: the worker handles SIGTERM itself (graceful hand-back); Ray's
+    C++ failure-signal handler would print a stack dump for it."""
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+
+
+def connect_ray(address: str | None) -> None:
+    """Connect this worker process to Ray once (``address``, else a new local Ray: never
+    someone else's cluster found on the machine); later jobs reuse the connection.
+
+    The executor then finds Ray initialised: it neither starts nor shuts it down, so two jobs
+    of one worker cannot race in ``ray.init`` nor end Ray under each other.
+    """
+    _quiet_ray()
+    import ray
+
+    with _RAY_LOCK:
+        if ray.is_initialized():
+            return
+        common: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if address:
+            ray.init(address=address, **common)
+            return
+        cpus = os.environ.get("TCPLAB_SERVICE_RAY_NUM_CPUS")
+        try:
+            num_cpus = int(cpus) if cpus else None
+        except ValueError:
+            raise UsageError(
+                f"TCPLAB_SERVICE_RAY_NUM_CPUS must be an integer (got {cpus!r})"
+            ) from None
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **common)
 
 
 def _kubernetes() -> Backend:

@@ -82,7 +82,8 @@ async def run_worker(
     region: str | None = None,
 ) -> None:
     """Serve jobs until SIGTERM / SIGINT (graceful: running jobs are handed back)."""
-    get_backend(backend).check()
+    served = get_backend(backend)
+    served.check()
     db = ServiceDB(settings.postgres_url(), pool_size=concurrency + 2)
     await asyncio.to_thread(db.migrate)
     name = f"{socket.gethostname()}:{os.getpid()}"
@@ -133,5 +134,6 @@ async def run_worker(
     logging.getLogger("tcplab").removeHandler(rt.logs)
     if exporter is not None:
         exporter.close()
+    await asyncio.to_thread(served.close)
     db.close()
     log.info("worker %s: stopped", name)
