@@ -1,12 +1,15 @@
 """The ``ray`` backend through the service, end to end, on real processes: PostgreSQL queue,
 `tcplab serve`, `tcplab worker --backend ray` connected to a local Ray that the test starts
 (2 CPUs), jobs whose spec uses the ``ray`` executor. A job succeeds with every planned trial
-exactly once on disk and in the store; a running Ray job is cancelled at a shard boundary,
-keeps its finished shards, and a retry resumes it to completion."""
+exactly once on disk and in the store, its trials run in Ray actors; a running Ray job is
+cancelled at a shard boundary, keeps its finished shards, and a retry resumes it to
+completion; a worker SIGKILLed mid-job is replaced and the run resumed; a worker without an
+address starts one local Ray and runs two jobs at once on it."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -150,3 +153,33 @@ def test_concurrent_jobs_share_the_workers_own_ray(stack: Stack) -> None:
     )
     assert a_done and b_start and b_done and b_start < a_done and b_done < a_done  # overlapped
     assert stack.stop(worker) == 0
+
+
+def test_a_killed_ray_worker_is_resumed_by_another(stack: Stack, ray_address: str) -> None:
+    """SIGKILL the worker (the run's Ray driver) mid-job: Ray reaps its actors, another worker
+    claims the job after the lease and resumes it; every trial once, the CPUs free again."""
+    import ray
+
+    stack.serve()
+    token = stack.token("rita")
+    env = {"TCPLAB_SERVICE_RAY_ADDRESS": ray_address}
+    job_id = _submit(stack, token, _ray_spec("ray-killed", n_tools=60, shard_size=1))
+    worker = stack.worker(1, 0, "--backend", "ray", **env)
+    wait_for("5 shards on Ray", lambda: _shards_done(stack, job_id) >= 5, 180)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    stack.worker(1, 1, "--backend", "ray", **env)
+    done = stack.wait_state(job_id, TERMINAL, 240)
+    assert done.state == "succeeded" and done.attempts == 2, (
+        done.reason,
+        stack.log("worker-1.log"),
+    )
+    exactly_once(done.run_dir, 120)
+    assert _store_trials(stack, done.run_id) == (120, 120)
+    assert [a.executor for a in RunDir(done.run_dir).read_record().attempts] == ["ray", "ray"]
+
+    def cpus_free() -> bool:  # the killed driver's actors were reaped, the new one's killed
+        free: dict[str, float] = ray.available_resources()  # type: ignore[no-untyped-call]
+        return free.get("CPU") == RAY_CPUS
+
+    wait_for("Ray's CPUs to be free", cpus_free, 60)
