@@ -16,22 +16,18 @@ the trigger's deltas into the aggregate and reading it. Writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench_service_load import PG_URL, RESULTS, TCPLAB, _ok, _port, _stack, _wait
+from _harness import emit, pg_schemas, stop_all
+from bench_service_load import PG_URL, TCPLAB, _ok, _port, _stack, _wait
 
 
 def _empty_server(url: str, home: Path) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -128,41 +124,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--per-round", type=int, default=20)
     args = ap.parse_args()
-    import psycopg
-
-    schemas = {k: f"scrape_{k}_{uuid.uuid4().hex[:8]}" for k in ("full", "empty")}
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        for s in schemas.values():
-            admin.execute(f"CREATE SCHEMA {s}")
-    sep = "&" if "?" in PG_URL else "?"
-    urls = {k: f"{PG_URL}{sep}options=-csearch_path%3D{s}" for k, s in schemas.items()}
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        with tempfile.TemporaryDirectory() as home:
+    with (
+        pg_schemas(PG_URL, "scrape", ("full", "empty")) as urls,
+        tempfile.TemporaryDirectory() as home,
+    ):
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
             procs, full_base, full_token, _ = _stack(urls["full"], Path(home), args.jobs)
             empty, empty_base, empty_token = _empty_server(urls["empty"], Path(home))
             procs.append(empty)
             targets = {"full": (full_base, full_token), "empty": (empty_base, empty_token)}
             figures = _measure(targets, args.rounds, args.per_round)
             figures["collector_queries_ms"] = {k: _query_ms(u) for k, u in urls.items()}
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=60)
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            for s in schemas.values():
-                admin.execute(f"DROP SCHEMA {s} CASCADE")
-    result = {
-        "bench": "metrics_scrape",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "stored_jobs": args.jobs,
-        **figures,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "metrics_scrape.json").write_text(json.dumps(result, indent=2) + "\n")
-    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        finally:
+            stop_all(procs)  # before the schemas go
+    emit("metrics_scrape", {"stored_jobs": args.jobs, **figures})
 
 
 if __name__ == "__main__":
