@@ -28,6 +28,7 @@ __all__ = [
     "now",
     "record_from_row",
     "retry_job",
+    "run_job",
     "run_ref",
     "update_owned",
 ]
@@ -220,6 +221,13 @@ def job_page(
         del row["total"]
     last = rows[-1] if len(rows) == limit else None
     return JobPage(rows, total, _cursor(last["created_at"], last["id"]) if last else None)
+
+
+def run_job(db: ServiceDB, run_id: str) -> JobRecord | None:
+    """The (newest) job that made ``run_id``, or None: one read."""
+    query = sa.select(jobs).where(jobs.c.run_id == run_id).order_by(jobs.c.created_at.desc())
+    row = db.read(lambda conn: conn.execute(query.limit(1)).mappings().first())
+    return record_from_row(row) if row is not None else None
 
 
 def run_ref(db: ServiceDB, run_id: str) -> tuple[str, str, str | None] | None:

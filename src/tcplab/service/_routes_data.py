@@ -26,7 +26,7 @@ from tcplab.service._data_models import (
     JobLogPage,
     TrialPage,
 )
-from tcplab.service._jobs import get_job, list_jobs
+from tcplab.service._jobs import get_job, run_job
 from tcplab.service._logs import log_events, read_logs
 from tcplab.service._models import JobRecord, TokenRecord
 from tcplab.service._routes import _ERRORS, SSE_HEADERS, _fail, _visible_job
@@ -51,8 +51,7 @@ class CheckBatch(BaseModel):
 
 
 def _visible_run(request: Request, run_id: str, who: TokenRecord) -> JobRecord:
-    found, _ = list_jobs(request.app.state.db, run_id=run_id, limit=1)
-    job = found[0] if found else None
+    job = run_job(request.app.state.db, run_id)
     if job is None or not can_see(job, who) or not job.run_dir:
         raise _fail(404, "NotFound", f"no run {run_id!r}")
     return job
