@@ -1,6 +1,7 @@
 """The read path made for load (docs/service.md, "Load"): tokens cached while revocations are
-heard and refused as soon as one is revoked, the job list without specs in keyset pages, and the
-read pool surviving a dropped connection. Real PostgreSQL and a real `tcplab serve`."""
+heard and refused as soon as one is revoked, the job list without specs in keyset pages, the
+read pool surviving a dropped connection, the run summary computed once per version of its
+run. Real PostgreSQL, a real `tcplab serve`, a real (small) run."""
 
 from __future__ import annotations
 
@@ -135,3 +136,32 @@ def test_empty_list(stack: Stack, limit: int) -> None:
 
     page = job_page(stack.db, limit=limit)
     assert page == ([], 0, None)
+
+
+def test_run_summary_is_computed_once_per_version_of_run_json(tmp_path: Any) -> None:
+    import json
+    import os
+
+    import yaml
+
+    from tcplab.analyzers import default_registry
+    from tcplab.experiment import InlineExecutor, load_spec, prepare_run, run_experiment
+    from tcplab.service._routes import _cached_summary
+
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(fake_spec(n_tools=4)))
+    spec = load_spec(spec_path, default_registry().names())
+    run_dir, _meta, _plan = prepare_run(spec, tmp_path, tmp_path / "runs")
+    assert run_experiment(run_dir, executor=InlineExecutor()).status == "completed"
+    first = _cached_summary("r1", "job-1", str(run_dir))
+    again = _cached_summary("r1", "job-1", str(run_dir))
+    assert again is first  # the same bytes: nothing read, computed or serialized again
+    body = json.loads(first)
+    assert body["job_id"] == "job-1" and body["n_trials"] == 8 and len(body["arms"]) == 2
+    record = run_dir / "run.json"
+    changed = json.loads(record.read_text()) | {"warnings": ["edited for the test"]}
+    tmp = run_dir / "run.json.tmp"
+    tmp.write_text(json.dumps(changed))
+    os.replace(tmp, record)  # how the run records a change: a new file
+    fresh = _cached_summary("r1", "job-1", str(run_dir))
+    assert fresh is not first and json.loads(fresh)["warnings"] == ["edited for the test"]
