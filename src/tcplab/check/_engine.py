@@ -10,7 +10,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe
+from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe, severity
 from tcplab.check._parse import Segment, clear_parse_cache, parse
 from tcplab.check._sources import Sources, default_registry_path, resolve
 from tcplab.check._wrappers import INTERPRETERS, unwrap
@@ -50,6 +50,12 @@ _CRITICAL_FILES = re.compile(
 _FORK_BOMB = re.compile(r"(?:^|[;&|\s])([\w:.-]+)\s*\(\s*\)\s*\{([^}]*)\}")
 _FETCHERS = frozenset({"curl", "wget", "fetch", "nc", "ncat"})
 _CAP_NAMES: dict[int, list[str]] = {}
+# enum .name / .value are properties (slow on the per-line path): looked up once here
+_LEVEL_NAME = {lv: lv.name for lv in RiskLevel}
+_DECISION_OF = {lv: decide(lv) for lv in RiskLevel}
+_DECISION_VALUE = {lv: d.value for lv, d in _DECISION_OF.items()}
+_SEV = {lv: severity(lv) for lv in RiskLevel}
+_BUILD: list[Any] = []  # [tcplab.check._model.build_result] once imported
 # Per-segment decisions of plain tools (no wrapper, no inline program), by sources and words.
 _SEGMENTS: dict[tuple[Any, tuple[str | None, ...]], tuple[list[Any], bool]] = {}
 _SEGMENTS_MAX = 8192
@@ -246,15 +252,17 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
     if "(" in text and "{" in text:
         _recursion(ctx, text)
     parsed = parse(text)
-    for error in dict.fromkeys(parsed.errors):
-        ctx.add(text, "parser", "parse-error", _U, 0, error)
+    if parsed.errors:
+        for error in dict.fromkeys(parsed.errors):
+            ctx.add(text, "parser", "parse-error", _U, 0, error)
     saved, ctx.stages = ctx.stages, {}
     for seg in parsed.segments:
         if seg.redirect is not None:
             _redirect(ctx, seg)
         else:
             _command(ctx, seg, seg.words, depth)
-    _pipelines(ctx, text)
+    if ctx.stages:
+        _pipelines(ctx, text)
     ctx.stages = saved
 
 
@@ -269,15 +277,18 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
     """The result as plain JSON-ready data: the fields of ``CheckResult``, in its order."""
     level, caps = RiskLevel.SAFE, 0
     reasons = []
+    sev = _SEV
     for seg, source, rule, lvl, c, why in ctx.parts:
-        level, caps = more_severe(level, lvl), caps | c
+        if sev[lvl] > sev[level]:  # more_severe, inlined
+            level = lvl
+        caps |= c
         reasons.append(
             {
                 "segment": seg,
                 "source": source,
                 "rule": rule,
-                "risk_level": lvl.name,
-                "decision": decide(lvl).value,
+                "risk_level": _LEVEL_NAME[lvl],
+                "decision": _DECISION_VALUE[lvl],
                 "capabilities": _cap_names(c),
                 "detail": why,
             }
@@ -285,8 +296,8 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "command": line,
-        "decision": decide(level).value,
-        "risk_level": level.name,
+        "decision": _DECISION_VALUE[level],
+        "risk_level": _LEVEL_NAME[level],
         "capabilities": _cap_names(caps),
         "reasons": reasons,
         "knowledge_version": ctx.knowledge.version,
@@ -295,12 +306,12 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
 
 
 def _result(ctx: _Ctx, line: str) -> CheckResult:
-    """The result model; built with ``model_construct`` (every field is made here, typed)."""
-    from tcplab.check._model import CheckReason, CheckResult  # pydantic: not on the hook's path
+    """The result model, built without validation (every field is made here, typed)."""
+    if not _BUILD:
+        from tcplab.check._model import build_result  # pydantic: not on the hook's path
 
-    data = result_dict(ctx, line)
-    data["reasons"] = [CheckReason.model_construct(**r) for r in data["reasons"]]
-    return CheckResult.model_construct(**data)
+        _BUILD.append(build_result)
+    return _BUILD[0](result_dict(ctx, line))  # type: ignore[no-any-return]
 
 
 def clear_caches() -> None:
@@ -327,10 +338,11 @@ def decide_line(
     line: str, registry: Registry | str | os.PathLike[str] | None = None
 ) -> tuple[Decision, RiskLevel]:
     """Only the decision and level of :func:`check` (same evaluation, no result model built)."""
-    level = RiskLevel.SAFE
+    level, sev = RiskLevel.SAFE, _SEV
     for part in evaluate(line, registry).parts:
-        level = more_severe(level, part[3])
-    return decide(level), level
+        if sev[part[3]] > sev[level]:  # more_severe, inlined
+            level = part[3]
+    return _DECISION_OF[level], level
 
 
 def evaluate(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> _Ctx:

@@ -25,10 +25,11 @@ _OP = r"(?:&&|\|\||[;|])"
 _CMD = rf"{_W}(?:[ \t]++{_W})*+"
 # The whole line: commands of words separated by blanks, joined by operators (checked in C).
 _LINE = re.compile(rf"[ \t]*+{_CMD}(?:[ \t]*+{_OP}[ \t]*+{_CMD})*+[ \t]*+")
-# One token of a line that matched _LINE: an operator or a word.
-_TOKEN = re.compile(rf"({_OP})|{_W}")
+# One command of a line that matched _LINE (its text: first word to last word) and the
+# operator after it; the words of a command.
+_COMMAND = re.compile(rf"[ \t]*+({_CMD})[ \t]*+({_OP})?")
+_WORD = re.compile(_W)
 _MAX_FAST = 4096  # longer lines go to tree-sitter
-_KEYWORD_PREFIX = re.compile(r"['\"]")  # `export'x'` is still the keyword
 _QUOTED = re.compile(r"""'([^']*)'|"([^"]*)\"""")
 _KEYWORDS = "if then else elif fi for while until do done case esac function select in time"
 _NOT_FIRST = frozenset(f"{_KEYWORDS} coproc export declare local readonly typeset unset".split())
@@ -40,44 +41,35 @@ def _value(word: str) -> str:
     return _QUOTED.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), word)
 
 
-def _segments(text: str) -> list[tuple[list[tuple[int, int, str]], str]] | None:
-    """Commands (word spans) and the operator after each; None outside the subset."""
-    if len(text) > _MAX_FAST or _LINE.fullmatch(text) is None:
-        return None
-    out: list[tuple[list[tuple[int, int, str]], str]] = []
-    words: list[tuple[int, int, str]] = []
-    for m in _TOKEN.finditer(text):
-        op = m.group(1)
-        if op is None:
-            words.append((m.start(), m.end(), m.group()))
-        else:
-            out.append((words, op))
-            words = []
-    out.append((words, ""))
-    return out
-
-
 def fast_parse(text: str) -> list[FastSegment] | None:
     """The commands of ``text`` when it is in the simple subset, else None (use tree-sitter)."""
-    commands = _segments(text)
-    if commands is None:
+    if len(text) > _MAX_FAST or _LINE.fullmatch(text) is None:
         return None
     out: list[FastSegment] = []
-    pipes, in_pipe, stage = 0, False, 0
-    for i, (words, op) in enumerate(commands):
-        head = words[0][2]
-        if "=" in head or head[0] == "-" or _KEYWORD_PREFIX.split(head, 1)[0] in _NOT_FIRST:
+    pipes, in_pipe, stage, after_pipe = 0, False, 0, False
+    for m in _COMMAND.finditer(text):
+        seg_text, op = m.groups()
+        words = _WORD.findall(seg_text)
+        head = words[0]
+        # `export'x'` is still the keyword: the head up to its first quote
+        if "=" in head or head[0] == "-" or _unquoted_start(head) in _NOT_FIRST:
             return None
-        if any(w[0] == "=" for _s, _e, w in words):  # `==` is an operator token to tree-sitter
-            return None
-        piped = op == "|" or (i > 0 and commands[i - 1][1] == "|")
+        values: list[str | None] = []
+        for w in words:
+            if w[0] == "=":  # `==` is an operator token to tree-sitter
+                return None
+            values.append(_value(w))
+        piped = op == "|" or after_pipe
         if piped and not in_pipe:
             pipes, in_pipe, stage = pipes + 1, True, 0
-        values: list[str | None] = [_value(w) for _s, _e, w in words]
-        seg_text = text[words[0][0] : words[-1][1]]
         out.append((seg_text, values, pipes if piped else -1, stage))
         if op == "|":
             stage += 1
         else:
             in_pipe, stage = False, 0
+        after_pipe = op == "|"
     return out
+
+
+def _unquoted_start(word: str) -> str:
+    return word.partition("'")[0].partition('"')[0]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from pydantic import BaseModel, ConfigDict
 
 from tcplab.check._engine import SCHEMA_VERSION
 
-__all__ = ["SCHEMA_VERSION", "CheckReason", "CheckResult"]
+__all__ = ["SCHEMA_VERSION", "CheckReason", "CheckResult", "build_result"]
+
+_M = TypeVar("_M", bound=BaseModel)
+_set = object.__setattr__
 
 
 class CheckReason(BaseModel):
@@ -40,3 +45,31 @@ class CheckResult(BaseModel):
     reasons: list[CheckReason]
     knowledge_version: int
     registry: str | None
+
+
+def _build(cls: type[_M], data: dict[str, Any]) -> _M:
+    """``cls.model_construct(**data)`` for ``data`` holding every field, in a fifth of the time.
+
+    What ``model_construct`` does for a model without aliases, defaults left out, extras,
+    private attributes or ``model_post_init`` (checked below, at import): the instance's
+    ``__dict__`` is ``data`` and every field counts as set. ``tests/check`` pins the result to
+    ``model_validate``'s.
+    """
+    m = cls.__new__(cls)
+    _set(m, "__dict__", data)
+    _set(m, "__pydantic_fields_set__", set(data))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+for _cls in (CheckReason, CheckResult):  # what _build relies on
+    assert not _cls.__pydantic_post_init__ and not _cls.__private_attributes__
+    assert all(f.alias is None for f in _cls.model_fields.values())
+
+
+def build_result(data: dict[str, Any]) -> CheckResult:
+    """The :class:`CheckResult` of :func:`tcplab.check._engine.result_dict`'s ``data``
+    (trusted: made by the engine, every field present and typed; the dict is used as is)."""
+    data["reasons"] = [_build(CheckReason, r) for r in data["reasons"]]
+    return _build(CheckResult, data)

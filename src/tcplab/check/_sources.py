@@ -44,6 +44,9 @@ _DEFAULT_PATHS: dict[tuple[str | None, str | None], str] = {}
 _SHIPPED: list[CompiledKnowledge | Knowledge] = []
 _DEFAULT: list[Any] = []  # [environment, time checked, Sources] of the default registry
 _RECHECK_S = 1.0
+# os.environ's own bytes mapping on POSIX (what os.environ.get reads after encoding the key
+# and before decoding the value): the per-check look at the environment is two dict lookups
+_ENV_DATA: dict[bytes, bytes] | None = vars(os.environ).get("_data") if os.name == "posix" else None
 
 
 class _V2View:
@@ -153,7 +156,12 @@ def resolve(registry: Registry | str | os.PathLike[str] | None) -> Sources:
     """
     if registry is not None:
         return _resolve(registry)
-    env = (os.environ.get("TCPLAB_HOME"), os.environ.get("XDG_DATA_HOME"))
+    data = _ENV_DATA
+    env = (
+        (data.get(b"TCPLAB_HOME"), data.get(b"XDG_DATA_HOME"))
+        if data is not None
+        else (os.environ.get("TCPLAB_HOME"), os.environ.get("XDG_DATA_HOME"))
+    )
     now = time.monotonic()
     if _DEFAULT and _DEFAULT[0] == env and now - _DEFAULT[1] < _RECHECK_S:
         return _DEFAULT[2]  # type: ignore[no-any-return]
