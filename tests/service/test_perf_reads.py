@@ -5,6 +5,7 @@ run. Real PostgreSQL, a real `tcplab serve`, a real (small) run."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -104,12 +105,18 @@ def test_job_list_is_lean_and_keyset_pages_cover_every_job_once(stack: Stack) ->
         assert [j["id"] for j in page1["jobs"] + page2["jobs"]] == ids[::-1]
         assert page2["next_cursor"] is None and page2["total"] == 8
         assert newer not in {j["id"] for j in page2["jobs"]}
-        for bad in ("nonsense", "bm9uc2Vuc2U", "x" * 401):
+        nul = base64.urlsafe_b64encode(b"2026-01-01T00:00:00+00:00|job\x00").decode()
+        for bad in ("nonsense", "bm9uc2Vuc2U", "x" * 401, nul):
             r = http.get("/jobs", params={"cursor": bad})
             assert r.status_code == 422 and r.json()["error"]["type"] in (
                 "UsageError",
                 "RequestValidationError",
             ), r.text
+        with stack.client(stack.token("ann", "admin")) as admin:
+            odd = admin.get("/jobs", params={"submitted_by": "a\x00b"})
+            assert odd.status_code == 200 and odd.json()["jobs"] == [], odd.text
+            for path in ("/jobs/a%00b", "/runs/a%00b", "/runs/a%00b/trials"):
+                assert admin.get(path).status_code == 404, path
         past = http.get("/jobs", params={"offset": 100}).json()
         assert past["jobs"] == [] and past["total"] == 8 and past["next_cursor"] is None
 

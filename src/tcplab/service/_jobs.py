@@ -102,6 +102,8 @@ def insert_job(db: ServiceDB, app: Any, record: JobRecord) -> tuple[JobRecord, b
 
 def get_job(db: ServiceDB, job_id: str) -> JobRecord | None:
     """The job, or None."""
+    if "\x00" in job_id:  # PostgreSQL text holds no NUL: no job has one
+        return None
     with db.begin() as conn:
         row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
     return record_from_row(row) if row else None
@@ -169,7 +171,7 @@ def _uncursor(cursor: str) -> tuple[datetime, str]:
         created = datetime.fromisoformat(when)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"invalid cursor {cursor[:40]!r}: pass a next_cursor of this API") from exc
-    if created.tzinfo is None:
+    if created.tzinfo is None or not job_id.isprintable():
         raise UsageError(f"invalid cursor {cursor[:40]!r}: pass a next_cursor of this API")
     return created, job_id
 
@@ -225,6 +227,8 @@ def job_page(
 
 def run_job(db: ServiceDB, run_id: str) -> JobRecord | None:
     """The (newest) job that made ``run_id``, or None: one read."""
+    if "\x00" in run_id:
+        return None
     query = sa.select(jobs).where(jobs.c.run_id == run_id).order_by(jobs.c.created_at.desc())
     row = db.read(lambda conn: conn.execute(query.limit(1)).mappings().first())
     return record_from_row(row) if row is not None else None
@@ -232,6 +236,8 @@ def run_job(db: ServiceDB, run_id: str) -> JobRecord | None:
 
 def run_ref(db: ServiceDB, run_id: str) -> tuple[str, str, str | None] | None:
     """(job id, submitting user, run directory) of the job that made ``run_id``, or None."""
+    if "\x00" in run_id:
+        return None
     query = (
         sa.select(jobs.c.id, jobs.c.submitted_by, jobs.c.run_dir)
         .where(jobs.c.run_id == run_id)

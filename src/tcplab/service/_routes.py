@@ -146,6 +146,8 @@ def jobs_list(
         if submitted_by not in (None, who.username):
             return _json(JobList(jobs=[], total=0, limit=limit, offset=offset))
         submitted_by = who.username
+    if submitted_by is not None and "\x00" in submitted_by:  # no user name holds one
+        return _json(JobList(jobs=[], total=0, limit=limit, offset=offset))
     try:
         page = job_page(
             request.app.state.db,
