@@ -50,12 +50,12 @@ def ray_address() -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _ray_spec(name: str, n_tools: int, shard_size: int) -> dict[str, Any]:
+def _ray_spec(name: str, n_tools: int, shard_size: int, workers: int = RAY_CPUS) -> Any:
     return fake_spec(
         name=name,
         n_tools=n_tools,
         shard_size=shard_size,
-        executor={"kind": "ray", "workers": RAY_CPUS, "max_retries": 1},
+        executor={"kind": "ray", "workers": workers, "max_retries": 1},
     )
 
 
@@ -86,7 +86,8 @@ def test_ray_backend_runs_and_cancels_jobs(stack: Stack, ray_address: str) -> No
     stack.serve()
     token = stack.token("rita")
     worker = stack.worker(1, 0, "--backend", "ray", TCPLAB_SERVICE_RAY_ADDRESS=ray_address)
-    first = _submit(stack, token, _ray_spec("ray-small", n_tools=12, shard_size=3))
+    # 4 actors of 1 CPU on 2 CPUs would hang the run: the backend uses 2 and says so
+    first = _submit(stack, token, _ray_spec("ray-small", n_tools=12, shard_size=3, workers=4))
     done = stack.wait_state(first, TERMINAL, 180)
     assert done.state == "succeeded", (done.reason, stack.log("worker-0.log"))
     assert done.backend == "ray" and done.run_status == "completed" and done.attempts == 1
@@ -97,6 +98,9 @@ def test_ray_backend_runs_and_cancels_jobs(stack: Stack, ray_address: str) -> No
     assert [a.executor for a in record.attempts] == ["ray"]
     pids = set(read_trials(done.run_dir).column("pid").to_pylist())
     assert len(pids) == RAY_CPUS and worker.pid not in pids  # the trials ran in Ray actors
+    with stack.client(token) as http:
+        lines = [x["message"] for x in http.get(f"/jobs/{first}/logs").json()["lines"]]
+    assert any("asks for 4 Ray workers" in m and "using 2" in m for m in lines), lines
 
     running = _submit(stack, token, _ray_spec("ray-long", n_tools=150, shard_size=1))
     wait_for("3 shards on Ray", lambda: _shards_done(stack, running) >= 3, 180)

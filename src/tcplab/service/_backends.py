@@ -18,6 +18,7 @@ job to its execution is not hard-wired.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -47,6 +48,8 @@ __all__ = [
     "get_backend",
     "register_backend",
 ]
+
+log = logging.getLogger("tcplab.service")
 
 
 @dataclass
@@ -182,7 +185,27 @@ class RayBackend(LocalBackend):
     def executor(self, spec: ExperimentSpec) -> Executor | None:
         address = os.environ.get("TCPLAB_SERVICE_RAY_ADDRESS") or spec.executor.address
         connect_ray(address)
-        return make_executor("ray", spec.executor.workers, address, spec.executor.max_retries)
+        workers = _fit_workers(spec.executor.workers)
+        return make_executor("ray", workers, address, spec.executor.max_retries)
+
+
+def _fit_workers(asked: int) -> int:
+    """At most one actor (1 CPU each) per CPU of the cluster: more would wait for a CPU that
+    the run's own actors hold until it ends, and the run would hang."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 0))  # type: ignore[no-untyped-call]
+    if cpus < 1:
+        raise UsageError("the Ray cluster has no CPU: no actor of the run could start")
+    if asked > cpus:
+        log.warning(
+            "the spec asks for %d Ray workers (1 CPU each); the cluster has %d CPUs: using %d",
+            asked,
+            cpus,
+            cpus,
+        )
+        return cpus
+    return asked
 
 
 _RAY_LOCK = threading.Lock()
