@@ -7,7 +7,8 @@ alternating rounds (``--rounds`` × ``--per-round`` sequential ``GET /metrics`` 
 connection each) and reports per-server median and p99 latency and the median of the per-round
 ratios full / empty with its range, and the database's own execution time of each query the
 jobs collector runs per scrape (EXPLAIN ANALYZE) on both: since migration ``s0004``, folding
-the trigger's deltas into the aggregate and reading it. Writes
+the trigger's deltas into the aggregate and reading it. Then the trigger's price for writers:
+the latency of a single-row job state update with the metrics trigger enabled and disabled. Writes
 ``bench/results/metrics_scrape.json``.
 
     .venv/bin/python bench/bench_metrics_scrape.py --jobs 10000
@@ -118,6 +119,39 @@ def _query_ms(url: str) -> dict[str, float]:
     return out
 
 
+def _write_cost(url: str, rounds: int = 6, per_round: int = 100) -> dict[str, Any]:
+    """The trigger's price on the write side: single-row job updates that change the state
+    (each its own transaction, as the queue's are), in alternating rounds with the metrics
+    triggers enabled and disabled (``ALTER TABLE jobs DISABLE TRIGGER``); per-update ms."""
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    lat: dict[str, list[float]] = {"trigger": [], "no_trigger": []}
+    toggle = ("tcplab_jobs_metrics_update",)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id LIMIT %s", (per_round,))]
+        try:
+            for i in range(rounds * 2):
+                mode = ("trigger", "no_trigger")[i % 2]
+                verb = "ENABLE" if mode == "trigger" else "DISABLE"
+                for name in toggle:
+                    conn.execute(f"ALTER TABLE jobs {verb} TRIGGER {name}")
+                for job_id in ids:
+                    t0 = time.perf_counter()
+                    conn.execute(
+                        "UPDATE jobs SET state = CASE state WHEN 'queued' THEN 'running' "
+                        "ELSE 'queued' END WHERE id = %s",
+                        (job_id,),
+                    )
+                    lat[mode].append(time.perf_counter() - t0)
+        finally:
+            for name in toggle:
+                conn.execute(f"ALTER TABLE jobs ENABLE TRIGGER {name}")
+    return {
+        k: {"p50_ms": round(statistics.median(v) * 1e3, 3), "n": len(v)} for k, v in lat.items()
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=10_000)
@@ -136,6 +170,7 @@ def main() -> None:
             targets = {"full": (full_base, full_token), "empty": (empty_base, empty_token)}
             figures = _measure(targets, args.rounds, args.per_round)
             figures["collector_queries_ms"] = {k: _query_ms(u) for k, u in urls.items()}
+            figures["job_update_ms"] = _write_cost(urls["full"])
         finally:
             stop_all(procs)  # before the schemas go
     emit("metrics_scrape", {"stored_jobs": args.jobs, **figures})
