@@ -211,6 +211,10 @@ def _auth_and_empty_states(stack: Stack, base: str, run_a: Any, run_b: Any) -> N
         r = vic.get("/compare", params=query)
         assert r.status_code == 200 and 'id="compare-table"' in r.text
         assert r.headers["content-security-policy"].startswith("default-src 'self'")
+        for hostile in ("x" * 201, "<script>alert(1)</script>", "../../etc/passwd", "%00"):
+            r = vic.get("/compare", params={"a": run_a.run_id, "b": hostile})
+            assert r.status_code in (400, 404) and "<script>alert" not in r.text, hostile
+            assert r.headers["content-type"].startswith("text/html")
     schema = httpx.get(f"{base}/api/v1/openapi.json").json()
     assert "/compare" not in schema["paths"] and "/api/v1/compare" in schema["paths"]
 
