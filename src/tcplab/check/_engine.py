@@ -55,7 +55,8 @@ _LEVEL_NAME = {lv: lv.name for lv in RiskLevel}
 _DECISION_OF = {lv: decide(lv) for lv in RiskLevel}
 _DECISION_VALUE = {lv: d.value for lv, d in _DECISION_OF.items()}
 _SEV = {lv: severity(lv) for lv in RiskLevel}
-_BUILD: list[Any] = []  # [tcplab.check._model.build_result] once imported
+_BUILD: list[Any] = []
+_NO_ARGS: frozenset[str] = frozenset()  # [tcplab.check._model.build_result] once imported
 # Per-segment decisions of plain tools (no wrapper, no inline program), by sources and words.
 _SEGMENTS: dict[tuple[Any, tuple[str | None, ...]], tuple[list[Any], bool]] = {}
 _SEGMENTS_MAX = 8192
@@ -101,8 +102,11 @@ def _registry_level(ctx: _Ctx, name: str, sub: str | None) -> tuple[RiskLevel, i
 def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
     """Level of one simple command of a non-wrapper tool; returns its argument view."""
     spec: ToolSpec | None = ctx.knowledge.tools.get(name)
-    view = View(words, spec.with_arg if spec else frozenset())
-    reg_level, reg_caps, key = _registry_level(ctx, name, view.sub)
+    view = View(words, spec.with_arg if spec is not None else _NO_ARGS)
+    if ctx.sources.view is None:
+        reg_level, reg_caps, key = _U, 0, ""
+    else:
+        reg_level, reg_caps, key = _registry_level(ctx, name, view.sub)
     if spec is None:
         why = f"registry descriptor {key!r}" if key else "tool not in the registry nor knowledge"
         ctx.add(seg, "registry", key or name, reg_level, reg_caps, why)
@@ -111,24 +115,28 @@ def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
         level, caps, src = spec.level, spec.caps, "knowledge"
     else:
         level, caps, src = more_severe(reg_level, spec.level), reg_caps | spec.caps, "registry"
-    base_why = f"registry descriptor {key!r}" if key else (spec.why or f"{name} (knowledge)")
+    base_rule = ""
     raised: list[Part] = []
+    parts = ctx.parts
     for rule in spec.rules_for(view.sub):
         if not rule.matches(view):
             continue
-        if rule.effect == "final":
-            ctx.add(seg, "knowledge", rule.name, rule.level, rule.caps, rule.why)
+        effect = rule.effect
+        if effect == "final":
+            parts.append((seg, "knowledge", rule.name, rule.level, rule.caps, rule.why))
             return view
-        if rule.effect == "set" and src != "set":
-            level, caps, src, base_why = rule.level, rule.caps, "set", rule.why
-            base_rule = rule.name
-        elif rule.effect == "raise":
+        if effect == "set" and src != "set":
+            level, caps, src, base_rule = rule.level, rule.caps, "set", rule.name
+            base_why = rule.why
+        elif effect == "raise":
             raised.append((seg, "knowledge", rule.name, rule.level, rule.caps, rule.why))
     if src == "set":
-        ctx.add(seg, "knowledge", base_rule, level, caps, base_why)
+        parts.append((seg, "knowledge", base_rule, level, caps, base_why))
     else:
-        ctx.add(seg, src, key or name, level, caps, base_why)
-    ctx.parts.extend(raised)
+        why = f"registry descriptor {key!r}" if key else (spec.why or f"{name} (knowledge)")
+        parts.append((seg, src, key or name, level, caps, why))
+    if raised:
+        parts.extend(raised)
     if view.dynamic and spec.dynamic is not None:
         ctx.add(seg, "knowledge", f"{name}.dynamic", spec.dynamic, 0, "argument is not static")
     return view

@@ -94,6 +94,7 @@ class Rule:
 
     __slots__ = (
         "_longs",
+        "_more",
         "_shorts",
         "_words",
         "all_flags",
@@ -138,6 +139,17 @@ class Rule:
         values = raw.get("values") or {}
         self.values_of = frozenset(str(o) for o in values.get("of", ()))
         self.values_unless = _regexes(values.get("unless", ()), system)
+        # most rules have only a subcommand and/or flags: the other conditions are skipped
+        self._more = bool(
+            self.all_flags
+            or self.first
+            or self.args
+            or self.dynamic
+            or self.last
+            or self.unless_argv
+            or self.values_of
+            or self.argv
+        )
 
     def matches(self, view: View) -> bool:
         """Whether every condition of the rule holds for ``view``."""
@@ -150,6 +162,10 @@ class Rule:
             and self._words.isdisjoint(view.argv)
         ):
             return False
+        return not self._more or self._matches_more(view)
+
+    def _matches_more(self, view: View) -> bool:
+        """The conditions other than ``sub`` and ``flags``."""
         if self.all_flags and not all(view.has_flag(f) for f in self.all_flags):
             return False
         if self.first and not (view.operands and _any(self.first, view.operands[:1])):
@@ -249,7 +265,11 @@ def _regexes(items: Any, system: str) -> tuple[re.Pattern[str], ...]:
 
 
 def _any(patterns: tuple[re.Pattern[str], ...], values: list[str]) -> bool:
-    return any(p.search(v) for v in values for p in patterns)
+    for v in values:
+        for p in patterns:
+            if p.search(v):
+                return True
+    return False
 
 
 @lru_cache(maxsize=1)

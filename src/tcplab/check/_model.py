@@ -12,6 +12,7 @@ __all__ = ["SCHEMA_VERSION", "CheckReason", "CheckResult", "build_result"]
 
 _M = TypeVar("_M", bound=BaseModel)
 _set = object.__setattr__
+_new = object.__new__
 
 
 class CheckReason(BaseModel):
@@ -55,7 +56,7 @@ def _build(cls: type[_M], data: dict[str, Any]) -> _M:
     ``__dict__`` is ``data`` and every field counts as set. ``tests/check`` pins the result to
     ``model_validate``'s.
     """
-    m = cls.__new__(cls)
+    m = _new(cls)
     _set(m, "__dict__", data)
     _set(m, "__pydantic_fields_set__", set(data))
     _set(m, "__pydantic_extra__", None)
@@ -65,6 +66,7 @@ def _build(cls: type[_M], data: dict[str, Any]) -> _M:
 
 for _cls in (CheckReason, CheckResult):  # what _build relies on
     assert not _cls.__pydantic_post_init__ and not _cls.__private_attributes__
+    assert _cls.__new__ is object.__new__
     assert all(f.alias is None for f in _cls.model_fields.values())
 
 

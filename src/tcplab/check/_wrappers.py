@@ -226,8 +226,13 @@ def _find(words: list[str | None]) -> Unwrapped:
     return out
 
 
+_MAYBE = frozenset({*WRAPPERS, *SHELLS, "ssh", "su", "eval", "watch", "find"})
+
+
 def unwrap(name: str, words: list[str | None]) -> Unwrapped | None:
     """The inner commands of wrapper ``name`` (basename of ``words[0]``); None: not a wrapper."""
+    if name not in _MAYBE:  # most tools: one set lookup
+        return None
     if name in WRAPPERS:
         return _generic(name, words)
     if name in SHELLS:
