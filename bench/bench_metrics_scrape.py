@@ -112,7 +112,7 @@ def _query_ms(url: str) -> dict[str, float]:
     try:
         with db.begin() as conn:
             for name, sql in queries.items():
-                plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").scalar()
+                plan: Any = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").scalar()
                 out[name] = round(float(plan[0]["Execution Time"]), 2)
     finally:
         db.close()

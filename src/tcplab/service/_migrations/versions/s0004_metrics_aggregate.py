@@ -12,7 +12,9 @@ reads both. Rows (``metric``, ``key1``, ``key2``, ``n``, ``total``):
   job's start-to-end time (``+Inf`` past the last), jobs, summed seconds;
 * ``trials``, arm, ``''``, trials done (``progress.arms.<arm>.done``), jobs with that arm.
 
-The bucket bounds are frozen here (a new set needs a new migration).
+The bucket bounds are frozen here (a new set needs a new migration). The trigger function keeps
+the search path of the migration (``SET search_path FROM CURRENT``): a writer whose connection
+has another search path still updates this schema's aggregate.
 
 Revision ID: s0004
 Revises: s0003
@@ -50,7 +52,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$"""
 
 _TRIGGER_FN = """
-CREATE FUNCTION tcplab_jobs_metrics_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION tcplab_jobs_metrics_trigger() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     INSERT INTO tcplab_job_metric_deltas (metric, key1, key2, n, total)
