@@ -72,6 +72,11 @@ class TcpAnalyzer(Analyzer):
             info["registry_bytes"] = self.registry_path.stat().st_size
             with self.registry_path.open("rb") as fh:
                 info["registry_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
+            explain = self.registry_path.with_suffix(".explain.jsonl")  # the generator's records
+            if explain.is_file():
+                info["explain"] = str(explain)
+                with explain.open("rb") as fh:
+                    info["explain_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
         return info
 
     def hot_path(self) -> Callable[[str], object]:

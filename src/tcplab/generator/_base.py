@@ -50,6 +50,7 @@ class GeneratorContext:
     max_cost_usd: float | None = None  # the ``llm`` generator stops sending beyond this spend
     llm_batch: int = 64  # tools per batch of the ``llm`` generator (the cap is checked between)
     model_cache: bool = True  # learned generators: load/store the trained model (else retrain)
+    threads: int | None = None  # MiniLM encoding threads (None: torch's default, as trained)
 
 
 class Generator(ABC):

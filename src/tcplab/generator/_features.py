@@ -16,6 +16,7 @@ Inputs are documentation and package metadata only (tools are never run):
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "FEATURE_VERSION",
     "embed_tools",
     "embedding_model_version",
+    "encode_threads",
     "structured_features",
     "tool_groups",
     "tool_text",
@@ -115,10 +117,28 @@ def embedding_model_version() -> str:
         return "?"
 
 
+def encode_threads(requested: int | None = None) -> int:
+    """CPU threads for the MiniLM encoding: ``requested``, else torch's default.
+
+    The default is what the frozen generators were trained with: on this image, 1 thread
+    instead of 2 gives the same levels for all 1,552 tools but embeddings that differ in the
+    last bits for some texts (another ``model_sha256``, probabilities within 1e-4), so a
+    thread count is never chosen behind the user's back (docs/generators.md)."""
+    import torch
+
+    return max(1, requested) if requested is not None else int(torch.get_num_threads())
+
+
 def embed_tools(
-    docs: Sequence[ToolDoc], cache_dir: Path | None, batch_size: int = 64
+    docs: Sequence[ToolDoc],
+    cache_dir: Path | None,
+    batch_size: int = 64,
+    threads: int | None = None,
 ) -> npt.NDArray[np.float32]:
     """Unit MiniLM embeddings of :func:`tool_text` (zeros for undocumented tools), cached.
+
+    The texts not in the cache are encoded once each (links and shared pages have the same
+    text), on :func:`encode_threads` CPU threads (torch's setting is restored afterwards).
 
     Raises:
         MissingDependencyError: torch, sentence-transformers or the model package is missing.
@@ -138,11 +158,18 @@ def embed_tools(
             cached = {}
     todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if t and k not in cached}.items())
     if todo:
+        import torch
+
         model = load_model()
-        vectors = model.encode(
-            [t for _, t in todo], batch_size=batch_size, show_progress_bar=False,
-            convert_to_numpy=True, normalize_embeddings=True,
-        )  # fmt: skip
+        before = torch.get_num_threads()
+        torch.set_num_threads(encode_threads(threads))
+        try:
+            vectors = model.encode(
+                [t for _, t in todo], batch_size=batch_size, show_progress_bar=False,
+                convert_to_numpy=True, normalize_embeddings=True,
+            )  # fmt: skip
+        finally:
+            torch.set_num_threads(before)
         cached.update(zip((k for k, _ in todo), np.asarray(vectors, dtype=np.float32), strict=True))
         if path is not None:
             _save(path, cached)
@@ -151,7 +178,6 @@ def embed_tools(
 
 
 def _save(path: Path, cached: dict[str, npt.NDArray[np.float32]]) -> None:
-    import os
     import tempfile
 
     try:

@@ -154,7 +154,8 @@ class LearnedGenerator(Generator):
 
     def features(self, tools: Sequence[ToolDoc]) -> npt.NDArray[np.float64]:
         """The model's input matrix for ``tools``."""
-        emb = embed_tools(tools, self._cache_dir()).astype(np.float64)
+        emb32 = embed_tools(tools, self._cache_dir(), threads=self.context.threads)
+        emb = emb32.astype(np.float64)
         if self.model_cls is NeighbourModel:
             return emb
         return np.hstack([emb, structured_features(tools)])

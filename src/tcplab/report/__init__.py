@@ -13,6 +13,7 @@ all use.
 from tcplab.report._build import ReportFiles, build_report, resolve_run
 from tcplab.report._common import SUMMARY_SCHEMA_VERSION, ReportSettings
 from tcplab.report._compare import COMPARE_SCHEMA_VERSION, compare_runs
+from tcplab.report._curve import arm_confidence, coverage_accuracy_curve
 from tcplab.report._data import load_run
 from tcplab.report.reduce import (
     ArmReduction,
@@ -30,9 +31,11 @@ __all__ = [
     "ReportFiles",
     "ReportSettings",
     "ToolArmReduction",
+    "arm_confidence",
     "arm_table",
     "build_report",
     "compare_runs",
+    "coverage_accuracy_curve",
     "load_run",
     "reduce_arms",
     "reduce_trials",

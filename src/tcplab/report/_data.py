@@ -29,7 +29,7 @@ __all__ = [
     "prediction_code",
 ]
 
-COLUMNS = (*REDUCE_COLUMNS, "timing_mode", "cost_usd", "explanation")
+COLUMNS = (*REDUCE_COLUMNS, "timing_mode", "cost_usd", "explanation", "confidence")
 """The trial columns the report reads."""
 
 
@@ -49,6 +49,7 @@ class ArmData:
         cost_reported_labeled_usd: the same over trials of labelled tools.
         latency_sum_ns: sum of ``latency_ns`` over every trial (CPU time of local arms).
         latency_sum_labeled_ns: the same over trials of labelled tools.
+        confidences: per tool, each trial's ``confidence`` (None where it has none).
     """
 
     name: str
@@ -62,6 +63,7 @@ class ArmData:
     cost_reported_labeled_usd: float = 0.0
     latency_sum_ns: int = 0
     latency_sum_labeled_ns: int = 0
+    confidences: dict[str, list[float | None]] = field(default_factory=dict)
 
     @property
     def preds(self) -> dict[str, list[int]]:
@@ -132,6 +134,7 @@ def _add_extras(arms: dict[str, ArmData], cols: dict[str, list[Any]]) -> None:
         arm.status_counts[str(cols["status"][i])] += 1
         arm.timing_modes.add(str(cols["timing_mode"][i]))
         arm.explanations.setdefault(str(tool), []).append(str(cols["explanation"][i] or ""))
+        arm.confidences.setdefault(str(tool), []).append(cols["confidence"][i])
         lat, cost = int(cols["latency_ns"][i] or 0), cols["cost_usd"][i]
         arm.latency_sum_ns += lat
         if cost is not None:

@@ -180,6 +180,31 @@ def _safety_tables(arms: dict[str, Any]) -> list[Block]:
     ]
 
 
+def _curve_tables(arms: dict[str, Any]) -> list[Block]:
+    """Coverage–accuracy of the arms whose answers carry a confidence (learned registries)."""
+    curves = {a: v["coverage_curve"] for a, v in arms.items() if v.get("coverage_curve")}
+    if not curves:
+        return []
+    out: list[Block] = [
+        ("h3", "Coverage–accuracy (arms with a confidence per answer)"),
+        (
+            "p",
+            "Labelled tools sorted by the confidence of the arm's modal answer (answers "
+            "without a level last); at each coverage the most confident share is kept: exact "
+            "and within-one accuracy among them, as if the arm abstained on the rest "
+            "(docs/statistics.md).",
+        ),
+    ]
+    for a, cv in curves.items():
+        rows = [
+            [_pct(p["coverage"]), str(int(p["n"])), _pct(p["exact"]), _pct(p["within_one"])]
+            for p in cv["points"]
+        ]
+        out.append(("p", f"{a} (confidence from {cv['source']})"))
+        out.append(("table", ["coverage", "tools", "exact", "within one"], rows))
+    return out
+
+
 def _accuracy_table(arms: dict[str, Any]) -> list[Block]:
     rows = [
         [
@@ -303,6 +328,7 @@ def _arm_tables(summary: dict[str, Any]) -> list[Block]:
     return [
         *_safety_tables(arms),
         *_accuracy_table(arms),
+        *_curve_tables(arms),
         *_failure_table(arms),
         *_latency_table(arms),
         *_variability_and_cost_tables(arms),

@@ -9,6 +9,7 @@ from typing import Any
 
 from tcplab.report._arms import ArmTools, arm_summary, reduce_arm
 from tcplab.report._common import SUMMARY_SCHEMA_VERSION, ReportSettings, clean_json
+from tcplab.report._curve import arm_confidence, coverage_accuracy_curve
 from tcplab.report._data import LEVELS, RunData
 from tcplab.report._pairs import apply_holm, pair_summary
 from tcplab.report.reduce import ArmReduction, pick_reference, reduce_arms
@@ -151,6 +152,16 @@ def _per_tool(data: RunData, reduced: dict[str, ArmTools]) -> dict[str, Any]:
     }
 
 
+def _curve(data: RunData, arm: str, red: ArmTools) -> dict[str, Any] | None:
+    """The arm's coverage–accuracy curve (None when its answers carry no confidence)."""
+    a = data.arms[arm]
+    conf, source = arm_confidence(data.meta, arm, a.analyzer, a.confidences)
+    points = coverage_accuracy_curve(data.labels, red.modal, conf)
+    if not points:
+        return None
+    return {"source": source, "unit": "labelled tools (modal prediction)", "points": points}
+
+
 def build_summary(data: RunData, settings: ReportSettings) -> dict[str, Any]:
     """Every statistic of the report as a JSON-ready dict (schema: ``docs/report.md``)."""
     names = list(data.arms)
@@ -158,6 +169,8 @@ def build_summary(data: RunData, settings: ReportSettings) -> dict[str, Any]:
     aggs = {a.arm: a for a in reduce_arms(data.rows, reference_arm=ref, arm_order=names)}
     reduced = {a: reduce_arm(arm) for a, arm in data.arms.items()}
     arms = {a: arm_summary(data.arms[a], reduced[a], aggs[a], data.labels, settings) for a in names}
+    for a in names:
+        arms[a]["coverage_curve"] = _curve(data, a, reduced[a])
     pairs = [
         pair_summary((a, b), reduced[a], reduced[b], data.labels, settings)
         for a, b in itertools.combinations(names, 2)
