@@ -3,11 +3,12 @@
 Off unless ``TCPLAB_SERVICE_WORKER_METRICS_PORT`` (or ``tcplab worker --metrics-port``) is set;
 ``0`` picks a free port (written to the log). It serves the host (``tcplab_host_*``, the
 sampler's sources), this worker's jobs (``tcplab_worker_jobs_running``,
-``tcplab_worker_concurrency``) and the LLM requests made in this process
-(``tcplab_llm_requests_total``), and the latency of the decisions in the shards this worker's
-jobs finished (``tcplab_decision_latency_seconds{arm}``, from each trial's ``latency_ns``;
-failed trials are not counted). No token: it listens on ``WORKER_METRICS_HOST`` (loopback by
-default); expose it only to the Prometheus that scrapes it.
+``tcplab_worker_concurrency``) and the LLM requests made in this process or in the
+``local`` executor's pool processes it started (``tcplab_llm_requests_total``: the pool
+processes hand their counts back with each shard), and the latency of the decisions in the
+shards this worker's jobs finished (``tcplab_decision_latency_seconds{arm}``, from each
+trial's ``latency_ns``; failed trials are not counted). No token: it listens on
+``WORKER_METRICS_HOST`` (loopback by default); expose it only to the Prometheus that scrapes it.
 """
 
 from __future__ import annotations
