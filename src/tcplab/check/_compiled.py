@@ -19,9 +19,10 @@ from tcplab.descriptor import RiskLevel, encode, unpack
 from tcplab.errors import UsageError
 
 if TYPE_CHECKING:
+    from tcplab.descriptor import Descriptor
     from tcplab.registry import Node, Registry, Tree
 
-__all__ = ["CompiledKnowledge", "RegistryView", "build_nodes", "knowledge_meta"]
+__all__ = ["CachedLevels", "CompiledKnowledge", "RegistryView", "build_nodes", "knowledge_meta"]
 
 _CAP_FIELDS = ("capabilities",)
 
@@ -136,13 +137,13 @@ def _merge_registry(nodes: list[Node], registry: Registry) -> None:
         nodes.append(node)
 
 
-class RegistryView:
-    """Registry descriptors of a v3 file (the nodes that came from a tool registry)."""
+class CachedLevels:
+    """``level(key)`` → a registry entry's ``(risk level, capability bits)`` or None, cached per
+    key; subclasses say where entries are found (:meth:`_lookup`: the descriptor, or None)."""
 
-    __slots__ = ("_cache", "tree")
+    __slots__ = ("_cache",)
 
-    def __init__(self, tree: Tree) -> None:
-        self.tree = tree
+    def __init__(self) -> None:
         self._cache: dict[str, tuple[RiskLevel, int] | None] = {}
 
     def level(self, key: str) -> tuple[RiskLevel, int] | None:
@@ -151,14 +152,30 @@ class RegistryView:
             return self._cache[key]
         except KeyError:
             pass
-        reg = self.tree.registry
-        i = reg.index_of(key)
-        found = None
-        if i >= 0 and self.tree.payload(i).get("registry"):
-            d = unpack(reg.bytes_at(i))
-            found = (d.risk_level, d.flags & 0xFC0)
+        d = self._lookup(key)
+        found = None if d is None else (d.risk_level, d.flags & 0xFC0)
         self._cache[key] = found
         return found
+
+    def _lookup(self, key: str) -> Descriptor | None:
+        raise NotImplementedError
+
+
+class RegistryView(CachedLevels):
+    """Registry descriptors of a v3 file (the nodes that came from a tool registry)."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, tree: Tree) -> None:
+        super().__init__()
+        self.tree = tree
+
+    def _lookup(self, key: str) -> Descriptor | None:
+        reg = self.tree.registry
+        i = reg.index_of(key)
+        if i >= 0 and self.tree.payload(i).get("registry"):
+            return unpack(reg.bytes_at(i))
+        return None
 
 
 class _Tools:

@@ -17,12 +17,12 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tcplab.check._compiled import CompiledKnowledge, RegistryView
+from tcplab.check._compiled import CachedLevels, CompiledKnowledge, RegistryView
 from tcplab.check._knowledge import KNOWLEDGE_VERSION, Knowledge, load_knowledge
-from tcplab.descriptor import RiskLevel
 from tcplab.errors import RegistryError, TcplabError
 
 if TYPE_CHECKING:
+    from tcplab.descriptor import Descriptor
     from tcplab.registry import Registry
 
 __all__ = [
@@ -49,26 +49,17 @@ _RECHECK_S = 1.0
 _ENV_DATA: dict[bytes, bytes] | None = vars(os.environ).get("_data") if os.name == "posix" else None
 
 
-class _V2View:
+class _V2View(CachedLevels):
     """Registry descriptors of a v2 (format version 1) registry, cached per key."""
 
-    __slots__ = ("_cache", "registry")
+    __slots__ = ("registry",)
 
     def __init__(self, registry: Registry) -> None:
+        super().__init__()
         self.registry = registry
-        self._cache: dict[str, tuple[RiskLevel, int] | None] = {}
 
-    def level(self, key: str) -> tuple[RiskLevel, int] | None:
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
-        found = None
-        if key in self.registry:
-            d = self.registry.lookup(key)
-            found = (d.risk_level, d.flags & 0xFC0)
-        self._cache[key] = found
-        return found
+    def _lookup(self, key: str) -> Descriptor | None:
+        return self.registry.lookup(key) if key in self.registry else None
 
 
 class Sources:
