@@ -182,8 +182,8 @@ def compare_page(
             ctx["job_a"] = _run(request, a, who, "A")
             ctx["job_b"] = _run(request, b, who, "B")
             ctx |= _compare(ctx["job_a"], ctx["job_b"])
-        elif a or b:
-            raise _CompareProblem(400, "Pick two runs", "A comparison needs both run A and run B.")
+        elif a or b:  # one chosen (from a job's row or page): the pickers, it preselected
+            ctx["hint"] = f"Now pick run {'B' if a else 'A'} to compare with."
     except _CompareProblem as problem:
         ctx["problem"] = problem
         return render(request, "compare.html", problem.status, who, **ctx)
