@@ -1,12 +1,17 @@
 """Descriptor generator benchmarks (issue 15 §4).
 
-(a) generation of every tool of a corpus: each learned generator vs ``rules`` in the same run,
-    with the embedding cache warm (second run) and, with ``--cold``, empty (first run: every
-    documented tool is embedded with MiniLM on the CPU). Reports seconds and the ratio.
+(a) generation of every tool of a corpus: each learned generator vs ``rules`` in the same run
+    (the ratio), in three states: ``warm`` (embeddings and trained model cached: a second
+    generation), ``retrain`` (embeddings cached, model retrained with CV: ``--no-cache``) and,
+    with ``--cold``, ``cold`` (empty caches: every documented tool embedded with MiniLM on the
+    CPU, torch's default threads) plus ``cold-1thread`` for ``ordinal`` (one encoding thread;
+    same levels, last-bit embedding differences, see docs/generators.md). Each entry records
+    the CPU seconds (user + system, this process) beside the wall seconds, and the load
+    average before and after: on shared cores the wall time is mostly waiting.
 (b) cached decision: ``DecisionCache.decide`` on a learned generator's registry vs on the rules
     registry, interleaved; target ratio ≈ 1 (same registry format, same dict probe).
 
-Usage: ``python bench/bench_generator.py --corpus CORPUS [--cold]`` (default corpus:
+Usage: ``python bench/bench_generator.py --corpus CORPUS [--cold] [--no-decide]`` (default corpus:
 TCPLAB_HOME/corpus/corpus.parquet). Prints JSON and writes ``bench/results/generator.json``.
 """
 
@@ -29,11 +34,19 @@ from tcplab.registry import DecisionCache, Registry
 LEARNED = ("ordinal", "knn", "ensemble")
 
 
-def _generate(name: str, corpus: Path, out: Path, cache: Path) -> float:
+def _generate(name: str, corpus: Path, out: Path, cache: Path, **ctx: Any) -> dict[str, Any]:
     tools = read_corpus(corpus)
-    t0 = time.perf_counter()
-    generate_registry(tools, out, generator=get_generator(name, GeneratorContext(cache_dir=cache)))
-    return time.perf_counter() - t0
+    load0, c0, t0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
+    gen = get_generator(name, GeneratorContext(cache_dir=cache, **ctx))
+    res = generate_registry(tools, out, generator=gen)
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+            "load_before": load0, "load_after": os.getloadavg()[0],
+            "model": (res.info or {}).get("model_cache")}  # fmt: skip
+
+
+def _entry(name: str, run: dict[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, **run, "rules_seconds": rules["seconds"],
+            "ratio": run["seconds"] / rules["seconds"]}  # fmt: skip
 
 
 def _decide_ns(reg_path: Path, names: list[str]) -> float:
@@ -53,31 +66,35 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=get_settings().corpus_dir / "corpus.parquet")
     ap.add_argument("--cold", action="store_true", help="also time a first run (empty cache)")
+    ap.add_argument("--no-decide", action="store_true", help="skip (b), the cached decision")
     args = ap.parse_args()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         cache = tmp / "cache"
-        rules_s = _generate("rules", args.corpus, tmp / "rules.tcpdb", cache)
+        rules = _generate("rules", args.corpus, tmp / "rules.tcpdb", cache)
+        if args.cold:
+            for label, ctx in (("cold", {}), ("cold-1thread", {"threads": 1})):
+                run = _generate("ordinal", args.corpus, tmp / "cold.tcpdb", tmp / label, **ctx)
+                results.append(_entry(f"generate-ordinal-{label}", run, rules))
         for name in LEARNED:
-            if args.cold:
-                cold = _generate(name, args.corpus, tmp / f"{name}.tcpdb", tmp / f"cold-{name}")
-                results.append({"name": f"generate-{name}-cold", "seconds": cold,
-                                "rules_seconds": rules_s, "ratio": cold / rules_s})  # fmt: skip
-            _generate(name, args.corpus, tmp / f"{name}.tcpdb", cache)  # fill the cache
-            warm = _generate(name, args.corpus, tmp / f"{name}.tcpdb", cache)
-            results.append({"name": f"generate-{name}-warm", "seconds": warm,
-                            "rules_seconds": rules_s, "ratio": warm / rules_s})  # fmt: skip
-        with Registry(tmp / "rules.tcpdb") as reg:
-            names = [reg.name_at(i) for i in range(len(reg))]
-        res = compare(
-            "cached-decision-ensemble-vs-rules",
-            lambda: _decide_ns(tmp / "ensemble.tcpdb", names),
-            lambda: _decide_ns(tmp / "rules.tcpdb", names),
-            repeats=9,
-            unit="ns",
-        )
-        results.append(res)
+            out = tmp / f"{name}.tcpdb"
+            _generate(name, args.corpus, out, cache)  # fill the caches
+            retrain = _generate(name, args.corpus, out, cache, model_cache=False)
+            results.append(_entry(f"generate-{name}-retrain", retrain, rules))
+            warm = _generate(name, args.corpus, out, cache)
+            results.append(_entry(f"generate-{name}-warm", warm, rules))
+        if not args.no_decide:
+            with Registry(tmp / "rules.tcpdb") as reg:
+                names = [reg.name_at(i) for i in range(len(reg))]
+            res = compare(
+                "cached-decision-ensemble-vs-rules",
+                lambda: _decide_ns(tmp / "ensemble.tcpdb", names),
+                lambda: _decide_ns(tmp / "rules.tcpdb", names),
+                repeats=9,
+                unit="ns",
+            )
+            results.append(res)
     results.append({"name": "load_average", "value": list(os.getloadavg())})
     save("generator", results)
     print(json.dumps(results, indent=2))

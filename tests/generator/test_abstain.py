@@ -14,6 +14,8 @@ from tcplab.generator import (
     decide_levels,
     generator_names,
     get_generator,
+    nested_cross_validate,
+    reliability,
 )
 from tcplab.generator._models import NeighbourModel, OrdinalModel
 
@@ -63,6 +65,43 @@ def test_calibration_error_is_zero_for_a_calibrated_model() -> None:
     p = np.array([[0.5, 0.5, 0, 0, 0]] * 4)
     cal = calibration_error(y, p)
     assert cal["ece"] == pytest.approx(0.0)
+
+
+def test_reliability_bins_agree_with_the_calibration_error() -> None:
+    y = np.array([0, 0, 1, 1, 2])
+    p = np.array([[0.95, 0.05, 0, 0, 0], [0.9, 0.1, 0, 0, 0], [0.5, 0.45, 0.05, 0, 0],
+                  [0.1, 0.6, 0.3, 0, 0], [0.0, 0.35, 0.65, 0, 0]])  # fmt: skip
+    bins = reliability(y, p)
+    assert [(b["lo"], b["n"]) for b in bins] == [
+        pytest.approx((lo, 1)) for lo in (0.4, 0.5, 0.6, 0.8, 0.9)
+    ]
+    assert bins[0]["accuracy"] == 0.0 and bins[-1]["accuracy"] == 1.0
+    ece = sum(b["n"] / len(y) * abs(b["accuracy"] - b["confidence"]) for b in bins)
+    assert ece == pytest.approx(calibration_error(y, p)["ece"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_cls", [OrdinalModel, NeighbourModel])
+def test_nested_cv_tests_every_tool_once_with_inner_choices(
+    model_cls: type[OrdinalModel] | type[NeighbourModel],
+) -> None:
+    from tcplab.generator._learned import TrainingSet
+
+    rng = np.random.default_rng(5)
+    n = 150
+    levels = rng.integers(0, 5, n)
+    x = rng.normal(size=(n, 8)) + levels[:, None] * 0.3
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ts = TrainingSet(index=np.arange(n), levels=levels, caps=rng.random((n, 6)) < 0.3,
+                     groups=np.arange(n) // 2, labels_sha256="x")  # fmt: skip
+    res = nested_cross_validate(model_cls, x, ts)
+    assert len(res.folds) == 5 and sum(f["n_test"] for f in res.folds) == n
+    assert 0.0 <= res.figures["coverage"] <= 1.0 and 0.0 <= res.calibration["ece"] <= 1.0
+    for f in res.folds:
+        assert 0.0 <= f["threshold"] <= 0.95
+        assert f["params"] == ({} if model_cls is NeighbourModel else {"c": f["params"]["c"]})
+    fixed = nested_cross_validate(model_cls, x, ts, fixed=0.6)
+    assert {f["threshold"] for f in fixed.folds} == {0.6}
 
 
 @pytest.mark.parametrize("model", [OrdinalModel(), NeighbourModel(k=3)])
