@@ -286,10 +286,12 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
     level, caps = RiskLevel.SAFE, 0
     reasons = []
     sev = _SEV
+    names = _CAP_NAMES
     for seg, source, rule, lvl, c, why in ctx.parts:
         if sev[lvl] > sev[level]:  # more_severe, inlined
             level = lvl
         caps |= c
+        found = names.get(c)
         reasons.append(
             {
                 "segment": seg,
@@ -297,7 +299,7 @@ def result_dict(ctx: _Ctx, line: str) -> dict[str, Any]:
                 "rule": rule,
                 "risk_level": _LEVEL_NAME[lvl],
                 "decision": _DECISION_VALUE[lvl],
-                "capabilities": _cap_names(c),
+                "capabilities": list(found) if found is not None else _cap_names(c),
                 "detail": why,
             }
         )

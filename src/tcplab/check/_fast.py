@@ -35,10 +35,8 @@ _KEYWORDS = "if then else elif fi for while until do done case esac function sel
 _NOT_FIRST = frozenset(f"{_KEYWORDS} coproc export declare local readonly typeset unset".split())
 
 
-def _value(word: str) -> str:
-    if "'" not in word and '"' not in word:
-        return word
-    return _QUOTED.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), word)
+def _unquote(m: re.Match[str]) -> str:
+    return m.group(1) if m.group(1) is not None else m.group(2)
 
 
 def fast_parse(text: str) -> list[FastSegment] | None:
@@ -58,7 +56,7 @@ def fast_parse(text: str) -> list[FastSegment] | None:
         for w in words:
             if w[0] == "=":  # `==` is an operator token to tree-sitter
                 return None
-            values.append(_value(w))
+            values.append(_QUOTED.sub(_unquote, w) if "'" in w or '"' in w else w)
         piped = op == "|" or after_pipe
         if piped and not in_pipe:
             pipes, in_pipe, stage = pipes + 1, True, 0
