@@ -46,7 +46,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     token = api.token("st-admin", "admin")
     job_id, run_id = _finished_job(api, token)
     config = tmp_path / "schemathesis.toml"
-    config.write_text(f'[parameters]\n"path.job_id" = "{job_id}"\n"path.run_id" = "{run_id}"\n')
+    config.write_text(
+        f'[parameters]\n"path.job_id" = "{job_id}"\n"path.run_id" = "{run_id}"\n'
+        f'"query.a" = "{run_id}"\n"query.b" = "{run_id}"\n'
+    )
     report = tmp_path / "st.xml"
     proc = subprocess.run(
         [

@@ -6,6 +6,7 @@ through ``config.attributes`` so the same engine (and PostgreSQL ``search_path``
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,8 +86,19 @@ def unknown_revision_error(engine: Engine, revision: str) -> StoreError:
     )
 
 
+# Alembic's command layer keeps module-level state (the script directory's imported migration
+# modules), so two threads migrating at once fail with a KeyError (seen: a service worker with
+# --concurrency 2 opening two stores together). One migration at a time per process.
+_MIGRATE_LOCK = threading.Lock()
+
+
 def _run(engine: Engine, action: str, revision: str) -> None:
     """Run ``alembic <action> <revision>`` with one-line errors for unknown revisions."""
+    with _MIGRATE_LOCK:
+        _run_locked(engine, action, revision)
+
+
+def _run_locked(engine: Engine, action: str, revision: str) -> None:
     from alembic import command
     from alembic.script.revision import RevisionError
     from alembic.util import CommandError
