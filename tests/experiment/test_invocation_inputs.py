@@ -152,6 +152,9 @@ def test_spec_level_split_selects_invocation_groups(corpus: Path, tmp_path: Path
             _spec(tmp_path, corpus, arms, split="dev", tools={"kind": "labeled", "split": "test"}),
             KNOWN,
         )
+    with pytest.raises(SpecError, match="a split needs labelled inputs"):
+        listed = {"kind": "list", "names": ["git status"]}
+        load_spec(_spec(tmp_path, corpus, arms, split="test", tools=listed), KNOWN)
 
 
 def test_score_trials_refuses_runs_without_invocation_inputs(tmp_path: Path) -> None:
@@ -177,7 +180,7 @@ def test_embedding_arm_on_command_lines(corpus: Path, tmp_path: Path) -> None:
         if in_ci():
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
-    arms = [
+    arms: list[dict[str, Any]] = [
         {"name": "inv", "analyzer": "invocation"},
         {"name": "emb", "analyzer": "embedding", "params": {"mode": "zero-shot"}},
     ]
