@@ -18,9 +18,11 @@ from tcplab.check._serve import HOOK_DECISIONS, hook_answer, serve, serve_answer
 from tcplab.check._sources import build_registry, explain_rule
 
 if TYPE_CHECKING:
+    from tcplab.check._generate import GENERATOR, generate_flag_rules
     from tcplab.check._model import CheckReason, CheckResult
 
 __all__ = [
+    "GENERATOR",
     "HOOK_DECISIONS",
     "KNOWLEDGE_VERSION",
     "SCHEMA_VERSION",
@@ -33,6 +35,7 @@ __all__ = [
     "decide_line",
     "default_registry_path",
     "explain_rule",
+    "generate_flag_rules",
     "hook_answer",
     "is_unsafe_approval",
     "load_knowledge",
@@ -45,9 +48,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``CheckResult`` and ``CheckReason``, imported on first use (PEP 562)."""
+    """``CheckResult``, ``CheckReason`` and the generator, imported on first use (PEP 562)."""
     if name in ("CheckResult", "CheckReason"):
         from tcplab.check import _model
 
         return getattr(_model, name)
+    if name in ("GENERATOR", "generate_flag_rules"):  # man-page rule generation, on first use
+        from tcplab.check import _generate
+
+        return getattr(_generate, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -78,7 +78,8 @@ def _tool_nodes(name: str, raw: dict[str, Any], source: str, defaults: list[str]
     for i, (rule_name, rule) in enumerate(zip(names, rules, strict=True)):
         sub = rule.get("sub", ())
         parent = f"{name} {sub[0]}" if len(sub) == 1 else name
-        payload = dict(rule, source=f"{source}: tools.{name}.rules[{i}]")
+        # a generated rule names its own origin (tcplab.check._generate); a YAML rule its place
+        payload = dict(rule, source=rule.get("source") or f"{source}: tools.{name}.rules[{i}]")
         effect = str(rule.get("effect", "raise"))
         nodes.append(Node(rule_name, _desc(rule_name, rule), "pattern", parent, effect, i, payload))
     return nodes

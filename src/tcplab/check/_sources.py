@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,11 +188,16 @@ def _resolve(registry: Registry | str | os.PathLike[str] | None) -> Sources:
 
 
 def build_registry(
-    out: str | os.PathLike[str], registry: Registry | str | os.PathLike[str] | None = None
+    out: str | os.PathLike[str],
+    registry: Registry | str | os.PathLike[str] | None = None,
+    generated: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> int:
     """Write a v3 registry: the shipped knowledge YAML merged with ``registry`` (v2, optional).
 
-    Returns the node count. ``tcplab check --build-registry OUT [--registry tools.tcpdb]``.
+    ``generated``: extra rules per tool (:func:`tcplab.check.generate_flag_rules`), appended
+    after the tool's own rules, for tools the knowledge has; each keeps its ``source``, which
+    ``--explain`` shows. Returns the node count.
+    ``tcplab check --build-registry OUT [--registry tools.tcpdb]``.
 
     Raises:
         RegistryError: ``registry`` cannot be opened or ``out`` cannot be written.
@@ -205,10 +211,17 @@ def build_registry(
     yaml_path, _ = shipped_paths()
     text = yaml_path.read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
+    for tool, rules in (generated or {}).items():
+        spec = (raw.get("tools") or {}).get(tool)
+        if spec is not None:
+            spec["rules"] = [*(spec.get("rules") or ()), *rules]
     source = f"tcplab/data/invocations/{yaml_path.name}"
     reg = Registry(registry) if isinstance(registry, str | os.PathLike) else registry
     nodes = build_nodes(raw, source, reg)
-    return write_tree_registry(out, nodes, knowledge_meta(text, source, raw))
+    meta = knowledge_meta(text, source, raw)
+    if generated:  # not the shipped YAML any more: never taken for its compiled file
+        meta["source_crc32"] = -1
+    return write_tree_registry(out, nodes, meta)
 
 
 _BUILTIN = {
