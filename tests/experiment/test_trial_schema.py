@@ -84,3 +84,68 @@ def test_unknown_versions_are_refused(tmp_path: Path, version: bytes) -> None:
     pq.write_table(to_table([_rec(0)]).replace_schema_metadata(meta), path)
     with pytest.raises(UsageError, match=r"future\.parquet"):
         read_trial_files([path])
+
+
+def test_the_engine_records_an_assessments_confidence(tmp_path: Path) -> None:
+    """An arm whose assessments carry ``confidence`` gets it in the trial column; others null."""
+    from dataclasses import dataclass
+    from typing import Any, ClassVar
+
+    import yaml
+
+    from tcplab.analyzers import (
+        Analyzer,
+        AnalyzerRegistry,
+        Assessment,
+        Status,
+        ToolInput,
+        default_registry,
+    )
+    from tcplab.descriptor import RiskLevel
+    from tcplab.experiment import (
+        InlineExecutor,
+        load_spec,
+        prepare_run,
+        read_trials,
+        run_experiment,
+    )
+
+    @dataclass(frozen=True, slots=True)
+    class Confident(Assessment):
+        confidence: float | None = None
+
+    class ConfidentArm(Analyzer):
+        name: ClassVar[str] = "confident"
+
+        def describe(self) -> dict[str, Any]:
+            return {"name": self.name}
+
+        def _analyze(self, tool: ToolInput) -> Assessment:
+            level = RiskLevel.SAFE
+            return Confident(tool.name, self.name, Status.OK, level, confidence=0.25)
+
+    registry = AnalyzerRegistry()
+    registry.register("confident")(ConfidentArm)
+    registry.register("fake")(default_registry().get("fake"))
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        yaml.safe_dump(
+            {
+                "spec_version": 1,
+                "name": "confidence",
+                "tools": {"kind": "list", "names": ["ls", "rm"]},
+                "arms": [
+                    {"name": "c", "analyzer": "confident"},
+                    {"name": "f", "analyzer": "fake"},
+                ],
+                "executor": {"kind": "inline"},
+                "warmup": 0,
+            }
+        )
+    )
+    spec = load_spec(spec_path, ["confident", "fake"])
+    run_dir, _meta, _plan = prepare_run(spec, tmp_path, tmp_path / "runs", registry=registry)
+    outcome = run_experiment(run_dir, executor=InlineExecutor(), registry=registry, use_store=False)
+    assert outcome.status == "completed"
+    rows = read_trials(run_dir, ["arm", "confidence"]).to_pylist()
+    assert {r["arm"]: r["confidence"] for r in rows} == {"c": 0.25, "f": None}

@@ -240,6 +240,8 @@ class TrialWorker:
             predicted_risk=level,
             predicted_capabilities=list(res.capabilities),
             decision=decision,
+            # an arm whose assessments carry a confidence (e.g. a learned registry) records it
+            confidence=getattr(res, "confidence", None),
             timing_mode=self.modes[arm],
             queue_wait_ns=res.timing.queue_wait_ns,
             backoff_wait_ns=res.timing.backoff_wait_ns,
