@@ -158,9 +158,9 @@ def embed_tools(
             cached = {}
     todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if t and k not in cached}.items())
     if todo:
+        model = load_model()  # first: a missing torch/model raises with the pip line
         import torch
 
-        model = load_model()
         before = torch.get_num_threads()
         torch.set_num_threads(encode_threads(threads))
         try:
