@@ -54,7 +54,12 @@ class TrialPage(_Model):
     schema_version: Literal[1] = 1
     run_id: str
     limit: int
-    trials: list[dict[str, Any]] = Field(description="Trial rows (trial schema version 1).")
+    trials: list[dict[str, Any]] = Field(
+        description=(
+            "Trial rows (trial schema version 2; rows of version 1 runs have no "
+            "confidence or label_decision)."
+        )
+    )
     next_cursor: int | None = Field(
         description="Pass as ``cursor`` for the next page; null on the last page."
     )
