@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tcplab.report._decisions import decision_blocks, decision_findings
 from tcplab.report._methods import caveats, methods
 
 __all__ = ["Block", "build_document", "fmt_ns", "fmt_p"]
@@ -120,7 +121,7 @@ def _safety_findings(summary: dict[str, Any]) -> list[str]:
 
 def _findings(summary: dict[str, Any]) -> list[str]:
     ref = summary["settings"]["reference_arm"]
-    out = _safety_findings(summary)
+    out = decision_findings(summary.get("decisions")) + _safety_findings(summary)
     for arm, v in summary["vs_reference"].items():
         if v.get("available") is False:
             out.append(f"{arm} vs {ref}: latency ratio not available ({v.get('reason')}).")
@@ -451,7 +452,8 @@ def build_document(summary: dict[str, Any]) -> list[Block]:
     ]
     for heading, text in methods(summary):
         blocks += [("h3", heading), ("p", text)]
-    blocks += [("h2", "Results"), *_arm_tables(summary)]
+    blocks += [("h2", "Results"), *decision_blocks(summary.get("decisions"))]
+    blocks += _arm_tables(summary)
     for a in summary["arm_order"]:
         blocks.append(("figure", f"confusion-{a}", f"Confusion matrix of {a} (modal prediction)"))
     blocks += [

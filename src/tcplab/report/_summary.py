@@ -11,6 +11,7 @@ from tcplab.report._arms import ArmTools, arm_summary, reduce_arm
 from tcplab.report._common import SUMMARY_SCHEMA_VERSION, ReportSettings, clean_json
 from tcplab.report._curve import arm_confidence, coverage_accuracy_curve
 from tcplab.report._data import LEVELS, RunData
+from tcplab.report._decisions import decision_summary
 from tcplab.report._pairs import apply_holm, pair_summary
 from tcplab.report.reduce import ArmReduction, pick_reference, reduce_arms
 from tcplab.stats import PARSE_FAILURE
@@ -192,6 +193,7 @@ def build_summary(data: RunData, settings: ReportSettings) -> dict[str, Any]:
             "n_tools_unlabeled": len(data.unlabeled),
         },
         "arm_order": names,
+        "decisions": decision_summary(data.run_dir, names),
         "arms": arms,
         "pairs": pairs,
         "vs_reference": _vs_reference(pairs, ref, aggs),
