@@ -17,6 +17,7 @@ import abc
 import contextlib
 import logging
 import multiprocessing
+import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -51,6 +52,7 @@ __all__ = [
 ExecutorState = Literal["new", "started", "closed", "failed"]
 EXECUTOR_KINDS = ("inline", "local", "ray")
 log = logging.getLogger("tcplab.experiment")
+_TCPLAB_LOG = logging.getLogger("tcplab")
 
 
 class Executor(abc.ABC):
@@ -310,8 +312,14 @@ class RayExecutor(Executor):
     """Ray actors (one per worker, each loads its analyzers once); shard-level retries.
 
     Connects to ``address`` when given (e.g. ``ray://head:10001`` or ``auto``), otherwise starts
-    a local Ray with the dashboard off. Worker errors come back as :class:`WorkerFailure`
-    values (re-raised typed, not retried); only a lost actor is retried.
+    a new local Ray (``address="local"``: never a cluster found through ``RAY_ADDRESS`` or
+    ``ray start``) with the dashboard off; at most one actor per CPU of the cluster (more would
+    wait for a CPU held by the run's own actors). Worker errors come back as
+    :class:`WorkerFailure` values (re-raised typed, not retried); only a lost actor is retried.
+
+    As with the ``local`` pool, every reply of an actor carries the LLM attempts it counted
+    since its last reply (added to this process's totals: a worker's ``/metrics``) and its log
+    records (handled here, on the thread that waits for results).
     """
 
     kind = "ray"
@@ -335,6 +343,7 @@ class RayExecutor(Executor):
                 ray.init(address=self.address, log_to_driver=False)
             else:
                 ray.init(
+                    address="local",
                     num_cpus=self.workers,
                     include_dashboard=False,
                     log_to_driver=False,
@@ -342,11 +351,16 @@ class RayExecutor(Executor):
                 )
                 self._started_ray = True
         actor_cls = ray.remote(num_cpus=1, max_restarts=self.max_retries)(_RayShardActor)
-        self._actors: list[Any] = [actor_cls.remote(ctx) for _ in range(self.workers)]
+        levels = (logging.getLogger().getEffectiveLevel(), _TCPLAB_LOG.getEffectiveLevel())
+        workers = _fit_ray_workers(ray, self.workers)
+        self._actors: list[Any] = [actor_cls.remote(ctx, levels) for _ in range(workers)]
         self._free: list[Any] = list(self._actors)
-        failure = ray.get(self._actors[0].init_error.remote())
-        if failure is not None:
-            raise failure.exception()
+        replies = ray.get([actor.init_error.remote() for actor in self._actors])
+        for _failure, counts, records in replies:
+            _take_back(counts, records)
+        for failure, _counts, _records in replies:
+            if failure is not None:
+                raise failure.exception()
 
     def _dispatch(self) -> None:
         while self._free and self._queue:
@@ -366,7 +380,7 @@ class RayExecutor(Executor):
             ref = ready[0]
             actor, task, tries = self._running.pop(ref)
             try:
-                value = ray.get(ref)
+                value, counts, records = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
                 if tries >= self.max_retries:
                     raise WorkerLostError(
@@ -377,6 +391,7 @@ class RayExecutor(Executor):
                 self._running[actor.run.remote(task)] = (actor, task, tries + 1)
                 continue
             self._free.append(actor)
+            _take_back(counts, records)
             yield _unwrap(value)
 
     def _cancel(self) -> None:
@@ -400,26 +415,74 @@ class RayExecutor(Executor):
         return list(value)
 
 
+def _fit_ray_workers(ray: Any, asked: int) -> int:
+    """At most one actor (1 CPU each) per CPU of the cluster: more would never start."""
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    if cpus < 1:
+        raise UsageError("the Ray cluster has no CPU: no actor of the run could start")
+    if asked > cpus:
+        log.warning("%d Ray workers asked; the cluster has %d CPUs: using %d", asked, cpus, cpus)
+    return min(asked, cpus)
+
+
+def _take_back(counts: LLMCounts | None, records: list[logging.LogRecord]) -> None:
+    """What an actor's reply carries besides its value: its LLM counts and log records."""
+    merge_llm_counts(counts)
+    LogRelay.handle(records)
+
+
+class _RecordBuffer:
+    """An actor's log records since its last reply (``put`` by :func:`relay_child_logs`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[logging.LogRecord] = []
+
+    def put(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    def take(self) -> list[logging.LogRecord]:
+        with self._lock:
+            records, self._records = self._records, []
+        return records
+
+
+_RayReply = tuple[Any, LLMCounts | None, list[logging.LogRecord]]
+
+
 class _RayShardActor:
-    def __init__(self, ctx: WorkerContext) -> None:
+    def __init__(self, ctx: WorkerContext, levels: tuple[int, int]) -> None:
+        self.logs = _RecordBuffer()
+        relay_child_logs(self.logs, *levels)
         self.worker: TrialWorker | None = None
         self.failure: WorkerFailure | None = None
         try:
             self.worker = TrialWorker(ctx)
         except BaseException as exc:
             self.failure = WorkerFailure.capture(exc, _worker_name())
+            log.warning("ray actor %s could not start its worker: %s", _worker_name(), exc)
+            return
+        log.info("ray actor %s: worker ready", _worker_name())
 
-    def init_error(self) -> WorkerFailure | None:
-        return self.failure
+    def _reply(self, value: Any) -> _RayReply:
+        return value, take_llm_counts(), self.logs.take()
 
-    def run(self, task: ShardTask) -> ShardResult | WorkerFailure:
+    def init_error(self) -> _RayReply:
+        return self._reply(self.failure)
+
+    def run(self, task: ShardTask) -> _RayReply:
         if self.worker is None:
             assert self.failure is not None
-            return self.failure
+            return self._reply(self.failure)
         try:
-            return self.worker.run(task)
+            value: ShardResult | WorkerFailure = self.worker.run(task)
         except BaseException as exc:
-            return WorkerFailure.capture(exc, self.worker.worker)
+            value = WorkerFailure.capture(exc, self.worker.worker)
+            log.warning("ray actor %s: shard %d failed: %s", _worker_name(), task.shard, exc)
+        else:
+            log.info("ray actor %s: shard %d done", _worker_name(), task.shard)
+        return self._reply(value)
 
     def describe(self) -> list[dict[str, Any]] | WorkerFailure:
         if self.worker is None:

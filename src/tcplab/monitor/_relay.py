@@ -54,6 +54,13 @@ class LogRelay:
         _handle(records)
         return len(records)
 
+    @staticmethod
+    def handle(records: list[logging.LogRecord]) -> int:
+        """Handle records that came back another way (with a Ray actor's reply) on the
+        calling thread, as :meth:`drain` does; how many."""
+        _handle(records)
+        return len(records)
+
     @contextlib.contextmanager
     def draining(self, interval: float = 0.05) -> Iterator[None]:
         """Keep the pipe empty while the body blocks (a pool shutting down waits for children
@@ -101,7 +108,11 @@ class _PipeHandler(logging.handlers.QueueHandler):
 
 
 def relay_child_logs(queue: Any, root_level: int, tcplab_level: int) -> None:
-    """In a pool process: send every record to the parent, at the parent's levels."""
+    """In a pool process: send every record to the parent, at the parent's levels.
+
+    ``queue`` is a :class:`LogRelay`'s pipe, or any object with ``put(record)`` (a buffer a Ray
+    actor empties into its replies); the records put are ready to pickle (message formatted,
+    no ``args`` nor ``exc_info``)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
