@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from ..conftest import in_ci
-from .test_pool_aggregation import TOOLS, TinyServer, _corpus, _spec, tiny
+from ..analyzers.llm_tiny import TinyServer
+from .test_pool_aggregation import TOOLS, _corpus, _spec, tiny
 
 pytestmark = pytest.mark.slow
 __all__ = ["tiny"]  # the module-scoped fixture, shared with the pool test
