@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import in_ci
 from ..analyzers.llm_tiny import TinyServer
+from ..conftest import in_ci
 from .test_pool_aggregation import TOOLS, _corpus, _spec, tiny
 
 pytestmark = pytest.mark.slow
