@@ -56,7 +56,7 @@ PLUGIN = textwrap.dedent(
 
         def __init__(
             self,
-            fail_in_worker: bool = False,
+            fail_in_worker: int = 0,
             die_on: str | None = None,
             warn: str | None = None,
             **params: Any,
@@ -71,8 +71,9 @@ PLUGIN = textwrap.dedent(
             return out
 
         def open(self) -> None:
-            driver = os.environ.get("OUTSIDE_DRIVER_PID")
-            if self.fail_in_worker and driver and int(driver) != os.getpid():
+            # fail_in_worker is the driver's pid, passed as a parameter: an environment
+            # variable set by the test would not reach a forkserver started earlier.
+            if self.fail_in_worker and self.fail_in_worker != os.getpid():
                 raise UsageError("outside analyzer: the worker cannot load its model [/x]")
             super().open()
 
@@ -99,7 +100,6 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Analyzer
     (pkg / "outside_plugin.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(pkg))
     monkeypatch.setenv("PYTHONPATH", f"{pkg}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    monkeypatch.setenv("OUTSIDE_DRIVER_PID", str(os.getpid()))
     import outside_plugin
 
     registry = AnalyzerRegistry()
@@ -138,7 +138,7 @@ def test_analyzer_registered_outside_the_package_reaches_workers(
 def test_worker_start_error_comes_back_as_the_same_typed_error(
     kind: str, plugin: AnalyzerRegistry, write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
-    path = _outside_spec(write_spec, fail_in_worker=True)
+    path = _outside_spec(write_spec, fail_in_worker=os.getpid())
     spec = load_spec(path, [*KNOWN, "outside"])
     run_dir, _rec, _plan = prepare_run(spec, path.parent, tmp_path / "runs", registry=plugin)
     with pytest.raises(UsageError, match=r"the worker cannot load its model \[/x\]") as info:
