@@ -10,13 +10,13 @@ from tcplab.experiment._executors import (
     Executor,
     InlineExecutor,
     LocalExecutor,
-    RayExecutor,
     make_executor,
 )
 from tcplab.experiment._finish import open_result_store
 from tcplab.experiment._import import write_run_from_trials
 from tcplab.experiment._location import collect_location, probe_endpoint
 from tcplab.experiment._plan import Plan, build_plan, read_plan
+from tcplab.experiment._ray import RayExecutor
 from tcplab.experiment._record import (
     RUN_SCHEMA_VERSION,
     RUN_STATUSES,
