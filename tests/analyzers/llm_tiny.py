@@ -18,9 +18,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TinyServer", "build_tiny_model", "missing_components"]
+__all__ = ["TinyServer", "build_tiny_model", "missing_components", "running_tiny_server"]
 
 SERVING_MODULES = ("torch", "transformers", "tokenizers", "fastapi", "uvicorn")
 CHAT_TEMPLATE = (
@@ -207,3 +208,17 @@ class TinyServer:
 
 if __name__ == "__main__":
     build_tiny_model(Path(sys.argv[1]))
+
+
+def running_tiny_server(directory: Path) -> Iterator[TinyServer]:
+    """Module-fixture body: a started server, stopped afterwards; a failed start fails the test."""
+    import pytest
+
+    server = TinyServer(directory)
+    try:
+        server.start()
+    except Exception as exc:
+        server.stop()
+        pytest.fail(f"could not start transformers serve: {exc}", pytrace=False)
+    yield server
+    server.stop()

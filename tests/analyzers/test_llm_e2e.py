@@ -17,7 +17,7 @@ import pytest
 
 from tcplab.analyzers import Status, ToolInput
 from tcplab.corpus import ToolDoc, write_corpus
-from tests.analyzers.llm_tiny import TinyServer, missing_components
+from tests.analyzers.llm_tiny import TinyServer, missing_components, running_tiny_server
 from tests.conftest import Runner, in_ci
 
 pytestmark = pytest.mark.slow
@@ -59,14 +59,7 @@ TOOLS = [
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyServer]:
-    server = TinyServer(tmp_path_factory.mktemp("tiny-llm"))
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.fail(f"could not start transformers serve: {exc}", pytrace=False)
-    yield server
-    server.stop()
+    yield from running_tiny_server(tmp_path_factory.mktemp("tiny-llm"))
 
 
 def arm(tiny: TinyServer, **params: object) -> LLMAnalyzer:

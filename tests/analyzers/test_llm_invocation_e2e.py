@@ -23,7 +23,7 @@ from tcplab.corpus import scan_tools, write_corpus
 from tcplab.experiment import InlineExecutor, load_spec, prepare_run, read_trials, run_experiment
 from tcplab.labels import read_invocation_labels
 from tcplab.resources import resolve_data_ref
-from tests.analyzers.llm_tiny import TinyServer, missing_components
+from tests.analyzers.llm_tiny import TinyServer, missing_components, running_tiny_server
 from tests.conftest import in_ci
 
 pytestmark = pytest.mark.slow
@@ -43,14 +43,7 @@ LINES = ["git status", "rm -rf /", "ls -la", "git push --force origin main"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyServer]:
-    server = TinyServer(tmp_path_factory.mktemp("tiny-llm"))
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.fail(f"could not start transformers serve: {exc}", pytrace=False)
-    yield server
-    server.stop()
+    yield from running_tiny_server(tmp_path_factory.mktemp("tiny-llm"))
 
 
 @pytest.fixture(scope="module")

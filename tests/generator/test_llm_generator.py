@@ -16,7 +16,7 @@ from tcplab.corpus import ToolDoc
 from tcplab.descriptor import RiskLevel
 from tcplab.errors import UsageError
 from tcplab.generator import GeneratorContext, generate_registry, get_generator
-from tests.analyzers.llm_tiny import TinyServer, missing_components
+from tests.analyzers.llm_tiny import TinyServer, missing_components, running_tiny_server
 from tests.conftest import in_ci
 
 pytestmark = pytest.mark.slow
@@ -41,14 +41,7 @@ TOOLS = [
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyServer]:
-    server = TinyServer(tmp_path_factory.mktemp("tiny-llm-gen"))
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.fail(f"could not start transformers serve: {exc}", pytrace=False)
-    yield server
-    server.stop()
+    yield from running_tiny_server(tmp_path_factory.mktemp("tiny-llm-gen"))
 
 
 def _ctx(tiny: TinyServer, cache: Path, **kw: object) -> GeneratorContext:

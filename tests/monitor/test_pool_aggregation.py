@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..analyzers.llm_tiny import TinyServer, missing_components
+from ..analyzers.llm_tiny import TinyServer, missing_components, running_tiny_server
 from ..conftest import in_ci
 from ..service.conftest import Stack, fake_spec, free_port, pg_schema, wait_for
 
@@ -32,14 +32,7 @@ TOOLS = ["ls", "rm", "cp", "chmod", "tar", "du"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyServer]:
-    server = TinyServer(tmp_path_factory.mktemp("tiny-llm"))
-    try:
-        server.start()
-    except Exception as exc:
-        server.stop()
-        pytest.fail(f"could not start transformers serve: {exc}", pytrace=False)
-    yield server
-    server.stop()
+    yield from running_tiny_server(tmp_path_factory.mktemp("tiny-llm"))
 
 
 def _corpus(home: Path) -> Path:
