@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Disk preflight for .ci/run. The install (.venv with CUDA torch, .venv-checkov, Chromium, the
-# control plane) needs about 14 GB, and pip keeps a second copy of every wheel in its cache.
+# Disk preflight for .ci/run. The install needs about 8 GB (measured 2026-12-02: .venv with CUDA
+# torch 7.2 GB, the cached control plane 0.24 GB, plus .venv-checkov and Chromium), more while
+# the control plane is built (Go caches, removed afterwards), and pip may keep a second copy of
+# every downloaded wheel in its cache.
 # A CI run once failed 71 s in with "No space left on device" inside pip: this prints where the
 # space is, turns pip's cache off when space is short (the downloads are then not kept), and
 # stops with one clear line when even that cannot fit.
