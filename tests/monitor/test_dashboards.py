@@ -24,6 +24,7 @@ import yaml
 
 from ..analyzers.llm_servers import FaultServer
 from ..service.conftest import Stack, fake_spec, free_port, pg_schema, wait_for
+from .helpers import man_corpus
 from .test_prometheus_live import DEPLOY, _prometheus, _query
 
 GRAFANA = DEPLOY.parent / "grafana"
@@ -82,23 +83,7 @@ LLM_TOOLS = ["ok-a", "ok-b", "flaky429-1-c", "e400-d"]  # answers; a 429 then an
 
 
 def _corpus(home: Path) -> Path:
-    from tcplab.corpus import ToolDoc, write_corpus
-
-    rows = [
-        ToolDoc(
-            name=t,
-            path=f"/usr/bin/{t}",
-            real_path=f"/usr/bin/{t}",
-            package=None,
-            man_section="1",
-            man_path=None,
-            doc_source="man",
-            sections={"NAME": f"{t} - a test tool"},
-            doc_text=f"{t} - a test tool",
-        )
-        for t in LLM_TOOLS
-    ]
-    return Path(write_corpus(rows, home / "corpus.parquet"))
+    return man_corpus(home, LLM_TOOLS)
 
 
 def _llm_spec(base_url: str, corpus: Path) -> dict[str, Any]:

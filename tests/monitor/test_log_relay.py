@@ -21,6 +21,8 @@ from tcplab.monitor import (
     take_llm_counts,
 )
 
+from .helpers import KeepHandler, keep_records
+
 LINES = 5000  # far more than a pipe holds (~64 KiB): the parent must drain while waiting
 
 
@@ -34,28 +36,13 @@ def _chatty(n: int) -> tuple[int, LLMCounts | None]:
     return os.getpid(), take_llm_counts()
 
 
-class _Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[tuple[str, int]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append((record.getMessage(), threading.get_ident()))
-
-
 @pytest.fixture
-def kept() -> Iterator[_Keep]:
-    handler = _Keep()
-    logger = logging.getLogger("tcplab.test.relay")
-    logger.addHandler(handler)
-    old = logging.getLogger("tcplab").level
-    logging.getLogger("tcplab").setLevel(logging.INFO)
-    yield handler
-    logging.getLogger("tcplab").setLevel(old)
-    logger.removeHandler(handler)
+def kept() -> Iterator[KeepHandler]:
+    with keep_records("tcplab.test.relay") as handler:
+        yield handler
 
 
-def test_child_records_are_handled_on_the_waiting_thread(kept: _Keep) -> None:
+def test_child_records_are_handled_on_the_waiting_thread(kept: KeepHandler) -> None:
     mp = multiprocessing.get_context("forkserver")
     relay = LogRelay(mp)
     pool = ProcessPoolExecutor(

@@ -17,6 +17,7 @@ import pytest
 from ..analyzers.llm_tiny import TinyServer, missing_components, running_tiny_server
 from ..conftest import in_ci
 from ..service.conftest import Stack, fake_spec, free_port, pg_schema, wait_for
+from .helpers import man_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -36,23 +37,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TinyServer]:
 
 
 def _corpus(home: Path) -> Path:
-    from tcplab.corpus import ToolDoc, write_corpus
-
-    rows = [
-        ToolDoc(
-            name=t,
-            path=f"/usr/bin/{t}",
-            real_path=f"/usr/bin/{t}",
-            package=None,
-            man_section="1",
-            man_path=None,
-            doc_source="man",
-            sections={"NAME": f"{t} - a test tool"},
-            doc_text=f"{t} - a test tool",
-        )
-        for t in TOOLS
-    ]
-    return Path(write_corpus(rows, home / "corpus.parquet"))
+    return man_corpus(home, TOOLS)
 
 
 def _spec(tiny: TinyServer, corpus: Path) -> dict[str, Any]:

@@ -8,7 +8,6 @@ serve`` with a tiny random model built at test time (the pool aggregation test's
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import yaml
 
 from ..analyzers.llm_tiny import TinyServer
 from ..conftest import in_ci
+from .helpers import KeepHandler, keep_records
 from .test_pool_aggregation import TOOLS, _corpus, _spec, tiny
 
 pytestmark = pytest.mark.slow
@@ -32,25 +32,10 @@ except ImportError:  # pragma: no cover - environment dependent
     pytest.skip("ray not installed", allow_module_level=True)
 
 
-class _Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.seen: list[tuple[str, int]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append((record.getMessage(), threading.get_ident()))
-
-
 @pytest.fixture
-def kept() -> Iterator[_Keep]:
-    handler = _Keep()
-    logger = logging.getLogger("tcplab")
-    old = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(old)
+def kept() -> Iterator[KeepHandler]:
+    with keep_records("tcplab") as handler:
+        yield handler
 
 
 def _llm_totals(model: str) -> tuple[float, float]:
@@ -73,7 +58,7 @@ def _llm_totals(model: str) -> tuple[float, float]:
 
 
 def test_ray_actors_llm_counts_and_logs_reach_the_driver(
-    tiny: TinyServer, tmp_path: Path, kept: _Keep, monkeypatch: pytest.MonkeyPatch
+    tiny: TinyServer, tmp_path: Path, kept: KeepHandler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tcplab.analyzers import default_registry
     from tcplab.experiment import (
@@ -117,7 +102,7 @@ def test_ray_actors_llm_counts_and_logs_reach_the_driver(
 
 
 def test_ray_executor_starts_no_more_actors_than_the_cluster_has_cpus(
-    tmp_path: Path, kept: _Keep
+    tmp_path: Path, kept: KeepHandler
 ) -> None:
     import ray
 
