@@ -128,3 +128,21 @@ def test_registry_names_clashing_with_pattern_nodes_are_refused(tmp_path: Path) 
     write_registry(v2, [("rm#1", encode("rm#1", "SAFE"))])
     with pytest.raises(UsageError, match="clashes"):
         build_registry(tmp_path / "out.tcpdb", v2)
+
+
+def test_knowledge_refuses_unknown_keys() -> None:
+    """A misspelt condition must not leave an unconditional rule (`set` would lower every line)."""
+    from tcplab.errors import TcplabError
+
+    base = {"version": 1, "defaults": [], "tools": {}}
+    misspelt = {
+        "foo": {"level": "HIGH_RISK", "rules": [{"effect": "set", "flag": ["-l"], "level": "SAFE"}]}
+    }
+    with pytest.raises(TcplabError, match=r"tools\.foo\.rules\[0\]: unknown keys \['flag'\]"):
+        Knowledge({**base, "tools": misspelt}, "k.yaml")
+    with pytest.raises(TcplabError, match=r"tools\.bar: unknown keys \['levle'\]"):
+        Knowledge({**base, "tools": {"bar": {"levle": "SAFE"}}}, "k.yaml")
+    # a why with a comma must be quoted in flow style, or it becomes stray keys
+    raw = yaml.safe_load("tools: {baz: {level: SAFE, why: reads, writes}}")
+    with pytest.raises(TcplabError, match="unknown keys"):
+        Knowledge({**base, "tools": raw["tools"]}, "k.yaml")

@@ -21,6 +21,7 @@ __all__ = [
     "Rule",
     "ToolSpec",
     "View",
+    "check_keys",
     "load_knowledge",
     "more_severe",
     "severity",
@@ -28,6 +29,13 @@ __all__ = [
 
 KNOWLEDGE_VERSION = 1
 _EFFECTS = ("set", "raise", "final")
+# Unknown keys are errors: a misspelt condition (``flag:`` for ``flags:``) would otherwise be
+# dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
+_RULE_KEYS = frozenset(
+    {"effect", "level", "capabilities", "why", "sub", "flags", "all_flags", "args", "argv"}
+    | {"first", "last", "dynamic_arg", "unless_argv", "values"}
+)
+_TOOL_KEYS = frozenset({"level", "capabilities", "why", "dynamic", "options_with_arg", "rules"})
 _SEVERITY = {
     RiskLevel.SAFE: 0.0,
     RiskLevel.LOW_RISK: 1.0,
@@ -250,7 +258,25 @@ class Knowledge:
             Rule(r, f"defaults#{i + 1}", system) for i, r in enumerate(raw.get("defaults") or ())
         ]
         tools = raw.get("tools") or {}
+        check_keys(tools, raw.get("defaults") or (), source)
         self.tools = {str(k): ToolSpec(str(k), v or {}, system, defaults) for k, v in tools.items()}
+
+
+def check_keys(tools: dict[str, Any], defaults: Any, source: str) -> None:
+    """Refuse unknown keys in the knowledge YAML.
+
+    A misspelt condition (``flag:`` for ``flags:``) would otherwise be dropped and leave an
+    unconditional rule — for ``set`` that could lower every invocation of the tool.
+    """
+    where = [(f"defaults[{i}]", r, _RULE_KEYS) for i, r in enumerate(defaults)]
+    for name, spec in tools.items():
+        where.append((f"tools.{name}", spec or {}, _TOOL_KEYS))
+        rules = (spec or {}).get("rules") or ()
+        where.extend((f"tools.{name}.rules[{i}]", r, _RULE_KEYS) for i, r in enumerate(rules))
+    for place, item, allowed in where:
+        unknown = set(item) - allowed if isinstance(item, dict) else {"(not a mapping)"}
+        if unknown:
+            raise TcplabError(f"{source}: {place}: unknown keys {sorted(unknown)}")
 
 
 def _caps(names: Any) -> int:
