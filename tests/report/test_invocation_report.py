@@ -85,7 +85,11 @@ def test_summary_and_markdown_carry_score_trials(invocation_run: Path) -> None:
     assert dec["arms"]["tcp-invocation"]["unsafe_approval"]["count"] == 0
     md = files.markdown.read_text()
     table = md.index("Decisions on command lines (unsafe approvals first)")
-    assert table < md.index("Decision safety (unsafe approvals first)")
+    # the level results follow as secondary; the per-tool level safety table of tool runs and
+    # its key-result lines are not shown for command lines (they would contradict the decisions)
+    assert table < md.index("### Risk levels (secondary)")
+    assert "Decision safety (unsafe approvals first)" not in md
+    assert "tools labelled HIGH_RISK or CRITICAL were APPROVEd" not in md
     header = md[table:].split("\n| arm |", 1)[1].split("\n", 1)[0]
     assert header.index("unsafe approvals") < header.index("exact decisions")
     for arm, s in scores.items():
@@ -103,4 +107,6 @@ def test_tool_runs_have_no_decision_section(real_run: Path, tmp_path: Path) -> N
     files = build_report(real_run, FAST, out_dir=tmp_path / "report")
     summary = json.loads(files.summary.read_text())
     assert summary["decisions"] is None
-    assert "Decisions on command lines" not in files.markdown.read_text()
+    md = files.markdown.read_text()
+    assert "Decisions on command lines" not in md and "Risk levels (secondary)" not in md
+    assert "Decision safety (unsafe approvals first)" in md
