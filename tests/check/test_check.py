@@ -26,7 +26,7 @@ CASES: list[tuple[str, str]] = [
     ("git push origin main", C),
     ("git push --force origin main", X),
     ("git push -f", X),
-    ("git push origin +main", R),
+    ("git push origin +main", X),
     ("git push --dry-run --force", A),
     ("git reset --hard HEAD~3", X),
     ("git clean -fdx", X),
@@ -73,7 +73,7 @@ CASES: list[tuple[str, str]] = [
     ("mv a b", C),
     ("mv /etc/passwd x", X),
     # chmod / chown
-    ("chmod +x script.sh", C),
+    ("chmod +x script.sh", R),
     ("chmod 777 file", R),
     ("chmod -R 777 /", X),
     ("chown -R me /", X),
@@ -81,7 +81,7 @@ CASES: list[tuple[str, str]] = [
     # dd and disk tools
     ("dd if=/dev/zero of=/dev/sda bs=1M", X),
     ("dd if=a of=b", C),
-    ("dd if=/dev/sda", C),
+    ("dd if=/dev/sda", A),
     ("mkfs.ext4 /dev/sdb1", X),
     ("mkfs -t ext4 /dev/sdb1", X),
     ("fdisk /dev/sda", R),
@@ -107,9 +107,9 @@ CASES: list[tuple[str, str]] = [
     ("ssh host", R),
     ("ssh -p 22 host uptime", A),
     ("ssh host 'rm -rf /'", X),
-    ("scp a host:b", R),
+    ("scp a host:b", C),
     ("rsync -av src/ dst/", C),
-    ("rsync -av --delete src/ dst/", R),
+    ("rsync -av --delete src/ dst/", X),
     ("rsync -avn --delete src/ dst/", A),
     ("rsync -av src/ host:dst/", R),
     # containers, services, packages

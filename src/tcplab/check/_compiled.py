@@ -14,7 +14,7 @@ import re
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from tcplab.check._knowledge import KNOWLEDGE_VERSION, ToolSpec
+from tcplab.check._knowledge import KNOWLEDGE_VERSION, ToolSpec, check_keys
 from tcplab.descriptor import RiskLevel, encode, unpack
 from tcplab.errors import UsageError
 
@@ -96,6 +96,7 @@ def build_nodes(raw: dict[str, Any], source: str, registry: Registry | None = No
     """
     from tcplab.registry import Node
 
+    check_keys(raw.get("tools") or {}, raw.get("defaults") or (), source)
     defaults = [dict(r) for r in raw.get("defaults") or ()]
     default_names = [f"defaults#{i + 1}" for i in range(len(defaults))]
     nodes = [

@@ -32,8 +32,8 @@ _EFFECTS = ("set", "raise", "final")
 # Unknown keys are errors: a misspelt condition (``flag:`` for ``flags:``) would otherwise be
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
 _RULE_KEYS = frozenset(
-    {"effect", "level", "capabilities", "why", "sub", "flags", "all_flags", "args", "argv"}
-    | {"first", "last", "dynamic_arg", "unless_argv", "values"}
+    {"effect", "level", "capabilities", "why", "source", "sub", "flags", "all_flags", "args"}
+    | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values"}
 )
 _TOOL_KEYS = frozenset({"level", "capabilities", "why", "dynamic", "options_with_arg", "rules"})
 _SEVERITY = {
