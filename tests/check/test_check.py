@@ -153,6 +153,19 @@ CASES: list[tuple[str, str]] = [
     ("bash script.sh", R),
     ("bash --version", A),
     ("perl -e 'unlink glob q{*}'", R),
+    # a static here-document or here-string on an interpreter's stdin is its program
+    ("python3 - <<'EOF'\nimport json\nprint(json.dumps({'a': 1}))\nEOF", A),
+    ("python3 - <<< 'print(1+1)'", A),
+    ("python3 <<EOF\nimport os\nos.system('rm -rf /')\nEOF", X),
+    ("python3 <<EOF\nprint($X)\nEOF", R),  # the here-document expands: not static
+    ("python3 script.py <<< 'data'", R),  # a script file: stdin is its data
+    ("bash <<'X'\nls -la\nX", A),
+    ("bash <<'X'\nrm -rf /\nX", X),
+    ("sh -s <<< 'git push --force'", X),
+    ("sudo python3 <<< 'print(1)'", R),  # the wrapper still needs approval
+    ("bash -c 'ls' <<< 'rm -rf /'", A),  # with -c, stdin is data for ls
+    ("bash script.sh <<'X'\nrm -rf /\nX", R),
+    ("node <<< 'console.log(1)'", A),
 ]
 
 

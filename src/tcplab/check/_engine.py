@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe, severity
 from tcplab.check._parse import Segment, clear_parse_cache, parse
 from tcplab.check._sources import Sources, default_registry_path, resolve
-from tcplab.check._wrappers import INTERPRETERS, unwrap
+from tcplab.check._wrappers import INTERPRETERS, SHELLS, unwrap
 from tcplab.descriptor import Capability, Decision, RiskLevel, decide
 
 if TYPE_CHECKING:
@@ -151,11 +151,42 @@ def _program(words: list[str | None], name: str) -> str | None:
     return None
 
 
-def _inline(ctx: _Ctx, seg: Segment, name: str, words: list[str | None], depth: int) -> bool:
+def _stdin_program(ctx: _Ctx, seg: Segment, name: str, words: list[str | None], depth: int) -> bool:
+    """``python3 - <<'EOF' … EOF``, ``bash <<< 'cmd'``: the static text on standard input is
+    the program when the interpreter has no script operand (or ``-``) and no ``-c``/``-e``.
+    False when that is not the case (the command is checked as usual)."""
+    if seg.stdin is None or name not in INTERPRETERS or name in ("awk", "gawk"):
+        return False
+    operands = View(words).operands
+    if operands and operands[0] != "-":
+        return False  # a script file (standard input is its data) or an unknown option's value
+    if name in SHELLS:
+        if any(
+            w is None or (w.startswith("-") and "c" in w and not w.startswith("--"))
+            for w in words[1:]
+        ):
+            return False
+        ctx.add(seg.text, "wrapper", name, RiskLevel.SAFE, 0, "runs the script on its stdin")
+        _text(ctx, seg.stdin, depth + 1)
+        return True
+    if name not in _PROGRAM_FLAGS or _program(words, name) is not None:
+        return False
+    return _inline(ctx, seg, name, words, depth, seg.stdin)
+
+
+def _inline(
+    ctx: _Ctx,
+    seg: Segment,
+    name: str,
+    words: list[str | None],
+    depth: int,
+    stdin: str | None = None,
+) -> bool:
     """Check an inline program; False when there is none (the tool is checked as usual)."""
     awk = name in ("awk", "gawk")
     operands = View(words).operands if awk and "-f" not in words else []
     code = (operands[0] if operands else None) if awk else _program(words, name)
+    code = stdin if stdin is not None else code
     if code is None:
         return False
     from tcplab.check._inline import inline_program  # only lines with an inline program
@@ -183,6 +214,8 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
     name = head.rsplit("/", 1)[-1] if "/" in head and not head.endswith("/") else head
     if depth > MAX_DEPTH:
         ctx.add(seg.text, "parser", "depth", _U, 0, f"wrappers nested deeper than {MAX_DEPTH}")
+        return
+    if seg.stdin is not None and _stdin_program(ctx, seg, name, words, depth):
         return
     key = (ctx.sources, tuple(words))
     memo = _SEGMENTS.get(key)

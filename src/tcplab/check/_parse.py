@@ -31,9 +31,13 @@ _SKIP = frozenset({"comment", "heredoc_start", "heredoc_end", "variable_name"})
 
 
 class Segment:
-    """One simple command (``words``) or one redirection (``redirect`` = (operator, target))."""
+    """One simple command (``words``) or one redirection (``redirect`` = (operator, target)).
 
-    __slots__ = ("pipe", "redirect", "stage", "text", "words")
+    ``stdin`` is the static text a here-document or here-string feeds the command (None when
+    there is none or it has an expansion): an interpreter with no script operand runs it.
+    """
+
+    __slots__ = ("pipe", "redirect", "stage", "stdin", "text", "words")
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class Segment:
     ) -> None:
         self.text, self.words, self.redirect = text, words, redirect
         self.pipe, self.stage = pipe, stage
+        self.stdin: str | None = None
 
 
 class Parsed:
@@ -106,6 +111,8 @@ class _Walker:
         t = node.type
         if t == "command":
             self.command(node, pipe, stage)
+        elif t == "redirected_statement":
+            self.redirected(node, pipe, stage)
         elif t == "pipeline":
             self.pipes += 1
             pid = self.pipes
@@ -135,10 +142,28 @@ class _Walker:
             if child.child_count:
                 self.nested(child)
 
+    def redirected(self, node: Any, pipe: int, stage: int) -> None:
+        """A statement with redirections; a static here-document becomes the command's stdin."""
+        segments = self.out.segments
+        first = len(segments)
+        self.children(node, pipe, stage)
+        body = node.child_by_field_name("body")
+        if body is None or body.type != "command" or len(segments) == first:
+            return
+        docs = [c for c in node.children if c.type == "heredoc_redirect"]
+        target = next((s for s in segments[first:] if s.words), None)
+        if len(docs) == 1 and target is not None:
+            target.stdin = _heredoc_text(docs[0])
+
     def command(self, node: Any, pipe: int, stage: int) -> None:
         words: list[str | None] = []
+        stdin: str | None = None
         for child in node.children:
             t = child.type
+            if t == "herestring_redirect":
+                word = next((c for c in child.named_children), None)
+                stdin = None if word is None else _value(word)
+                stdin = None if stdin is None else stdin + "\n"
             if t in ("variable_assignment", "file_redirect", "herestring_redirect"):
                 self.walk(child)
                 continue
@@ -150,7 +175,9 @@ class _Walker:
             if value is None:
                 self.nested(child)
             words.append(value)
-        self.out.segments.append(Segment(_text(node), words, None, pipe, stage))
+        seg = Segment(_text(node), words, None, pipe, stage)
+        seg.stdin = stdin
+        self.out.segments.append(seg)
 
     def redirect(self, node: Any) -> None:
         op, target = "", None
@@ -164,6 +191,21 @@ class _Walker:
                 self.nested(dest)
         if op in _WRITE_OPS and not (op == ">&" and target is not None and target.isdigit()):
             self.out.segments.append(Segment(_text(node), [], (op, target)))
+
+
+def _heredoc_text(node: Any) -> str | None:
+    """The text of a here-document, or None when it expands something (``$X``, ``$(…)``)."""
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    body = next((c for c in node.children if c.type == "heredoc_body"), None)
+    if start is None or body is None:
+        return None
+    quoted = _text(start)[:1] in ("'", '"') or "\\" in _text(start)
+    if not quoted and any(c.type != "heredoc_content" for c in body.named_children):
+        return None
+    text = _text(body)
+    if node.children and _text(node.children[0]) == "<<-":  # leading tabs are removed
+        text = "\n".join(line.lstrip("\t") for line in text.split("\n"))
+    return text
 
 
 def parse(text: str) -> Parsed:
