@@ -39,7 +39,15 @@ CASES: list[tuple[str, str]] = [
     ("find . -name '*.py'", A),
     ("find . -name '*.pyc' -delete", C),
     ("find / -delete", X),
-    ("find . -exec rm {} \\;", C),
+    ("find . -exec rm {} \\;", X),  # every file of the tree: like rm -rf ./*
+    ("find . -type f -delete", X),
+    ("find . -name '*.pyc' -exec rm {} +", C),  # a name test narrows it, like -delete
+    ("find . -type d -name __pycache__ -exec rm -rf {} +", C),
+    ("find / -exec rm {} \\;", X),  # deleting under / is CRITICAL, with or without -r
+    ("find /etc -name '*.conf' -exec rm {} \\;", X),
+    ("find ~ -name x -exec rm {} \\;", X),
+    ("find . -exec sh -c 'rm -rf {}' \\;", R),  # {} inside a script stays dynamic
+    ("find . -name x -exec mv {} /etc/ \\;", R),
     ("find . -type f -execdir sh -c 'rm -rf /' \\;", X),
     ("find . -fprint out.txt", C),
     # sed / awk
@@ -351,3 +359,25 @@ def test_default_registry_from_tcplab_home(isolated_home: Path) -> None:
 def test_missing_registry_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match=r"nope\.tcpdb"):
         check("ls", registry=tmp_path / "nope.tcpdb")
+
+
+def test_a_value_attached_to_a_short_option_never_reads_as_a_lowering_flag() -> None:
+    """``mkfs.ext4 -Enodiscard /dev/sdb`` once matched mke2fs's ``-n`` (dry run) and was
+    approved. For every tool whose rules lower a level on a short flag ``-x``, a long cluster
+    containing that letter must decide at least as severely as the line without it."""
+    from tcplab.check._knowledge import load_knowledge
+
+    order = {d: i for i, d in enumerate((A, C, R, X))}
+    checked = 0
+    for name, spec in load_knowledge().tools.items():
+        letters = {f[1] for r in spec.rules if r.effect != "raise" for f in r.flags if len(f) == 2}
+        for c in sorted(letters):
+            filler = "".join(x for x in "qwkzjy" if x != c)[:5]
+            plain = check(f"{name} /dev/sdb1 file.txt")
+            clustered = check(f"{name} -{filler}{c} /dev/sdb1 file.txt")
+            assert order[clustered.decision] >= order[plain.decision], (name, c, clustered)
+            checked += 1
+    assert checked > 20
+    assert check("mkfs.ext4 -Enodiscard /dev/sdb").decision == X
+    assert check("mkfs.ext4 -n /dev/sdb").decision == A
+    assert check("rsync -avn src/ dst/").decision == A  # a short cluster of letters still counts

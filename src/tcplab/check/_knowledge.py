@@ -29,6 +29,7 @@ __all__ = [
 
 KNOWLEDGE_VERSION = 1
 _EFFECTS = ("set", "raise", "final")
+_LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule trusts (-avzn)
 # Unknown keys are errors: a misspelt condition (``flag:`` for ``flags:``) would otherwise be
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
 _RULE_KEYS = frozenset(
@@ -59,12 +60,15 @@ def more_severe(a: RiskLevel, b: RiskLevel) -> RiskLevel:
 class View:
     """One simple command's arguments as the rules see them (options, operands, subcommand)."""
 
-    __slots__ = ("argv", "dynamic", "longs", "operands", "shorts", "sub", "words")
+    __slots__ = ("argv", "dynamic", "longs", "operands", "shorts", "shorts_lower", "sub", "words")
 
     def __init__(self, words: list[str | None], with_arg: frozenset[str] = frozenset()) -> None:
         self.words = words
         self.argv: list[str] = []
         self.shorts: set[str] = set()
+        # letters a lowering rule may match: from ``-x`` alone or a short cluster of letters;
+        # ``-Enodiscard`` (an option with its value attached) must not read as ``-n``
+        self.shorts_lower: set[str] = set()
         self.longs: set[str] = set()
         self.operands: list[str] = []
         self.dynamic = False
@@ -84,16 +88,28 @@ class View:
                 self.longs.add(w.split("=", 1)[0])
                 skip = w in with_arg
             else:
-                self.shorts.update(w[1:])
-                skip = w in with_arg
+                skip = self._cluster(w, with_arg)
         self.sub = self.operands[0] if self.operands else None
 
-    def has_flag(self, flag: str) -> bool:
+    def _cluster(self, word: str, with_arg: frozenset[str]) -> bool:
+        """Read ``-xyz`` like getopt: a letter that takes a value ends the cluster (the rest
+        is its value). True when the value is the next word."""
+        letters = word[1:]
+        for i, c in enumerate(letters):
+            if f"-{c}" in with_arg:
+                letters = letters[: i + 1]
+                break
+        self.shorts.update(letters)
+        if len(letters) <= _LOWER_CLUSTER and letters.isalpha():
+            self.shorts_lower.update(letters)
+        return len(letters) == len(word) - 1 and f"-{letters[-1:]}" in with_arg
+
+    def has_flag(self, flag: str, lower: bool = False) -> bool:
         """``--long`` (also as ``--long=value``), ``-x`` (also inside ``-xyz``), or ``-word``."""
         if flag.startswith("--"):
             return flag in self.longs
         if len(flag) == 2:
-            return flag[1] in self.shorts
+            return flag[1] in (self.shorts_lower if lower else self.shorts)
         return flag in self.argv
 
 
@@ -115,6 +131,7 @@ class Rule:
         "flags",
         "last",
         "level",
+        "lower",
         "name",
         "sub",
         "unless_argv",
@@ -129,6 +146,9 @@ class Rule:
             raise TcplabError(f"{name}: unknown effect {effect!r} (one of {', '.join(_EFFECTS)})")
         self.name, self.effect = name, effect
         self.level = RiskLevel.parse(str(raw["level"]))
+        # a rule that can lower a level trusts only unambiguous short flags (View.shorts_lower);
+        # ToolSpec clears this for a `set` above the tool's own level
+        self.lower = effect != "raise"
         self.caps = _caps(raw.get("capabilities", ()))
         self.why = str(raw.get("why", ""))
         self.sub = frozenset(str(s) for s in raw.get("sub", ()))
@@ -166,7 +186,7 @@ class Rule:
         if (
             self.flags
             and self._longs.isdisjoint(view.longs)
-            and self._shorts.isdisjoint(view.shorts)
+            and self._shorts.isdisjoint(view.shorts_lower if self.lower else view.shorts)
             and self._words.isdisjoint(view.argv)
         ):
             return False
@@ -174,7 +194,7 @@ class Rule:
 
     def _matches_more(self, view: View) -> bool:
         """The conditions other than ``sub`` and ``flags``."""
-        if self.all_flags and not all(view.has_flag(f) for f in self.all_flags):
+        if self.all_flags and not all(view.has_flag(f, self.lower) for f in self.all_flags):
             return False
         if self.first and not (view.operands and _any(self.first, view.operands[:1])):
             return False
@@ -231,6 +251,9 @@ class ToolSpec:
         self.dynamic = RiskLevel.parse(str(dyn)) if dyn is not None else None
         self.with_arg = frozenset(str(o) for o in raw.get("options_with_arg", ()))
         own = [Rule(r, f"{name}#{i + 1}", system) for i, r in enumerate(raw.get("rules") or ())]
+        for r in own:
+            if r.effect == "set" and severity(r.level) > severity(self.level):
+                r.lower = False
         self.rules = (*defaults, *own)
         # Precompiled per-subcommand tables: the rules that can match a given first operand.
         self.general = tuple(r for r in self.rules if not r.sub)

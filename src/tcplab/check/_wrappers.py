@@ -205,25 +205,64 @@ def _eval(name: str, words: list[str | None]) -> Unwrapped:
     return out
 
 
+_EXEC = ("-exec", "-execdir", "-ok", "-okdir")
+_DELETERS = frozenset({"rm", "unlink", "shred", "rmdir"})
+
+
+def _find_start(words: list[str | None]) -> str | None:
+    """The first start path of ``find`` when every start is static and relative (a path under
+    the working directory); None otherwise (absolute, home, dynamic: ``{}`` stays dynamic)."""
+    starts: list[str | None] = []
+    for w in words[1:]:
+        if w is not None and (w.startswith("-") or w in ("(", "!", ",")):
+            if w in ("-H", "-L", "-P") and not starts:
+                continue
+            break
+        starts.append(w)
+    if not starts:
+        return "."
+    if any(w is None or w.startswith(("/", "~")) for w in starts):
+        return None
+    return starts[0]
+
+
 def _find(words: list[str | None]) -> Unwrapped:
-    """``find … -exec CMD {} ;``: each -exec/-execdir/-ok/-okdir command, ``{}`` dynamic."""
+    """``find … -exec CMD {} ;``: each -exec/-execdir/-ok/-okdir command.
+
+    ``{}`` is a path find found under its start: ``START/{}`` when the start is a static
+    relative path, else dynamic. A deleting command (``rm``, ``unlink``, ``shred``, ``rmdir``)
+    also counts as ``-delete`` for find's own rules (deleting under / or a system path, or a
+    whole tree with no name/time/size test, is CRITICAL there)."""
     out = Unwrapped(RiskLevel.SAFE, 0, "find -exec: runs a command per file")
+    start = _find_start(words)
     own: list[str | None] = []
     i = 0
     while i < len(words):
         w = words[i]
-        if w in ("-exec", "-execdir", "-ok", "-okdir"):
+        if w in _EXEC:
             j = i + 1
             while j < len(words) and words[j] not in (";", "+"):
                 j += 1
-            inner = [None if x is None or "{}" in x else x for x in words[i + 1 : j]]
+            inner = [_found(x, start) for x in words[i + 1 : j]]
             out.inner.append(inner or [None])
+            head = inner[0] if inner else None
+            if head is not None and head.rsplit("/", 1)[-1] in _DELETERS:
+                own.append("-delete")
             i = j + 1
             continue
         own.append(w)
         i += 1
     out.inner.insert(0, own)
     return out
+
+
+def _found(word: str | None, start: str | None) -> str | None:
+    """``{}`` alone is the found path; inside a longer word (a ``sh -c`` script) it is dynamic."""
+    if word is None or "{}" not in word:
+        return word
+    if word != "{}" or start is None:
+        return None
+    return f"{start.rstrip('/') or '.'}/{{}}"
 
 
 _MAYBE = frozenset({*WRAPPERS, *SHELLS, "ssh", "su", "eval", "watch", "find"})
@@ -243,6 +282,6 @@ def unwrap(name: str, words: list[str | None]) -> Unwrapped | None:
         return _su(words)
     if name in ("eval", "watch"):
         return _eval(name, words)
-    if name == "find" and any(w in ("-exec", "-execdir", "-ok", "-okdir") for w in words):
+    if name == "find" and any(w in _EXEC for w in words):
         return _find(words)
     return None
