@@ -146,3 +146,13 @@ def test_knowledge_refuses_unknown_keys() -> None:
     raw = yaml.safe_load("tools: {baz: {level: SAFE, why: reads, writes}}")
     with pytest.raises(TcplabError, match="unknown keys"):
         Knowledge({**base, "tools": raw["tools"]}, "k.yaml")
+
+
+def test_knowledge_file_names_each_tool_once() -> None:
+    """YAML keeps the last of two equal keys silently: a second entry would hide the first."""
+    text, _tcpdb = shipped_paths()
+    root = yaml.compose(text.read_text(encoding="utf-8"))
+    tools = next(v for k, v in root.value if k.value == "tools")
+    names = [k.value for k, _ in tools.value]
+    assert len(names) > 1200
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

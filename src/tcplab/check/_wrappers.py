@@ -66,6 +66,15 @@ WRAPPERS: dict[str, _Spec] = {
         "--max-lines --max-chars --replace --eof --process-slot-var",
         why="runs the command with arguments read from input",
     ),
+    # long-tail wrappers (knowledge v1.3): the inner command decides
+    "flock": _Spec("-w --wait --timeout -E --conflict-exit-code", skip=1, why="holds a lock"),
+    "chronic": _Spec(why="hides the command's output unless it fails"),
+    "ifne": _Spec(why="runs the command if standard input is not empty"),
+    "lckdo": _Spec("-W", skip=1, why="holds a lock"),
+    "taskset": _Spec(skip=1, why="pins the command to CPUs"),
+    "fakeroot": _Spec("-l --lib --faked -i -s -b", why="fakes root file ownership"),
+    "linux32": _Spec(why="sets the reported architecture"),
+    "linux64": _Spec(why="sets the reported architecture"),
     "strace": _Spec("-o -e -p -s -u -E -P -a -b -O -S -X", why="traces the command"),
     "ltrace": _Spec("-o -e -p -s -u -a -n", why="traces the command"),
 }
