@@ -87,6 +87,12 @@ class View:
             elif w.startswith("--"):
                 self.longs.add(w.split("=", 1)[0])
                 skip = w in with_arg
+            elif len(w) == 2:  # -x alone: the common case, inline
+                c = w[1]
+                self.shorts.add(c)
+                if c.isalpha():
+                    self.shorts_lower.add(c)
+                skip = w in with_arg
             else:
                 skip = self._cluster(w, with_arg)
         self.sub = self.operands[0] if self.operands else None
@@ -95,10 +101,11 @@ class View:
         """Read ``-xyz`` like getopt: a letter that takes a value ends the cluster (the rest
         is its value). True when the value is the next word."""
         letters = word[1:]
-        for i, c in enumerate(letters):
-            if f"-{c}" in with_arg:
-                letters = letters[: i + 1]
-                break
+        if with_arg:
+            for i, c in enumerate(letters):
+                if "-" + c in with_arg:
+                    letters = letters[: i + 1]
+                    break
         self.shorts.update(letters)
         if len(letters) <= _LOWER_CLUSTER and letters.isalpha():
             self.shorts_lower.update(letters)
