@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import csv
 import random
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,16 @@ def _lines() -> list[str]:
     words = text.split()
     for _ in range(2000):
         out.add(" ".join(rng.choice(words) for _ in range(rng.randint(1, 6))))
+    # the labelled dev lines, and long-tail tools with flags that lower or take values
+    labels = resources.files("tcplab").joinpath("data/labels")
+    for name in ("invocations-v1.csv", "invocations-v2-test.csv"):
+        with labels.joinpath(name).open(encoding="utf-8") as f:
+            out.update(row["command_line"] for row in csv.DictReader(f))
+    tools = sorted(load_knowledge().tools)
+    flags = "-n -l -L -s -S -x -o -c -d -t --dry-run --list --output --delete -avn -Enodiscard"
+    for _ in range(3000):
+        picked = rng.sample(flags.split(), rng.randint(1, 3))
+        out.add(" ".join([rng.choice(tools), *picked, rng.choice(["/dev/sdb", "x.txt", "y"])]))
     return sorted(s for s in out if 0 < len(s) < 400)
 
 

@@ -29,6 +29,10 @@ __all__ = [
 
 KNOWLEDGE_VERSION = 1
 _EFFECTS = ("set", "raise", "final")
+_BOOLEAN = frozenset(
+    {"-v", "-q", "-y", "-f", "-a", "-r", "-R", "-i", "--verbose", "--quiet", "--yes", "--force"}
+    | {"--all", "--recursive", "--interactive"}
+)
 _LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule trusts (-avzn)
 # Unknown keys are errors: a misspelt condition (``flag:`` for ``flags:``) would otherwise be
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
@@ -36,7 +40,9 @@ _RULE_KEYS = frozenset(
     {"effect", "level", "capabilities", "why", "source", "sub", "flags", "all_flags", "args"}
     | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values"}
 )
-_TOOL_KEYS = frozenset({"level", "capabilities", "why", "dynamic", "options_with_arg", "rules"})
+_TOOL_KEYS = frozenset(
+    {"level", "capabilities", "why", "dynamic", "options_with_arg", "boolean_flags", "rules"}
+)
 _SEVERITY = {
     RiskLevel.SAFE: 0.0,
     RiskLevel.LOW_RISK: 1.0,
@@ -58,48 +64,82 @@ def more_severe(a: RiskLevel, b: RiskLevel) -> RiskLevel:
 
 
 class View:
-    """One simple command's arguments as the rules see them (options, operands, subcommand)."""
+    """One simple command's arguments as the rules see them (options, operands, subcommand).
 
-    __slots__ = ("argv", "dynamic", "longs", "operands", "shorts", "shorts_lower", "sub", "words")
+    ``shorts``/``longs`` are every flag present (``raise`` rules match them). A rule that can
+    lower a level matches only ``shorts_lower``/``longs_lower``: flags that cannot be the value
+    of the option before them (``mkfs.ext2 -L -n /dev/sdb1`` labels the volume "-n"; it is not
+    a dry run). An option is taken as possibly value-taking unless the tool's ``known`` flags
+    (those its rules name, its ``options_with_arg``, a few universal booleans) include it;
+    ``-Enodiscard`` (a value attached) and clusters longer than four letters never count.
+    """
 
-    def __init__(self, words: list[str | None], with_arg: frozenset[str] = frozenset()) -> None:
+    __slots__ = (
+        "argv",
+        "argv_lower",
+        "dynamic",
+        "longs",
+        "longs_lower",
+        "operands",
+        "shorts",
+        "shorts_lower",
+        "sub",
+        "words",
+    )
+
+    def __init__(
+        self,
+        words: list[str | None],
+        with_arg: frozenset[str] = frozenset(),
+        known: frozenset[str] = frozenset(),
+    ) -> None:
         self.words = words
         self.argv: list[str] = []
+        self.argv_lower: list[str] = []  # the words a lowering rule's argv patterns may match
         self.shorts: set[str] = set()
-        # letters a lowering rule may match: from ``-x`` alone or a short cluster of letters;
-        # ``-Enodiscard`` (an option with its value attached) must not read as ``-n``
         self.shorts_lower: set[str] = set()
         self.longs: set[str] = set()
+        self.longs_lower: set[str] = set()
         self.operands: list[str] = []
         self.dynamic = False
-        skip = after_dd = False
+        skip = after_dd = doubt = False
         for w in words[1:]:
             if w is None:
-                self.dynamic, skip = True, False
+                self.dynamic, skip, doubt = True, False, False
                 continue
             self.argv.append(w)
+            if not doubt:
+                self.argv_lower.append(w)
             if skip:
-                skip = False
+                skip = doubt = False
             elif after_dd or w == "-" or not w.startswith("-"):
                 self.operands.append(w)
+                doubt = False
             elif w == "--":
-                after_dd = True
+                after_dd, doubt = True, False
             elif w.startswith("--"):
-                self.longs.add(w.split("=", 1)[0])
+                name, eq, _ = w.partition("=")
+                self.longs.add(name)
+                if not doubt:
+                    self.longs_lower.add(name)
                 skip = w in with_arg
+                doubt = not eq and not skip and name not in known
             elif len(w) == 2:  # -x alone: the common case, inline
                 c = w[1]
                 self.shorts.add(c)
-                if c.isalpha():
+                if c.isalpha() and not doubt:
                     self.shorts_lower.add(c)
                 skip = w in with_arg
+                doubt = not skip and w not in known
             else:
-                skip = self._cluster(w, with_arg)
+                skip, doubt = self._cluster(w, with_arg, known, doubt)
         self.sub = self.operands[0] if self.operands else None
 
-    def _cluster(self, word: str, with_arg: frozenset[str]) -> bool:
+    def _cluster(
+        self, word: str, with_arg: frozenset[str], known: frozenset[str], doubt: bool
+    ) -> tuple[bool, bool]:
         """Read ``-xyz`` like getopt: a letter that takes a value ends the cluster (the rest
-        is its value). True when the value is the next word."""
+        is its value). Returns (the next word is that value, the next word may be a value)."""
         letters = word[1:]
         if with_arg:
             for i, c in enumerate(letters):
@@ -107,14 +147,16 @@ class View:
                     letters = letters[: i + 1]
                     break
         self.shorts.update(letters)
-        if len(letters) <= _LOWER_CLUSTER and letters.isalpha():
+        if not doubt and len(letters) <= _LOWER_CLUSTER and letters.isalpha():
             self.shorts_lower.update(letters)
-        return len(letters) == len(word) - 1 and f"-{letters[-1:]}" in with_arg
+        whole = len(letters) == len(word) - 1
+        skip = whole and f"-{letters[-1:]}" in with_arg
+        return skip, whole and not skip and f"-{letters[-1:]}" not in known
 
     def has_flag(self, flag: str, lower: bool = False) -> bool:
         """``--long`` (also as ``--long=value``), ``-x`` (also inside ``-xyz``), or ``-word``."""
         if flag.startswith("--"):
-            return flag in self.longs
+            return flag in (self.longs_lower if lower else self.longs)
         if len(flag) == 2:
             return flag[1] in (self.shorts_lower if lower else self.shorts)
         return flag in self.argv
@@ -186,14 +228,23 @@ class Rule:
             or self.argv
         )
 
+    def _abbreviated(self, longs: set[str]) -> bool:
+        """getopt_long takes any unambiguous prefix (``--vacuum-s`` for ``--vacuum-size``):
+        for a ``raise`` rule a long option of four or more characters that starts one of the
+        rule's long flags counts as that flag (a wrong guess only asks for more care)."""
+        if not longs or not self._longs:
+            return False
+        return any(f.startswith(w) for w in longs if len(w) >= 4 for f in self._longs)
+
     def matches(self, view: View) -> bool:
         """Whether every condition of the rule holds for ``view``."""
         if self.sub and view.sub not in self.sub:
             return False
         if (
             self.flags
-            and self._longs.isdisjoint(view.longs)
+            and self._longs.isdisjoint(view.longs_lower if self.lower else view.longs)
             and self._shorts.isdisjoint(view.shorts_lower if self.lower else view.shorts)
+            and (self.lower or not self._abbreviated(view.longs))
             and self._words.isdisjoint(view.argv)
         ):
             return False
@@ -209,13 +260,18 @@ class Rule:
             return False
         if self.dynamic and not view.dynamic:
             return False
+        # a lowering rule sees only words that cannot be another option's value; a word that
+        # may be a value never suppresses a raise either (unless_argv)
+        trusted = view.argv_lower
         if self.last and not (view.argv and _any(self.last, view.argv[-1:])):
             return False
-        if self.unless_argv and _any(self.unless_argv, view.argv):
+        if self.lower and self.last and not (trusted and trusted[-1] is view.argv[-1]):
+            return False
+        if self.unless_argv and _any(self.unless_argv, view.argv if self.lower else trusted):
             return False
         if self.values_of and not self._bad_value(view.words):
             return False
-        return not (self.argv and not _any(self.argv, view.argv))
+        return not (self.argv and not _any(self.argv, trusted if self.lower else view.argv))
 
     def _bad_value(self, words: list[str | None]) -> bool:
         """Whether some option of ``values.of`` has a value (the next word, or ``--opt=v``)
@@ -242,6 +298,7 @@ class ToolSpec:
         "caps",
         "dynamic",
         "general",
+        "known",
         "level",
         "name",
         "rules",
@@ -258,9 +315,13 @@ class ToolSpec:
         self.dynamic = RiskLevel.parse(str(dyn)) if dyn is not None else None
         self.with_arg = frozenset(str(o) for o in raw.get("options_with_arg", ()))
         own = [Rule(r, f"{name}#{i + 1}", system) for i, r in enumerate(raw.get("rules") or ())]
-        for r in own:
+        for r in (*defaults, *own):  # the compiled path passes every rule as `defaults`
             if r.effect == "set" and severity(r.level) > severity(self.level):
                 r.lower = False
+        # options known not to take the next word as a value (see View)
+        named = {f for r in (*defaults, *own) for f in (*r.flags, *r.all_flags)}
+        boolean = {str(f) for f in raw.get("boolean_flags", ())}
+        self.known = frozenset(named | self.with_arg | boolean | _BOOLEAN)
         self.rules = (*defaults, *own)
         # Precompiled per-subcommand tables: the rules that can match a given first operand.
         self.general = tuple(r for r in self.rules if not r.sub)
