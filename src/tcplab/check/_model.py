@@ -19,7 +19,9 @@ class CheckReason(BaseModel):
     """One part of the line and what raised (or set) its level.
 
     ``source``: ``registry`` (a tool's descriptor), ``knowledge`` (a rule of the invocation
-    knowledge file, named in ``rule``), ``wrapper``, ``redirect``, ``pipeline`` or ``parser``.
+    knowledge file, named in ``rule``), ``wrapper``, ``redirect``, ``pipeline`` (also a
+    command substitution sent over the network), ``environment`` (a variable that makes
+    programs run other code, named in ``rule``) or ``parser``.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -35,9 +35,12 @@ class Segment:
 
     ``stdin`` is the static text a here-document or here-string feeds the command (None when
     there is none or it has an expansion): an interpreter with no script operand runs it.
+    ``env`` names the variables assigned for the command (``LD_PRELOAD=x ls``) or, for a
+    segment with no words, set or exported by the statement (``export X=1``, ``X=1``).
+    ``subst`` is true when an argument contains a command or process substitution.
     """
 
-    __slots__ = ("pipe", "redirect", "stage", "stdin", "text", "words")
+    __slots__ = ("env", "pipe", "redirect", "stage", "stdin", "subst", "text", "words")
 
     def __init__(
         self,
@@ -50,6 +53,8 @@ class Segment:
         self.text, self.words, self.redirect = text, words, redirect
         self.pipe, self.stage = pipe, stage
         self.stdin: str | None = None
+        self.env: tuple[str, ...] = ()
+        self.subst = False
 
 
 class Parsed:
@@ -113,6 +118,8 @@ class _Walker:
             self.command(node, pipe, stage)
         elif t == "redirected_statement":
             self.redirected(node, pipe, stage)
+        elif t in ("declaration_command", "variable_assignment", "variable_assignments"):
+            self.assignment(node)
         elif t == "pipeline":
             self.pipes += 1
             pid = self.pipes
@@ -155,16 +162,37 @@ class _Walker:
         if len(docs) == 1 and target is not None:
             target.stdin = _heredoc_text(docs[0])
 
+    def assignment(self, node: Any) -> None:
+        """``X=1``, ``export X=1 Y``: a segment with no words that names the variables."""
+        names = _assigned(node)
+        if names:
+            self.out.segments.append(_env_segment(_text(node), names))
+        self.values(node)
+
+    def values(self, node: Any) -> None:
+        """Walk the substitutions in assigned values (not the assignments again)."""
+        for child in node.children:
+            if child.type in ("variable_assignment", "variable_assignments"):
+                self.values(child)
+            elif child.child_count or child.type == "ERROR" or child.is_missing:
+                self.walk(child)
+
     def command(self, node: Any, pipe: int, stage: int) -> None:
         words: list[str | None] = []
         stdin: str | None = None
+        env: list[str] = []
+        subst = False
         for child in node.children:
             t = child.type
             if t == "herestring_redirect":
                 word = next((c for c in child.named_children), None)
                 stdin = None if word is None else _value(word)
                 stdin = None if stdin is None else stdin + "\n"
-            if t in ("variable_assignment", "file_redirect", "herestring_redirect"):
+            if t == "variable_assignment":
+                env.extend(_assigned(child))
+                self.values(child)
+                continue
+            if t in ("file_redirect", "herestring_redirect"):
                 self.walk(child)
                 continue
             if t == "command_name":
@@ -173,10 +201,11 @@ class _Walker:
                 continue
             value = _value(child)
             if value is None:
+                subst = subst or (bool(words) and _has_subst(child))
                 self.nested(child)
             words.append(value)
         seg = Segment(_text(node), words, None, pipe, stage)
-        seg.stdin = stdin
+        seg.stdin, seg.env, seg.subst = stdin, tuple(env), subst
         self.out.segments.append(seg)
 
     def redirect(self, node: Any) -> None:
@@ -191,6 +220,33 @@ class _Walker:
                 self.nested(dest)
         if op in _WRITE_OPS and not (op == ">&" and target is not None and target.isdigit()):
             self.out.segments.append(Segment(_text(node), [], (op, target)))
+
+
+def _assigned(node: Any) -> list[str]:
+    """The variable names assigned in an assignment or declaration node (``export X=1 Y``)."""
+    if node.type == "variable_assignment":
+        name = node.child_by_field_name("name")
+        return [_text(name)] if name is not None else []
+    out: list[str] = []
+    for child in node.named_children:
+        if child.type in ("variable_assignment", "variable_assignments"):
+            out.extend(_assigned(child))
+        elif child.type == "variable_name":
+            out.append(_text(child))
+    return out
+
+
+def _env_segment(text: str, names: list[str]) -> Segment:
+    seg = Segment(text, [])
+    seg.env = tuple(names)
+    return seg
+
+
+def _has_subst(node: Any) -> bool:
+    """Whether a word node contains a command or process substitution."""
+    if node.type in _SUBST:
+        return True
+    return any(_has_subst(c) for c in node.children if c.child_count)
 
 
 def _heredoc_text(node: Any) -> str | None:

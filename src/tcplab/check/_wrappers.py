@@ -81,14 +81,16 @@ WRAPPERS: dict[str, _Spec] = {
 
 
 class Unwrapped:
-    """What a wrapper runs: ``inner`` word lists (or ``scripts`` to re-parse) and its own part."""
+    """What a wrapper runs: ``inner`` word lists (or ``scripts`` to re-parse), its own part,
+    and the files its own options write (``time -o FILE``; None: a dynamic path)."""
 
-    __slots__ = ("caps", "inner", "level", "scripts", "why")
+    __slots__ = ("caps", "inner", "level", "scripts", "why", "writes")
 
     def __init__(self, level: RiskLevel, caps: int, why: str) -> None:
         self.level, self.caps, self.why = level, caps, why
         self.inner: list[list[str | None]] = []
         self.scripts: list[str | None] = []
+        self.writes: list[str | None] = []
 
 
 def _skip_options(words: list[str | None], spec: _Spec) -> int | None:
@@ -109,6 +111,26 @@ def _skip_options(words: list[str | None], spec: _Spec) -> int | None:
     return i + spec.skip
 
 
+# wrappers whose own options write a file or act on a running process
+_OUTPUT = {"time": ("-o", "--output"), "strace": ("-o",), "ltrace": ("-o",)}
+_PID = {"strace": ("-p",), "ltrace": ("-p",), "ionice": ("-p", "-P", "-u")}
+
+
+def _own_options(name: str, options: list[str | None], out: Unwrapped) -> None:
+    """``time -o FILE`` writes FILE; ``strace -p PID`` attaches to another process."""
+    for i, w in enumerate(options):
+        if w is None:
+            continue
+        for opt in _OUTPUT.get(name, ()):
+            if w == opt:
+                out.writes.append(options[i + 1] if i + 1 < len(options) else None)
+            elif w.startswith(opt + ("=" if opt.startswith("--") else "")) and w != opt:
+                out.writes.append(w[len(opt) :].lstrip("="))
+        if any(w == p or (w.startswith(p) and not w.startswith("--")) for p in _PID.get(name, ())):
+            out.level, out.caps = _H, out.caps | int(Capability.SYSTEM_MODIFICATION)
+            out.why = f"{name}: acts on a running process"
+
+
 def _generic(name: str, words: list[str | None]) -> Unwrapped:
     spec = WRAPPERS[name]
     out = Unwrapped(spec.level, spec.caps, f"{name}: {spec.why}")
@@ -119,6 +141,8 @@ def _generic(name: str, words: list[str | None]) -> Unwrapped:
     if start is None:
         out.level, out.why = RiskLevel.UNKNOWN, f"{name}: a dynamic word hides the command"
         return out
+    if name in _OUTPUT or name in _PID:
+        _own_options(name, words[1 : min(start, len(words))], out)
     inner = words[start:]
     if name == "xargs":
         repl = _xargs_replace(words[1:start])
