@@ -38,7 +38,7 @@ _LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule t
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
 _RULE_KEYS = frozenset(
     {"effect", "level", "capabilities", "why", "source", "sub", "flags", "all_flags", "args"}
-    | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values"}
+    | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values", "leading", "max_operands"}
 )
 _TOOL_KEYS = frozenset(
     {"level", "capabilities", "why", "dynamic", "options_with_arg", "boolean_flags", "rules"}
@@ -78,6 +78,7 @@ class View:
         "argv",
         "argv_lower",
         "dynamic",
+        "lead",
         "longs",
         "longs_lower",
         "operands",
@@ -102,6 +103,7 @@ class View:
         self.longs_lower: set[str] = set()
         self.operands: list[str] = []
         self.dynamic = False
+        self.lead = -1  # index in argv of the first operand (-1: none)
         skip = after_dd = doubt = False
         for w in words[1:]:
             if w is None:
@@ -113,6 +115,8 @@ class View:
             if skip:
                 skip = doubt = False
             elif after_dd or w == "-" or not w.startswith("-"):
+                if self.lead < 0:
+                    self.lead = len(self.argv) - 1
                 self.operands.append(w)
                 doubt = False
             elif w == "--":
@@ -179,8 +183,10 @@ class Rule:
         "first",
         "flags",
         "last",
+        "leading",
         "level",
         "lower",
+        "max_operands",
         "name",
         "sub",
         "unless_argv",
@@ -212,13 +218,21 @@ class Rule:
         self.first = _regexes(raw.get("first", ()), system)
         self.last = _regexes(raw.get("last", ()), system)
         self.dynamic = bool(raw.get("dynamic_arg", False))
+        # flags count only before the first operand: after it they belong to the program run
+        # (``node x.js --help``, ``sh -c CMD --version`` must not read as help)
+        self.leading = bool(raw.get("leading", False))
+        # at most this many operands (``ifconfig eth0`` shows; ``ifconfig eth0 10.0.0.2`` sets)
+        most = raw.get("max_operands")
+        self.max_operands = -1 if most is None else int(most)
         self.unless_argv = _regexes(raw.get("unless_argv", ()), system)
         values = raw.get("values") or {}
         self.values_of = frozenset(str(o) for o in values.get("of", ()))
         self.values_unless = _regexes(values.get("unless", ()), system)
         # most rules have only a subcommand and/or flags: the other conditions are skipped
         self._more = bool(
-            self.all_flags
+            self.leading
+            or self.max_operands >= 0
+            or self.all_flags
             or self.first
             or self.args
             or self.dynamic
@@ -227,6 +241,17 @@ class Rule:
             or self.values_of
             or self.argv
         )
+
+    def _leads(self, view: View) -> bool:
+        """One of the rule's flags is among the words before the first operand."""
+        head = view.argv if view.lead < 0 else view.argv[: view.lead]
+        for w in head:
+            if w in self.flags or w.split("=", 1)[0] in self._longs:
+                return True
+            short = not w.startswith("--") and len(w) <= _LOWER_CLUSTER + 1 and w[1:].isalpha()
+            if short and any(c in self._shorts for c in w[1:]):
+                return True
+        return False
 
     def _abbreviated(self, longs: set[str]) -> bool:
         """getopt_long takes any unambiguous prefix (``--vacuum-s`` for ``--vacuum-size``):
@@ -252,6 +277,11 @@ class Rule:
 
     def _matches_more(self, view: View) -> bool:
         """The conditions other than ``sub`` and ``flags``."""
+        if self.leading and self.flags and not self._leads(view):
+            return False
+        too_many = len(view.operands) > self.max_operands or (self.lower and view.dynamic)
+        if self.max_operands >= 0 and too_many:
+            return False
         if self.all_flags and not all(view.has_flag(f, self.lower) for f in self.all_flags):
             return False
         if self.first and not (view.operands and _any(self.first, view.operands[:1])):
