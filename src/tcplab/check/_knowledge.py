@@ -279,8 +279,9 @@ class Rule:
         """The conditions other than ``sub`` and ``flags``."""
         if self.leading and self.flags and not self._leads(view):
             return False
-        too_many = len(view.operands) > self.max_operands or (self.lower and view.dynamic)
-        if self.max_operands >= 0 and too_many:
+        if self.max_operands >= 0 and (
+            len(view.operands) > self.max_operands or (self.lower and view.dynamic)
+        ):
             return False
         if self.all_flags and not all(view.has_flag(f, self.lower) for f in self.all_flags):
             return False
