@@ -82,6 +82,7 @@ class View:
         "longs",
         "longs_lower",
         "operands",
+        "operands_lower",
         "shorts",
         "shorts_lower",
         "sub",
@@ -102,6 +103,7 @@ class View:
         self.longs: set[str] = set()
         self.longs_lower: set[str] = set()
         self.operands: list[str] = []
+        self.operands_lower: list[str] = []  # operands that cannot be an option's value
         self.dynamic = False
         self.lead = -1  # index in argv of the first operand (-1: none)
         skip = after_dd = doubt = False
@@ -118,6 +120,8 @@ class View:
                 if self.lead < 0:
                     self.lead = len(self.argv) - 1
                 self.operands.append(w)
+                if not doubt:
+                    self.operands_lower.append(w)
                 doubt = False
             elif w == "--":
                 after_dd, doubt = True, False
@@ -287,7 +291,7 @@ class Rule:
             return False
         if self.first and not (view.operands and _any(self.first, view.operands[:1])):
             return False
-        if self.args and not _any(self.args, view.operands):
+        if self.args and not _any(self.args, view.operands_lower if self.lower else view.operands):
             return False
         if self.dynamic and not view.dynamic:
             return False
