@@ -112,7 +112,9 @@ class View:
                 self.dynamic, skip, doubt = True, False, False
                 continue
             self.argv.append(w)
-            if not doubt:
+            # a possible option value, or a declared one that looks like a flag (psql -T -l),
+            # is not a flag for a lowering rule (a declared value such as -o /dev/null is seen)
+            if not doubt and not (skip and w.startswith("-")):
                 self.argv_lower.append(w)
             if skip:
                 skip = doubt = False
