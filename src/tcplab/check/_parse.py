@@ -37,10 +37,11 @@ class Segment:
     there is none or it has an expansion): an interpreter with no script operand runs it.
     ``env`` names the variables assigned for the command (``LD_PRELOAD=x ls``) or, for a
     segment with no words, set or exported by the statement (``export X=1``, ``X=1``).
-    ``subst`` is true when an argument contains a command or process substitution.
+    ``subst`` is true when an argument contains a command or process substitution;
+    ``inputs`` are the static files redirected into the command (``< FILE``).
     """
 
-    __slots__ = ("env", "pipe", "redirect", "stage", "stdin", "subst", "text", "words")
+    __slots__ = ("env", "inputs", "pipe", "redirect", "stage", "stdin", "subst", "text", "words")
 
     def __init__(
         self,
@@ -55,6 +56,7 @@ class Segment:
         self.stdin: str | None = None
         self.env: tuple[str, ...] = ()
         self.subst = False
+        self.inputs: tuple[str, ...] = ()
 
 
 class Parsed:
@@ -159,8 +161,11 @@ class _Walker:
             return
         docs = [c for c in node.children if c.type == "heredoc_redirect"]
         target = next((s for s in segments[first:] if s.words), None)
-        if len(docs) == 1 and target is not None:
+        if target is None:
+            return
+        if len(docs) == 1:
             target.stdin = _heredoc_text(docs[0])
+        target.inputs += _input_files(node)
 
     def assignment(self, node: Any) -> None:
         """``X=1``, ``export X=1 Y``: a segment with no words that names the variables."""
@@ -206,6 +211,7 @@ class _Walker:
             words.append(value)
         seg = Segment(_text(node), words, None, pipe, stage)
         seg.stdin, seg.env, seg.subst = stdin, tuple(env), subst
+        seg.inputs = _input_files(node)
         self.out.segments.append(seg)
 
     def redirect(self, node: Any) -> None:
@@ -234,6 +240,21 @@ def _assigned(node: Any) -> list[str]:
         elif child.type == "variable_name":
             out.append(_text(child))
     return out
+
+
+def _input_files(node: Any) -> tuple[str, ...]:
+    """The static targets of ``< FILE`` redirections among a node's children."""
+    out = []
+    for child in node.children:
+        if child.type != "file_redirect":
+            continue
+        ops = [c.type for c in child.children if not c.is_named]
+        dest = child.child_by_field_name("destination")
+        if "<" in ops and dest is not None:
+            value = _value(dest)
+            if value is not None:
+                out.append(value)
+    return tuple(out)
 
 
 def _env_segment(text: str, names: list[str]) -> Segment:
