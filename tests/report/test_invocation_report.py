@@ -90,6 +90,7 @@ def test_summary_and_markdown_carry_score_trials(invocation_run: Path) -> None:
     assert table < md.index("### Risk levels (secondary)")
     assert "Decision safety (unsafe approvals first)" not in md
     assert "tools labelled HIGH_RISK or CRITICAL were APPROVEd" not in md
+    assert "per tool first" not in md and "resamples tool groups" in md
     header = md[table:].split("\n| arm |", 1)[1].split("\n", 1)[0]
     assert header.index("unsafe approvals") < header.index("exact decisions")
     for arm, s in scores.items():
