@@ -440,6 +440,14 @@ RED_TEAM: list[tuple[str, str]] = [
     ("pg_restore -S -l --clean -d prod x.dump", X),
     ("psql -T -l -d prod", R),
     ("journalctl --vacuum-s=1K", R),  # an abbreviated long option
+    # after the v3 score (they only withhold approvals): GNU sed e/w after an address regex
+    ("sed -n '/ERROR/e rm -rf ~' app.log", R),  # was approved
+    ("sed '1,/re/e date' f", R),
+    ("sed -n '/ERROR/w errors.txt' app.log", C),
+    ("sed -n '/ERROR/p' app.log", A),
+    ("sed 's/e/x/g' f", A),
+    ('git config user.email "dev@example.com"', C),  # sets a value (3 operands)
+    ("git config user.email", A),
 ]
 
 

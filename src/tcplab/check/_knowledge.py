@@ -38,7 +38,7 @@ _LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule t
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
 _RULE_KEYS = frozenset(
     {"effect", "level", "capabilities", "why", "source", "sub", "flags", "all_flags", "args"}
-    | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values", "leading", "max_operands"}
+    | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values", "leading", "max_operands", "min_operands"}
 )
 _TOOL_KEYS = frozenset(
     {"level", "capabilities", "why", "dynamic", "options_with_arg", "boolean_flags", "rules"}
@@ -193,6 +193,7 @@ class Rule:
         "level",
         "lower",
         "max_operands",
+        "min_operands",
         "name",
         "sub",
         "unless_argv",
@@ -230,6 +231,8 @@ class Rule:
         # at most this many operands (``ifconfig eth0`` shows; ``ifconfig eth0 10.0.0.2`` sets)
         most = raw.get("max_operands")
         self.max_operands = -1 if most is None else int(most)
+        least = raw.get("min_operands")  # at least this many (a dynamic word may be one more)
+        self.min_operands = 0 if least is None else int(least)
         self.unless_argv = _regexes(raw.get("unless_argv", ()), system)
         values = raw.get("values") or {}
         self.values_of = frozenset(str(o) for o in values.get("of", ()))
@@ -238,6 +241,7 @@ class Rule:
         self._more = bool(
             self.leading
             or self.max_operands >= 0
+            or self.min_operands > 0
             or self.all_flags
             or self.first
             or self.args
@@ -284,6 +288,8 @@ class Rule:
     def _matches_more(self, view: View) -> bool:
         """The conditions other than ``sub`` and ``flags``."""
         if self.leading and self.flags and not self._leads(view):
+            return False
+        if self.min_operands > len(view.operands) + (0 if self.lower else view.dynamic):
             return False
         if self.max_operands >= 0 and (
             len(view.operands) > self.max_operands or (self.lower and view.dynamic)
