@@ -93,12 +93,14 @@ def test_v3_registry_merged_with_a_tool_registry_decides_like_v2_plus_yaml(
 def test_explain_names_where_each_node_came_from() -> None:
     knowledge = shipped_knowledge()
     assert isinstance(knowledge, CompiledKnowledge)
-    info = knowledge.explain("git#19")
+    rules = yaml.safe_load(shipped_paths()[0].read_text(encoding="utf-8"))["tools"]["git"]["rules"]
+    i = next(i for i, r in enumerate(rules) if r.get("sub") == ["push"] and "--force" in r["flags"])
+    info = knowledge.explain(f"git#{i + 1}")  # push --force
     assert info is not None
-    assert info["path"] == ["git", "git push", "git#19"]
+    assert info["path"] == ["git", "git push", f"git#{i + 1}"]
     assert info["kind"] == "pattern" and info["effect"] == "raise"
     assert info["risk_level"] == "CRITICAL"
-    assert info["source"].endswith("invocations_v1.yaml: tools.git.rules[18]")
+    assert info["source"].endswith(f"invocations_v1.yaml: tools.git.rules[{i}]")
     assert knowledge.explain("git push")["kind"] == "subcommand"  # type: ignore[index]
     assert knowledge.explain("no such node") is None
 

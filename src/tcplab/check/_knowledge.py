@@ -38,7 +38,17 @@ _LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule t
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
 _RULE_KEYS = frozenset(
     {"effect", "level", "capabilities", "why", "source", "sub", "flags", "all_flags", "args"}
-    | {"argv", "first", "last", "dynamic_arg", "unless_argv", "values", "leading", "max_operands", "min_operands"}
+    | {
+        "argv",
+        "first",
+        "last",
+        "dynamic_arg",
+        "unless_argv",
+        "values",
+        "leading",
+        "max_operands",
+        "min_operands",
+    }
 )
 _TOOL_KEYS = frozenset(
     {"level", "capabilities", "why", "dynamic", "options_with_arg", "boolean_flags", "rules"}
