@@ -94,7 +94,11 @@ def test_explain_names_where_each_node_came_from() -> None:
     knowledge = shipped_knowledge()
     assert isinstance(knowledge, CompiledKnowledge)
     rules = yaml.safe_load(shipped_paths()[0].read_text(encoding="utf-8"))["tools"]["git"]["rules"]
-    i = next(i for i, r in enumerate(rules) if r.get("sub") == ["push"] and "--force" in r["flags"])
+    i = next(
+        i
+        for i, r in enumerate(rules)
+        if r.get("sub") == ["push"] and "--force" in r.get("flags", [])
+    )
     info = knowledge.explain(f"git#{i + 1}")  # push --force
     assert info is not None
     assert info["path"] == ["git", "git push", f"git#{i + 1}"]
