@@ -177,12 +177,6 @@ CASES: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("line", "expected"), CASES, ids=[c[0][:50] for c in CASES])
-def test_decision(line: str, expected: str) -> None:
-    result = check(line)
-    assert result.decision == expected, result.model_dump_json(indent=1)
-
-
 WRAPPED_AND_HIDDEN: list[tuple[str, str]] = [
     ("env FOO=1 rm -rf /", X),
     ("env -i PATH=/bin rm -rf /", X),
@@ -407,16 +401,6 @@ ENVIRONMENT_AND_WRAPPER_OPTIONS: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    ENVIRONMENT_AND_WRAPPER_OPTIONS,
-    ids=[c[0] for c in ENVIRONMENT_AND_WRAPPER_OPTIONS],
-)
-def test_environment_and_wrapper_options(line: str, expected: str) -> None:
-    result = check(line)
-    assert result.decision == expected, result.model_dump_json(indent=1)
-
-
 RED_TEAM: list[tuple[str, str]] = [
     # help/version count only before the first operand: after it they belong to the program
     ("node x.js --help", R),
@@ -451,7 +435,10 @@ RED_TEAM: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("line", "expected"), RED_TEAM, ids=[c[0][:50] for c in RED_TEAM])
-def test_red_team_findings(line: str, expected: str) -> None:
+DECISIONS = CASES + ENVIRONMENT_AND_WRAPPER_OPTIONS + RED_TEAM
+
+
+@pytest.mark.parametrize(("line", "expected"), DECISIONS, ids=[c[0][:50] for c in DECISIONS])
+def test_decision(line: str, expected: str) -> None:
     result = check(line)
     assert result.decision == expected, result.model_dump_json(indent=1)

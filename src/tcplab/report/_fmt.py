@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tcplab.units import fmt_ns
+
 __all__ = ["ci", "fmt_ns", "fmt_p", "num", "pct"]
 
 
 def num(x: Any, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}g}"
-
-
-def fmt_ns(x: Any) -> str:
-    """Nanoseconds in a readable unit (``1.23 µs``); ``—`` when there is no latency."""
-    if x is None:
-        return "—"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if x >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g} ns"
 
 
 def fmt_p(p: Any) -> str:

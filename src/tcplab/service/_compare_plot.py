@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tcplab.units import fmt_ns as latency_text
+
 __all__ = ["ci_text", "figure", "latency_text", "pct", "signed_pct"]
 
 LABEL_W, PANEL_W, GAP, TOP, ROW_H, BOTTOM = 130.0, 280.0, 34.0, 52.0, 46.0, 40.0
@@ -34,16 +36,6 @@ def ci_text(ci: Sequence[float | None] | None, fmt: Callable[[float], str]) -> s
     if not ci or len(ci) != 2 or ci[0] is None or ci[1] is None:
         return ""
     return f"95 % CI [{fmt(ci[0])}, {fmt(ci[1])}]"
-
-
-def latency_text(ns: float | None) -> str:
-    """A latency in the unit that reads best (ns, µs, ms, s)."""
-    if ns is None:
-        return "—"
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
 
 
 def _ci(obj: Any) -> tuple[float | None, float | None, float | None]:
