@@ -432,6 +432,13 @@ RED_TEAM: list[tuple[str, str]] = [
     ("sed 's/e/x/g' f", A),
     ('git config user.email "dev@example.com"', C),  # sets a value (3 operands)
     ("git config user.email", A),
+    # text that runs later: a trap's action, an alias's value
+    ("trap 'rm -rf ~' EXIT", X),
+    ("trap - EXIT", A),
+    ("alias ls='rm -rf ~'", X),
+    ("alias ll='ls -la'", A),
+    ('trap "$CMD" EXIT', R),
+    ("mypy --install-types --non-interactive src", C),
 ]
 
 

@@ -298,7 +298,28 @@ def _found(word: str | None, start: str | None) -> str | None:
     return f"{start.rstrip('/') or '.'}/{{}}"
 
 
-_MAYBE = frozenset({*WRAPPERS, *SHELLS, "ssh", "su", "eval", "watch", "find"})
+def _deferred(name: str, words: list[str | None]) -> Unwrapped:
+    """``trap 'CMD' EXIT`` and ``alias ls='CMD'``: text that runs later is checked now (a
+    trap runs when the shell exits; an alias replaces a command for the rest of the session)."""
+    out = Unwrapped(RiskLevel.SAFE, 0, f"{name}: the text runs later and is checked now")
+    rest = [w for w in words[1:] if w != "--"]
+    if name == "trap":
+        if rest and rest[0] is not None and rest[0].startswith("-"):  # trap -l / trap -p
+            return out
+        if len(rest) >= 2:  # trap ACTION SIGNAL…; ``trap - SIG`` and ``trap '' SIG`` reset
+            action = rest[0]
+            if action not in ("-", ""):
+                out.scripts.append(action)
+        return out
+    for w in rest:  # alias NAME=VALUE…; ``alias NAME`` prints it
+        if w is None:
+            out.scripts.append(None)
+        elif "=" in w and not w.startswith("-"):
+            out.scripts.append(w.split("=", 1)[1])
+    return out
+
+
+_MAYBE = frozenset({*WRAPPERS, *SHELLS, "ssh", "su", "eval", "watch", "find", "trap", "alias"})
 
 
 def unwrap(name: str, words: list[str | None]) -> Unwrapped | None:
@@ -315,6 +336,8 @@ def unwrap(name: str, words: list[str | None]) -> Unwrapped | None:
         return _su(words)
     if name in ("eval", "watch"):
         return _eval(name, words)
+    if name in ("trap", "alias"):
+        return _deferred(name, words)
     if name == "find" and any(w in _EXEC for w in words):
         return _find(words)
     return None
