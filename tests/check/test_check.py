@@ -439,6 +439,20 @@ RED_TEAM: list[tuple[str, str]] = [
     ("alias ll='ls -la'", A),
     ('trap "$CMD" EXIT', R),
     ("mypy --install-types --non-interactive src", C),
+    # shell-structure red team (R5): options with only attached values, env -S, re-evaluation
+    ("xargs -l rm true -rf ~ </dev/null", X),
+    ("xargs --replace rm true -rf ~ </dev/null", X),
+    ("env -S'rm -rf ${HOME}' true", R),
+    ("ltrace -l echo rm -rf ~", X),
+    ("x='a[$(rm -rf ~)]'; echo $((x))", R),
+    ("[[ 1 -eq 'a[$(rm -rf ~)]' ]]", R),
+    ("PS4='$(rm -rf ~)'; set -x; true", R),
+    ("hash -p /bin/rm ls; ls -rf ~", R),
+    ("set -a; printf -v GIT_PAGER %s 'rm -rf ~ #'; git log", R),
+    ("complete -C 'rm -rf ~' ls", R),
+    ("find . -fprint ~/.bashrc", R),
+    ("echo '$(date)'", A),
+    ("printf -v x %s y", A),
 ]
 
 

@@ -216,6 +216,8 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
     if depth > MAX_DEPTH:
         ctx.add(seg.text, "parser", "depth", _U, 0, f"wrappers nested deeper than {MAX_DEPTH}")
         return
+    if name in _SETTERS:  # printf -v PAGER …, read PAGER: builtins that set a variable
+        _env(ctx, seg.text, [w for w in words[1:] if w and w.isidentifier()], command=False)
     if seg.stdin is not None and _stdin_program(ctx, seg, name, words, depth):
         return
     key = (ctx.sources, tuple(words))
@@ -279,7 +281,7 @@ _CODE_ENV = re.compile(
     r"^(LD_\w+|DYLD_\w+|GCONV_PATH|PERL5OPT|RUBYOPT|NODE_OPTIONS|PYTHONSTARTUP|PYTHONHOME|"
     r"BASH_ENV|ENV|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|IFS|PAGER|MANPAGER|SYSTEMD_PAGER|GIT_\w+|"
     r"EDITOR|VISUAL|LESSOPEN|LESSCLOSE|SSH_ASKPASS|SUDO_ASKPASS|BROWSER|JAVA_TOOL_OPTIONS|"
-    r"_JAVA_OPTIONS|JDK_JAVA_OPTIONS|MAKEFLAGS|CC|CXX|LDFLAGS)$"
+    r"_JAVA_OPTIONS|JDK_JAVA_OPTIONS|MAKEFLAGS|CC|CXX|LDFLAGS|PS0|PS1|PS2|PS4)$"
 )
 # Files whose content must not leave the machine unasked (keys, credentials, password hashes).
 _SECRET = re.compile(
@@ -292,7 +294,22 @@ _SECRET_HINT = re.compile(
     r"npmrc|pypirc|\.env|id_|shadow|sudoers|\.pem|\.key|\.p12|\.pfx|"
     r"kdbx|keystore|\.jks"
 )
+_SETTERS = frozenset({"printf", "read", "readarray", "mapfile", "getopts"})
 _PATH_ENV = frozenset({"PATH", "PYTHONPATH", "NODE_PATH", "PERL5LIB", "PERLLIB", "RUBYLIB"})
+
+
+# Single-quoted text that looks like a command substitution, in a line where bash may evaluate
+# it again: arithmetic ($((x)), let, declare -i, [[ -eq ]]), prompt expansion (${x@P}, PS4).
+_LITERAL_SUBST = re.compile(r"'[^']*(\$\(|`)[^']*'")
+_REEVAL = re.compile(
+    r"\$\(\(|\(\(|\[\[|\blet\b|\b(declare|typeset|local)\s+-\w*i|@P\}|\bPS[0-4]=|set\s+-\w*x"
+)
+
+
+def _reevaluated(ctx: _Ctx, text: str) -> None:
+    if _LITERAL_SUBST.search(text) and _REEVAL.search(text):
+        why = "quoted text that looks like $(…) may be evaluated again (arithmetic or prompt)"
+        ctx.add(text, "parser", "re-evaluation", _H, 0, why)
 
 
 def _assignments(words: list[str | None]) -> list[str]:
@@ -359,6 +376,8 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
         return
     if "(" in text and "{" in text:
         _recursion(ctx, text)
+    if "'" in text:
+        _reevaluated(ctx, text)
     parsed = parse(text)
     if parsed.errors:
         for error in dict.fromkeys(parsed.errors):

@@ -19,12 +19,18 @@ __all__ = ["FastSegment", "fast_parse"]
 
 FastSegment = tuple[str, list[str | None], int, int]  # text, words, pipe, stage
 
-# Possessive and atomic: no backtracking (linear on any input; the line is untrusted).
-_W = r"""(?>(?:[A-Za-z0-9_./:=,+^-][A-Za-z0-9_./:=,+^~-]*+|'[^'\n]*+'|"[^"\\$`!\n]*+")++)"""
+# A word is atomic (no backtracking into it; linear on any input, the line is untrusted); its
+# chunks cannot split one another (a bare chunk is maximal, quoted ones are delimited), so the
+# plain `+` inside is unambiguous. Repetitions of groups are plain `*`/`+`, never possessive:
+# each iteration starts with mandatory blanks or an operator, so backtracking only drops
+# iterations.
+# (CPython 3.11.2's possessive repeat of a group keeps the position of a failed iteration:
+# ``a && `` and ``d"`` matched the whole line there; 3.11.7 was fine.)
+_W = r"""(?>(?:[A-Za-z0-9_./:=,+^-][A-Za-z0-9_./:=,+^~-]*+|'[^'\n]*+'|"[^"\\$`!\n]*+")+)"""
 _OP = r"(?:&&|\|\||[;|])"
-_CMD = rf"{_W}(?:[ \t]++{_W})*+"
+_CMD = rf"{_W}(?:[ \t]++{_W})*"
 # The whole line: commands of words separated by blanks, joined by operators (checked in C).
-_LINE = re.compile(rf"[ \t]*+{_CMD}(?:[ \t]*+{_OP}[ \t]*+{_CMD})*+[ \t]*+")
+_LINE = re.compile(rf"[ \t]*+{_CMD}(?:[ \t]*+{_OP}[ \t]*+{_CMD})*[ \t]*+")
 # One command of a line that matched _LINE (its text: first word to last word) and the
 # operator after it; the words of a command.
 _COMMAND = re.compile(rf"[ \t]*+({_CMD})[ \t]*+({_OP})?")

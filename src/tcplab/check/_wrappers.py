@@ -61,9 +61,10 @@ WRAPPERS: dict[str, _Spec] = {
     "command": _Spec(),
     "unbuffer": _Spec(),
     "chroot": _Spec("--userspec --groups", _H, _PRIV, skip=1, why="runs in another root"),
+    # -e, -i, -l, --eof, --replace, --max-lines take only an attached value (-lN, --eof=S)
     "xargs": _Spec(
-        "-I -n -P -d -a -E -e -L -l -s --max-args --max-procs --delimiter --arg-file "
-        "--max-lines --max-chars --replace --eof --process-slot-var",
+        "-I -n -P -d -a -E -L -s --max-args --max-procs --delimiter --arg-file "
+        "--max-chars --process-slot-var",
         why="runs the command with arguments read from input",
     ),
     # long-tail wrappers (knowledge v1.3): the inner command decides
@@ -75,8 +76,15 @@ WRAPPERS: dict[str, _Spec] = {
     "fakeroot": _Spec("-l --lib --faked -i -s -b", why="fakes root file ownership"),
     "linux32": _Spec(why="sets the reported architecture"),
     "linux64": _Spec(why="sets the reported architecture"),
-    "strace": _Spec("-o -e -p -s -u -E -P -a -b -O -S -X", why="traces the command"),
-    "ltrace": _Spec("-o -e -p -s -u -a -n", why="traces the command"),
+    "strace": _Spec(
+        "-o -e -p -s -u -E -P -a -b -I -O -S -U -X --output --signal --trace --status --user "
+        "--env --path --abbrev --verbose --raw --read --write --quiet --silence --seccomp-bpf",
+        why="traces the command",
+    ),
+    "ltrace": _Spec(
+        "-o -e -p -s -u -a -A -D -F -l -n -w -x --output --library --config",
+        why="traces the command",
+    ),
 }
 
 
@@ -143,6 +151,11 @@ def _generic(name: str, words: list[str | None]) -> Unwrapped:
         return out
     if name in _OUTPUT or name in _PID:
         _own_options(name, words[1 : min(start, len(words))], out)
+    if name == "env" and any(
+        w is None or w.startswith(("-S", "--split-string")) for w in words[1:start]
+    ):  # env -S'rm -rf ${HOME}' true: the string becomes the command, with variables expanded
+        out.level, out.why = RiskLevel.UNKNOWN, "env -S: a string is split into the command"
+        return out
     inner = words[start:]
     if name == "xargs":
         repl = _xargs_replace(words[1:start])
@@ -159,7 +172,7 @@ def _generic(name: str, words: list[str | None]) -> Unwrapped:
 def _xargs_replace(options: list[str | None]) -> str | None:
     """The replacement string of ``xargs -I R`` / ``-iR`` / ``--replace[=R]``, if any."""
     for i, w in enumerate(options):
-        if w in ("-I", "--replace") and i + 1 < len(options):
+        if w == "-I" and i + 1 < len(options):
             return options[i + 1] or None
         if w is not None and w.startswith(("-I", "-i")) and len(w) > 2:
             return w[2:]
