@@ -281,7 +281,9 @@ _CODE_ENV = re.compile(
     r"^(LD_\w+|DYLD_\w+|GCONV_PATH|PERL5OPT|RUBYOPT|NODE_OPTIONS|PYTHONSTARTUP|PYTHONHOME|"
     r"BASH_ENV|ENV|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|IFS|PAGER|MANPAGER|SYSTEMD_PAGER|GIT_\w+|"
     r"EDITOR|VISUAL|LESSOPEN|LESSCLOSE|SSH_ASKPASS|SUDO_ASKPASS|BROWSER|JAVA_TOOL_OPTIONS|"
-    r"_JAVA_OPTIONS|JDK_JAVA_OPTIONS|MAKEFLAGS|CC|CXX|LDFLAGS|PS0|PS1|PS2|PS4)$"
+    r"_JAVA_OPTIONS|JDK_JAVA_OPTIONS|MAKEFLAGS|CC|CXX|LDFLAGS|PS0|PS1|PS2|PS4|KUBECONFIG|"
+    r"KUBECTL_EXTERNAL_DIFF|KUBE_EDITOR|npm_config_\w+|NPM_CONFIG_\w+|GOFLAGS|RUSTC_WRAPPER|"
+    r"RUSTC|CARGO_\w+|PIP_CONFIG_FILE|PIP_INDEX_URL|PIP_EXTRA_INDEX_URL|PYTHONWARNINGS)$"
 )
 # Files whose content must not leave the machine unasked (keys, credentials, password hashes).
 _SECRET = re.compile(
@@ -336,7 +338,16 @@ _GIT_HARMLESS = frozenset(
 
 
 def _secret_words(seg: Segment) -> list[str]:
-    return [w for w in (*seg.words[1:], *seg.inputs) if w is not None and _SECRET.search(w)]
+    """Secret files among the arguments and inputs; an identity file (``ssh -i KEY``,
+    ``-oIdentityFile=KEY``) authenticates locally and is not sent."""
+    words, out = seg.words, []
+    for i, w in enumerate(words[1:], 1):
+        if w is None or not _SECRET.search(w):
+            continue
+        if words[i - 1] == "-i" or w.startswith("-i") or "IdentityFile" in w:
+            continue
+        out.append(w)
+    return out + [w for w in seg.inputs if _SECRET.search(w)]
 
 
 def _sends(ctx: _Ctx, seg: Segment, start: int) -> None:

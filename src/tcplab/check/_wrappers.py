@@ -202,7 +202,15 @@ _SSH_ARG = frozenset(
 )
 
 
-_SSH_LOCAL = re.compile(r"(?i)(ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand)")
+_SSH_LOCAL = re.compile(
+    r"(?i)(ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand|PKCS11Provider|"
+    r"SecurityKeyProvider|ForwardAgent|RemoteForward|LocalForward|DynamicForward|Tunnel\b|"
+    r"Include|Match|IdentityAgent)"
+)
+# options that run or load local code, hand local keys or ports to the other side, or write
+# a local file: -F config (may hold ProxyCommand), -I PKCS#11 library, -A agent forwarding,
+# -R/-L/-D/-w tunnels, -E log file, -M master socket, -S control path, -J jump host proxy
+_SSH_RISKY = re.compile(r"^-([FIRLDwEJ]|[A-Za-z]*A)")
 
 
 def _ssh(words: list[str | None]) -> Unwrapped:
@@ -219,6 +227,7 @@ def _ssh(words: list[str | None]) -> Unwrapped:
             w == "-o" and (value is None or _SSH_LOCAL.search(value) is not None)
         )
         local_cmd = local_cmd or (w.startswith("-o") and _SSH_LOCAL.search(w) is not None)
+        local_cmd = local_cmd or _SSH_RISKY.match(w) is not None
         i += 2 if w in _SSH_ARG else 1
     rest = words[i + 1 :]
     if i < len(words) and rest:
@@ -231,7 +240,8 @@ def _ssh(words: list[str | None]) -> Unwrapped:
     elif no_tty:  # still a remote shell: it runs whatever arrives on standard input
         out.why = "ssh -T: remote shell without a terminal (runs commands from standard input)"
     if local_cmd:
-        out.level, out.why = _H, "ssh -o ProxyCommand/LocalCommand runs a local command"
+        out.level = _H
+        out.why = "ssh: an option runs local code, forwards keys or ports, or writes a file"
     return out
 
 
