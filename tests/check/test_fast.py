@@ -18,7 +18,8 @@ _TOKEN_TEXT = (
     "'it''s' a'b'c x\"y\"z ~ -n=1 1 0x1 done in then fi { } a#b x,y @x :q +1 %s == -eq a= =a "
     "-x= x:y a/b .. ./x --x=y +x ^ a^b a~ -1 1.5 _ . / // x= -= a==b do esac select coproc case "
     "while until function elif else readonly local declare typeset unset 'export' \"if\" exec "
-    "eval command sudo [[ ]] -e -f"
+    "eval command sudo [[ ]] -e -f 2>&1 2>/dev/null >out.txt >> 2>> <in 1>&2 >&2 &> &>> 3>x 0<y "
+    ">&- 12>z x2>y <<EOF <<< >| <> >&"
 )
 _TOKENS = _TOKEN_TEXT.split(" ")
 _GLUE = (" ", " ", " ", "", "  ", "\t")
@@ -30,7 +31,9 @@ def _same(line: str) -> bool | None:
     if fast is None:
         return None
     tree = tree_parse(line, Parsed())
-    return not tree.errors and fast == [(s.text, s.words, s.pipe, s.stage) for s in tree.segments]
+    want = [(s.text, s.words, s.pipe, s.stage, s.redirect, s.inputs) for s in tree.segments]
+    plain = all(s.stdin is None and not s.env and not s.subst for s in tree.segments)
+    return not tree.errors and plain and fast == want
 
 
 def _test_lines() -> list[str]:
@@ -65,7 +68,16 @@ def test_fast_path_equals_tree_sitter_on_random_lines(seed: int) -> None:
 
 def test_fast_path_declines_what_it_does_not_model() -> None:
     for line in [
-        "ls > out",
+        "ls > out x",
+        "ls x>y",
+        "ls >& out",
+        "ls >&-",
+        "cat <<EOF\nx\nEOF",
+        "cat <<< x",
+        "cat 0<x",
+        "a | b 2>&1 | c",
+        "cat - 2>/dev/null",
+        "> out",
         "echo $HOME",
         "echo `id`",
         "ls *.py",
@@ -85,8 +97,42 @@ def test_fast_path_declines_what_it_does_not_model() -> None:
         assert fast_parse(line) is None, line
 
 
+def test_fast_path_takes_trailing_redirections() -> None:
+    assert fast_parse("git status 2>&1 | head -5") == [
+        ("git status", ["git", "status"], 1, 0, None, ()),
+        ("head -5", ["head", "-5"], 1, 1, None, ()),
+    ]
+    assert fast_parse("make >build.log 2>&1") == [
+        ("make", ["make"], -1, 0, None, ()),
+        (">build.log", [], -1, 0, (">", "build.log"), ()),
+    ]
+    assert fast_parse("sort < in.txt >> 'out file'") == [
+        ("sort", ["sort"], -1, 0, None, ("in.txt",)),
+        (">> 'out file'", [], -1, 0, (">>", "out file"), ()),
+    ]
+    for line in ("git status 2>&1 | head -5", "make >build.log 2>&1", "sort < in.txt >> 'out'"):
+        assert _same(line) is True, line
+
+
+def test_tree_walk_gives_redirections_to_the_last_command() -> None:
+    """tree-sitter-bash parses `a | b 2>&1 | c` as `(a | b) 2>&1 | c` and `a && b < f` as
+    `(a && b) < f`; the walk restores bash's reading (one pipeline, the input is b's)."""
+    seen = tree_parse("a | b 2>&1 | c", Parsed()).segments
+    assert [(s.words, s.pipe, s.stage) for s in seen] == [
+        (["a"], 1, 0),
+        (["b"], 1, 1),
+        (["c"], 1, 2),
+    ]
+    seen = tree_parse("a && b < f", Parsed()).segments
+    assert [(s.words, s.inputs) for s in seen] == [(["a"], ()), (["b"], ("f",))]
+    seen = tree_parse("a $(x) < f", Parsed()).segments  # not the substitution's command
+    assert [(s.words, s.inputs) for s in seen] == [(["x"], ()), (["a", None], ("f",))]
+
+
 def test_fast_path_is_linear_on_hostile_input() -> None:
     t0 = time.perf_counter()
-    for bad in ["a" * 4000 + "!", "'a'" * 1300 + "$", "a b " * 1000 + "|", "a && " * 800 + "&"]:
+    hostile = ["a" * 4000 + "!", "'a'" * 1300 + "$", "a b " * 1000 + "|", "a && " * 800 + "&"]
+    hostile += ["a " + "> x " * 800 + "y", "a" + " 2>&1" * 700 + "1>"]
+    for bad in hostile:
         assert fast_parse(bad) is None
     assert time.perf_counter() - t0 < 5.0  # catastrophic backtracking would take hours

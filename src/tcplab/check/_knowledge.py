@@ -8,6 +8,7 @@ an ``args`` list stands for the file's ``system_paths`` pattern.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -33,6 +34,7 @@ _BOOLEAN = frozenset(
     {"-v", "-q", "-y", "-f", "-a", "-r", "-R", "-i", "--verbose", "--quiet", "--yes", "--force"}
     | {"--all", "--recursive", "--interactive"}
 )
+_NO_FLAGS: frozenset[str] = frozenset()
 _LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule trusts (-avzn)
 # Unknown keys are errors: a misspelt condition (``flag:`` for ``flags:``) would otherwise be
 # dropped and leave an unconditional rule — for ``set`` that could lower every invocation.
@@ -82,6 +84,7 @@ class View:
     a dry run). An option is taken as possibly value-taking unless the tool's ``known`` flags
     (those its rules name, its ``options_with_arg``, a few universal booleans) include it;
     ``-Enodiscard`` (a value attached) and clusters longer than four letters never count.
+    A view is read-only: with no option and no dynamic word its lists are one shared list.
     """
 
     __slots__ = (
@@ -99,79 +102,92 @@ class View:
         "words",
     )
 
+    argv: list[str]
+    argv_lower: list[str]  # the words a lowering rule's argv patterns may match
+    operands: list[str]
+    operands_lower: list[str]  # operands that cannot be an option's value
+    shorts: AbstractSet[str]
+    shorts_lower: AbstractSet[str]
+    longs: AbstractSet[str]
+    longs_lower: AbstractSet[str]
+    lead: int  # index in argv of the first operand (-1: none)
+    sub: str | None
+
     def __init__(
         self,
         words: list[str | None],
-        with_arg: frozenset[str] = frozenset(),
-        known: frozenset[str] = frozenset(),
+        with_arg: frozenset[str] = _NO_FLAGS,
+        known: frozenset[str] = _NO_FLAGS,
     ) -> None:
         self.words = words
-        self.argv: list[str] = []
-        self.argv_lower: list[str] = []  # the words a lowering rule's argv patterns may match
-        self.shorts: set[str] = set()
-        self.shorts_lower: set[str] = set()
-        self.longs: set[str] = set()
-        self.longs_lower: set[str] = set()
-        self.operands: list[str] = []
-        self.operands_lower: list[str] = []  # operands that cannot be an option's value
         self.dynamic = False
-        self.lead = -1  # index in argv of the first operand (-1: none)
+        argv = words[1:]
+        for w in argv:
+            if w is None or w[:1] == "-":
+                self._read(argv, with_arg, known)
+                return
+        # operands only (``git status``, ``ls src/``), the common case
+        static: list[str] = argv  # type: ignore[assignment]  # no None in it
+        self.argv = self.argv_lower = self.operands = self.operands_lower = static
+        self.shorts = self.shorts_lower = self.longs = self.longs_lower = _NO_FLAGS
+        self.lead = 0 if static else -1
+        self.sub = static[0] if static else None
+
+    def _read(
+        self, args: list[str | None], with_arg: frozenset[str], known: frozenset[str]
+    ) -> None:
+        """The general case: options, their possible values, ``--``, dynamic words."""
+        argv: list[str] = []
+        argv_lower: list[str] = []
+        operands: list[str] = []
+        operands_lower: list[str] = []
+        shorts: set[str] = set()
+        shorts_lower: set[str] = set()
+        longs: set[str] = set()
+        longs_lower: set[str] = set()
+        lead = -1
         skip = after_dd = doubt = False
-        for w in words[1:]:
+        for w in args:
             if w is None:
                 self.dynamic, skip, doubt = True, False, False
                 continue
-            self.argv.append(w)
+            argv.append(w)
             # a possible option value, or a declared one that looks like a flag (psql -T -l),
             # is not a flag for a lowering rule (a declared value such as -o /dev/null is seen)
-            if not doubt and not (skip and w.startswith("-")):
-                self.argv_lower.append(w)
+            if not doubt and not (skip and w[:1] == "-"):
+                argv_lower.append(w)
             if skip:
                 skip = doubt = False
-            elif after_dd or w == "-" or not w.startswith("-"):
-                if self.lead < 0:
-                    self.lead = len(self.argv) - 1
-                self.operands.append(w)
+            elif after_dd or w == "-" or w[:1] != "-":
+                if lead < 0:
+                    lead = len(argv) - 1
+                operands.append(w)
                 if not doubt:
-                    self.operands_lower.append(w)
+                    operands_lower.append(w)
                 doubt = False
             elif w == "--":
                 after_dd, doubt = True, False
-            elif w.startswith("--"):
+            elif w[1] == "-":
                 name, eq, _ = w.partition("=")
-                self.longs.add(name)
+                longs.add(name)
                 if not doubt:
-                    self.longs_lower.add(name)
+                    longs_lower.add(name)
                 skip = w in with_arg
                 doubt = not eq and not skip and name not in known
             elif len(w) == 2:  # -x alone: the common case, inline
                 c = w[1]
-                self.shorts.add(c)
+                shorts.add(c)
                 if c.isalpha() and not doubt:
-                    self.shorts_lower.add(c)
+                    shorts_lower.add(c)
                 skip = w in with_arg
                 doubt = not skip and w not in known
             else:
-                skip, doubt = self._cluster(w, with_arg, known, doubt)
-        self.sub = self.operands[0] if self.operands else None
-
-    def _cluster(
-        self, word: str, with_arg: frozenset[str], known: frozenset[str], doubt: bool
-    ) -> tuple[bool, bool]:
-        """Read ``-xyz`` like getopt: a letter that takes a value ends the cluster (the rest
-        is its value). Returns (the next word is that value, the next word may be a value)."""
-        letters = word[1:]
-        if with_arg:
-            for i, c in enumerate(letters):
-                if "-" + c in with_arg:
-                    letters = letters[: i + 1]
-                    break
-        self.shorts.update(letters)
-        if not doubt and len(letters) <= _LOWER_CLUSTER and letters.isalpha():
-            self.shorts_lower.update(letters)
-        whole = len(letters) == len(word) - 1
-        skip = whole and f"-{letters[-1:]}" in with_arg
-        return skip, whole and not skip and f"-{letters[-1:]}" not in known
+                skip, doubt = _cluster(w, with_arg, known, doubt, shorts, shorts_lower)
+        self.argv, self.argv_lower, self.lead = argv, argv_lower, lead
+        self.operands, self.operands_lower = operands, operands_lower
+        self.shorts, self.shorts_lower = shorts, shorts_lower
+        self.longs, self.longs_lower = longs, longs_lower
+        self.sub = operands[0] if operands else None
 
     def has_flag(self, flag: str, lower: bool = False) -> bool:
         """``--long`` (also as ``--long=value``), ``-x`` (also inside ``-xyz``), or ``-word``."""
@@ -180,6 +196,31 @@ class View:
         if len(flag) == 2:
             return flag[1] in (self.shorts_lower if lower else self.shorts)
         return flag in self.argv
+
+
+def _cluster(
+    word: str,
+    with_arg: frozenset[str],
+    known: frozenset[str],
+    doubt: bool,
+    shorts: set[str],
+    shorts_lower: set[str],
+) -> tuple[bool, bool]:
+    """Read ``-xyz`` like getopt: a letter that takes a value ends the cluster (the rest is its
+    value). Adds its letters to ``shorts`` (and ``shorts_lower`` when a lowering rule may trust
+    them); returns (the next word is that value, the next word may be a value)."""
+    letters = word[1:]
+    if with_arg:
+        for i, c in enumerate(letters):
+            if "-" + c in with_arg:
+                letters = letters[: i + 1]
+                break
+    shorts.update(letters)
+    if not doubt and len(letters) <= _LOWER_CLUSTER and letters.isalpha():
+        shorts_lower.update(letters)
+    whole = len(letters) == len(word) - 1
+    skip = whole and f"-{letters[-1:]}" in with_arg
+    return skip, whole and not skip and f"-{letters[-1:]}" not in known
 
 
 class Rule:
@@ -273,7 +314,7 @@ class Rule:
                 return True
         return False
 
-    def _abbreviated(self, longs: set[str]) -> bool:
+    def _abbreviated(self, longs: AbstractSet[str]) -> bool:
         """getopt_long takes any unambiguous prefix (``--vacuum-s`` for ``--vacuum-size``):
         for a ``raise`` rule a long option of four or more characters that starts one of the
         rule's long flags counts as that flag (a wrong guess only asks for more care)."""
@@ -307,24 +348,24 @@ class Rule:
             return False
         if self.all_flags and not all(view.has_flag(f, self.lower) for f in self.all_flags):
             return False
-        if self.first and not (view.operands and _any(self.first, view.operands[:1])):
+        if self.first and not (view.operands and self.first.any(view.operands[:1])):
             return False
-        if self.args and not _any(self.args, view.operands_lower if self.lower else view.operands):
+        if self.args and not self.args.any(view.operands_lower if self.lower else view.operands):
             return False
         if self.dynamic and not view.dynamic:
             return False
         # a lowering rule sees only words that cannot be another option's value; a word that
         # may be a value never suppresses a raise either (unless_argv)
         trusted = view.argv_lower
-        if self.last and not (view.argv and _any(self.last, view.argv[-1:])):
+        if self.last and not (view.argv and self.last.any(view.argv[-1:])):
             return False
         if self.lower and self.last and not (trusted and trusted[-1] is view.argv[-1]):
             return False
-        if self.unless_argv and _any(self.unless_argv, view.argv if self.lower else trusted):
+        if self.unless_argv and self.unless_argv.any(view.argv if self.lower else trusted):
             return False
         if self.values_of and not self._bad_value(view.words):
             return False
-        return not (self.argv and not _any(self.argv, trusted if self.lower else view.argv))
+        return not (self.argv and not self.argv.any(trusted if self.lower else view.argv))
 
     def _bad_value(self, words: list[str | None]) -> bool:
         """Whether some option of ``values.of`` has a value (the next word, or ``--opt=v``)
@@ -338,7 +379,7 @@ class Rule:
                 value = w.split("=", 1)[1]
             else:
                 continue
-            if value is None or not _any(self.values_unless, [value]):
+            if value is None or not (self.values_unless and self.values_unless.any([value])):
                 return True
         return False
 
@@ -430,16 +471,54 @@ def _caps(names: Any) -> int:
     return out
 
 
-def _regexes(items: Any, system: str) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(system if str(p) == "system" else str(p)) for p in items)
+# a backreference or a group condition (group numbers change in an alternation)
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
 
 
-def _any(patterns: tuple[re.Pattern[str], ...], values: list[str]) -> bool:
-    for v in values:
-        for p in patterns:
-            if p.search(v):
+class Patterns:
+    """The regexes of one rule condition: :meth:`any` tells whether one of them matches
+    (``search``) one of the values. They are joined into one alternation, one search per value
+    (a pattern that starts with global flags gets them scoped, ``(?i)x`` → ``(?i:x)``; one with
+    a backreference stays apart)."""
+
+    __slots__ = ("joined", "patterns", "rest")
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns = tuple(re.compile(p) for p in patterns)  # each one valid on its own
+        joinable = [_scoped(p) for p in patterns if not _BACKREF.search(p)]
+        rest = [re.compile(p) for p in patterns if _BACKREF.search(p)]
+        self.joined: re.Pattern[str] | None = None
+        if len(joinable) == 1:
+            self.joined = re.compile(joinable[0])
+        elif joinable:
+            try:
+                self.joined = re.compile("|".join(f"(?:{p})" for p in joinable))
+            except re.error:  # flags in the middle of a pattern, …: each one apart
+                rest = list(self.patterns)
+        self.rest = tuple(rest)
+
+    def any(self, values: list[str]) -> bool:
+        """Whether some pattern matches somewhere in some value."""
+        joined, rest = self.joined, self.rest
+        for v in values:
+            if joined is not None and joined.search(v):
                 return True
-    return False
+            for p in rest:
+                if p.search(v):
+                    return True
+        return False
+
+
+def _scoped(pattern: str) -> str:
+    m = _GLOBAL_FLAGS.match(pattern)
+    return pattern if m is None else f"(?{m.group(1)}:{pattern[m.end() :]})"
+
+
+def _regexes(items: Any, system: str) -> Patterns | None:
+    """The condition's patterns (``system`` names the system paths), None when it has none."""
+    patterns = [system if str(p) == "system" else str(p) for p in items]
+    return Patterns(patterns) if patterns else None
 
 
 @lru_cache(maxsize=1)

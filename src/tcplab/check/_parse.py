@@ -109,10 +109,11 @@ def _value(node: Any) -> str | None:
 class _Walker:
     """Depth-first walk that appends segments; ``pipe``/``stage`` follow pipelines."""
 
-    __slots__ = ("out", "pipes")
+    __slots__ = ("last_stage", "out", "pipes")
 
     def __init__(self, out: Parsed) -> None:
         self.out, self.pipes = out, 0
+        self.last_stage: dict[int, int] = {}  # pipe -> its last stage so far
 
     def walk(self, node: Any, pipe: int = -1, stage: int = 0) -> None:
         t = node.type
@@ -124,10 +125,7 @@ class _Walker:
             self.assignment(node)
         elif t == "pipeline":
             self.pipes += 1
-            pid = self.pipes
-            stages = [c for c in node.named_children if c.type != "comment"]
-            for i, child in enumerate(stages):
-                self.walk(child, pid, i)
+            self.stages(node, self.pipes, 0)
         elif t in ("file_redirect", "herestring_redirect"):
             self.redirect(node)
         elif t == "ERROR" or node.is_missing:
@@ -136,6 +134,14 @@ class _Walker:
             self.children(node, pipe, stage)
         elif t not in _SKIP:
             self.children(node, pipe, stage)
+
+    def stages(self, node: Any, pipe: int, stage: int) -> None:
+        """The stages of a pipeline, numbered from ``stage`` in pipeline ``pipe``."""
+        for child in node.named_children:
+            if child.type != "comment":
+                self.last_stage[pipe] = stage
+                self.walk(child, pipe, stage)
+                stage = self.last_stage[pipe] + 1
 
     def children(self, node: Any, pipe: int = -1, stage: int = 0) -> None:
         for child in node.children:
@@ -152,17 +158,28 @@ class _Walker:
                 self.nested(child)
 
     def redirected(self, node: Any, pipe: int, stage: int) -> None:
-        """A statement with redirections; a static here-document becomes the command's stdin."""
+        """A statement with redirections. They belong to the last simple command before them
+        (bash), also where tree-sitter puts a list or pipeline in the body (``a && b < f``,
+        ``a | b 2>&1 | c``): a static here-document becomes that command's stdin and
+        ``< FILE`` its input; a pipeline body inside a pipeline continues it."""
         segments = self.out.segments
-        first = len(segments)
-        self.children(node, pipe, stage)
         body = node.child_by_field_name("body")
-        if body is None or body.type != "command" or len(segments) == first:
-            return
-        docs = [c for c in node.children if c.type == "heredoc_redirect"]
-        target = next((s for s in segments[first:] if s.words), None)
+        target: Segment | None = None
+        for child in node.children:
+            if body is None or child.id != body.id:
+                if child.child_count or child.type == "ERROR" or child.is_missing:
+                    self.walk(child, pipe, stage)
+                continue
+            first = len(segments)
+            if child.type == "pipeline" and pipe >= 0:
+                self.stages(child, pipe, stage)
+            else:
+                self.walk(child, pipe, stage)
+            if len(segments) > first and segments[-1].words and _ends_in_command(child):
+                target = segments[-1]
         if target is None:
             return
+        docs = [c for c in node.children if c.type == "heredoc_redirect"]
         if len(docs) == 1:
             target.stdin = _heredoc_text(docs[0])
         target.inputs += _input_files(node)
@@ -263,6 +280,16 @@ def _env_segment(text: str, names: list[str]) -> Segment:
     return seg
 
 
+def _ends_in_command(node: Any) -> bool:
+    """Whether ``node`` is a simple command or a list/pipeline whose last part is one."""
+    if node.type == "command":
+        return True
+    if node.type not in ("list", "pipeline"):
+        return False
+    parts = [c for c in node.named_children if c.type != "comment"]
+    return bool(parts) and parts[-1].type == "command"
+
+
 def _has_subst(node: Any) -> bool:
     """Whether a word node contains a command or process substitution."""
     if node.type in _SUBST:
@@ -285,6 +312,20 @@ def _heredoc_text(node: Any) -> str | None:
     return text
 
 
+def _fast_segment(
+    text: str,
+    words: list[str | None],
+    pipe: int,
+    stage: int,
+    redirect: tuple[str, str | None] | None,
+    inputs: tuple[str, ...],
+) -> Segment:
+    seg = Segment(text, words, redirect, pipe, stage)
+    if inputs:
+        seg.inputs = inputs
+    return seg
+
+
 def parse(text: str) -> Parsed:
     """Parse shell text into segments (never raises on bad shell; see :attr:`Parsed.errors`).
 
@@ -297,7 +338,7 @@ def parse(text: str) -> Parsed:
     out = Parsed()
     simple = fast_parse(text)
     if simple is not None:  # the common subset, same result as tree-sitter (tests/check)
-        out.segments = [Segment(t, w, None, p, s) for t, w, p, s in simple]
+        out.segments = [_fast_segment(*found) for found in simple]
     else:
         tree_parse(text, out)
     if len(text) <= _CACHE_TEXT:
