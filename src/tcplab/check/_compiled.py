@@ -204,7 +204,7 @@ class _Tools:
         return found
 
     def _spec(self, name: str, head: dict[str, Any]) -> ToolSpec:
-        from tcplab.check._knowledge import Rule
+        from tcplab.check._rules import Rule
 
         reg, rules = self._tree.registry, []
         for rule_name in head.get("rules", ()):

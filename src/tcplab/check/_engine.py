@@ -10,9 +10,10 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from tcplab.check._knowledge import Knowledge, ToolSpec, View, more_severe, severity
+from tcplab.check._knowledge import Knowledge, ToolSpec, more_severe, severity
 from tcplab.check._parse import Segment, clear_parse_cache, parse
 from tcplab.check._sources import Sources, default_registry_path, resolve
+from tcplab.check._view import View
 from tcplab.check._wrappers import INTERPRETERS, SHELLS, unwrap
 from tcplab.descriptor import Capability, Decision, RiskLevel, decide
 
@@ -119,7 +120,7 @@ def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
     base_rule = ""
     raised: list[Part] = []
     parts = ctx.parts
-    for rule in spec.rules_for(view.sub):
+    for rule in spec.table(view.sub).candidates(view):
         if not rule.matches(view):
             continue
         effect = rule.effect
