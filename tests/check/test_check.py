@@ -279,6 +279,11 @@ REDIRECTS: list[tuple[str, str]] = [
     ("cd x && python3 - <<'EOF'\nimport shutil; shutil.rmtree('/')\nEOF", X),
     ("cd x && python3 - <<'EOF'\nprint(1)\nEOF", A),
     ("git status 2>&1 | head -5", A),
+    # a command substitution in a here-string runs (it was not walked before 2026-12-02)
+    ('cat <<< "$(rm -rf /)"', X),
+    ("cat <<< `rm -rf /`", X),
+    ('while read x; do echo "$x"; done <<< "$(rm -rf /)"', X),
+    ('cat <<< "$HOME"', A),
     ("make >build.log 2>&1", C),
 ]
 

@@ -87,9 +87,11 @@ def _text(node: Any) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _value(node: Any) -> str | None:
-    """The static value of a word node, or None when it depends on an expansion."""
-    t = node.type
+def _value(node: Any, t: str | None = None) -> str | None:
+    """The static value of a word node (of type ``t``, when known), or None when it depends on
+    an expansion."""
+    if t is None:
+        t = node.type
     if t == "word" or t == "number":
         s = _text(node)
         return _UNESCAPE.sub(r"\1", s) if "\\" in s else s
@@ -109,11 +111,12 @@ def _value(node: Any) -> str | None:
 class _Walker:
     """Depth-first walk that appends segments; ``pipe``/``stage`` follow pipelines."""
 
-    __slots__ = ("last_stage", "out", "pipes")
+    __slots__ = ("clean", "last_stage", "out", "pipes")
 
-    def __init__(self, out: Parsed) -> None:
+    def __init__(self, out: Parsed, clean: bool = False) -> None:
         self.out, self.pipes = out, 0
         self.last_stage: dict[int, int] = {}  # pipe -> its last stage so far
+        self.clean = clean  # no ERROR or missing node anywhere: leaves need no look
 
     def walk(self, node: Any, pipe: int = -1, stage: int = 0) -> None:
         t = node.type
@@ -128,7 +131,7 @@ class _Walker:
             self.stages(node, self.pipes, 0)
         elif t in ("file_redirect", "herestring_redirect"):
             self.redirect(node)
-        elif t == "ERROR" or node.is_missing:
+        elif t == "ERROR" or (not self.clean and node.is_missing):
             snippet = _text(node)[:40] or node.type
             self.out.errors.append(f"cannot parse near {snippet!r}")
             self.children(node, pipe, stage)
@@ -145,8 +148,14 @@ class _Walker:
 
     def children(self, node: Any, pipe: int = -1, stage: int = 0) -> None:
         for child in node.children:
-            if child.child_count or child.type == "ERROR" or child.is_missing:
+            if self._walked(child):
                 self.walk(child, pipe, stage)
+
+    def _walked(self, child: Any) -> bool:
+        """Whether a child needs a walk: it has children, or it is an error."""
+        if child.child_count:
+            return True
+        return not self.clean and (child.type == "ERROR" or child.is_missing)
 
     def nested(self, node: Any) -> None:
         """Walk the substitutions inside a dynamic word (their commands run too)."""
@@ -167,7 +176,7 @@ class _Walker:
         target: Segment | None = None
         for child in node.children:
             if body is None or child.id != body.id:
-                if child.child_count or child.type == "ERROR" or child.is_missing:
+                if self._walked(child):
                     self.walk(child, pipe, stage)
                 continue
             first = len(segments)
@@ -182,7 +191,7 @@ class _Walker:
         docs = [c for c in node.children if c.type == "heredoc_redirect"]
         if len(docs) == 1:
             target.stdin = _heredoc_text(docs[0])
-        target.inputs += _input_files(node)
+        target.inputs += _input_files(node.children)
 
     def assignment(self, node: Any) -> None:
         """``X=1``, ``export X=1 Y``: a segment with no words that names the variables."""
@@ -204,34 +213,49 @@ class _Walker:
         stdin: str | None = None
         env: list[str] = []
         subst = False
+        redirects = []
         for child in node.children:
             t = child.type
             if t == "herestring_redirect":
                 word = next((c for c in child.named_children), None)
                 stdin = None if word is None else _value(word)
-                stdin = None if stdin is None else stdin + "\n"
+                if stdin is not None:
+                    stdin += "\n"
+                elif word is not None:  # `cat <<< "$(rm -rf /)"`: the substitution runs
+                    self.nested(word)
             if t == "variable_assignment":
                 env.extend(_assigned(child))
                 self.values(child)
                 continue
-            if t in ("file_redirect", "herestring_redirect"):
-                self.walk(child)
+            if t == "file_redirect":
+                self.redirect(child)
+                redirects.append(child)
+                continue
+            if t == "herestring_redirect":
                 continue
             if t == "command_name":
-                child = child.children[0] if child.child_count else child
+                if child.child_count:
+                    child = child.children[0]
+                    t = child.type
             elif not child.is_named or t == "comment":
                 continue
-            value = _value(child)
+            value = _value(child, t)
             if value is None:
                 subst = subst or (bool(words) and _has_subst(child))
                 self.nested(child)
             words.append(value)
         seg = Segment(_text(node), words, None, pipe, stage)
         seg.stdin, seg.env, seg.subst = stdin, tuple(env), subst
-        seg.inputs = _input_files(node)
+        if redirects:
+            seg.inputs = _input_files(redirects)
         self.out.segments.append(seg)
 
     def redirect(self, node: Any) -> None:
+        if node.type == "herestring_redirect":  # `{ cat; } <<< "$(id)"`: the substitution runs
+            for word in node.named_children:
+                if _value(word) is None:
+                    self.nested(word)
+            return
         op, target = "", None
         dest = node.child_by_field_name("destination")
         for child in node.children:
@@ -259,10 +283,10 @@ def _assigned(node: Any) -> list[str]:
     return out
 
 
-def _input_files(node: Any) -> tuple[str, ...]:
-    """The static targets of ``< FILE`` redirections among a node's children."""
+def _input_files(children: list[Any]) -> tuple[str, ...]:
+    """The static targets of ``< FILE`` redirections among nodes."""
     out = []
-    for child in node.children:
+    for child in children:
         if child.type != "file_redirect":
             continue
         ops = [c.type for c in child.children if not c.is_named]
@@ -358,7 +382,8 @@ def tree_parse(text: str, out: Parsed) -> Parsed:
     if _ASTRAL.search(text):
         text = _ASTRAL.sub("\ufffd", text)
     tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
-    _Walker(out).walk(tree.root_node)
+    root = tree.root_node
+    _Walker(out, clean=not root.has_error).walk(root)
     if tree.root_node.has_error and not out.errors:
         out.errors.append("the text does not parse as shell")
     return out
