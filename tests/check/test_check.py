@@ -284,6 +284,18 @@ REDIRECTS: list[tuple[str, str]] = [
     ("cat <<< `rm -rf /`", X),
     ('while read x; do echo "$x"; done <<< "$(rm -rf /)"', X),
     ('cat <<< "$HOME"', A),
+    # text tree-sitter-bash leaves unparsed although bash expands it
+    ("echo ${x:-`rm -rf /`}", X),
+    ('echo "${x/`rm -rf /`/y}"', R),  # tree-sitter splits the backquotes at `/`: unclosed
+    ("echo ${x:-<(rm -rf /)}", X),
+    ("cat <<EOF\n`rm -rf /`\nEOF", X),
+    ("cat <<-EOF\n\t$(rm -rf /)\nEOF", X),
+    ("cat <<-EOF\n\t$(date\nEOF", R),
+    ("cat <<'EOF'\n$(rm -rf /)\nEOF", A),
+    ('echo "<(rm -rf /)"', A),
+    ("cat <<EOF > /etc/passwd\nx\nEOF", X),
+    ("cat <<EOF && rm -rf /\nx\nEOF", X),
+    ("python3 <<-EOF\n\tprint(`id`)\nEOF", R),
     ("make >build.log 2>&1", C),
 ]
 
