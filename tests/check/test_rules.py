@@ -13,8 +13,8 @@ import re
 import pytest
 
 from tcplab.check._knowledge import load_knowledge
-from tcplab.check._rules import Patterns, Rule
-from tcplab.check._view import View
+from tcplab.check._rules import Patterns, Rule, _needs_dash
+from tcplab.check._view import NO_OPTIONS, View
 
 _NOISE = ["x", "-", "--", "/", "/etc/passwd", "./a", "~/x", "-1", "--=", "a=b", "-Z", "--zz"]
 
@@ -43,11 +43,13 @@ def test_rule_tables_leave_out_only_rules_that_cannot_match() -> None:
         subs = [None, *{s for r in spec.rules for s in r.sub}]
         for sub in subs:
             table = spec.table(sub)
-            for _ in range(6):
+            for i in range(8):
                 words = _words(table.rules, rng)
+                if i % 3 == 0:  # a plain view: no option, no dynamic word
+                    words = [w for w in words if w is not None and not w.startswith("-")]
                 if sub is not None:
                     words.insert(1, sub)
-                view = View(words, spec.with_arg, spec.known)
+                view = View(words, spec.options)
                 full = [r.name for r in spec.table(view.sub).rules if r.matches(view)]
                 fast = [r.name for r in spec.table(view.sub).candidates(view) if r.matches(view)]
                 assert fast == full, (spec.name, words)
@@ -91,7 +93,36 @@ def test_joined_patterns_keep_backreferences_and_scope_leading_flags() -> None:
 def test_a_view_without_options_is_the_general_reading(words: list[str | None]) -> None:
     fast = View(words)
     slow = View.__new__(View)
-    slow.words, slow.dynamic = words, False
-    slow._read(words[1:], frozenset(), frozenset())
+    slow.words, slow.dynamic, slow.plain = words, False, False
+    slow._read(words[1:], NO_OPTIONS)
+    assert fast.plain == (None not in words and not any(w.startswith("-") for w in words[1:]))
     for name in View.__slots__:
-        assert getattr(fast, name) == getattr(slow, name), name
+        if name != "plain":
+            assert getattr(fast, name) == getattr(slow, name), name
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needs"),
+    [
+        ("^-x", True),
+        ("^--output=", True),
+        ("^-[tp][vOPT]*$", True),
+        ("^\\-d", True),
+        ("^-(a|b)", True),
+        ("^-[|]x", True),
+        ("^-[]|]x", True),
+        ("^-?[dmqrsx]", False),
+        ("^-*x", False),
+        ("^-x|y", False),
+        ("^-[|]x|y", False),
+        ("^-[\\]|]x|y", False),
+        ("-x", False),
+        ("^(-x)", False),
+        ("(?i)^-x", False),
+        ("^-[x", False),
+    ],
+)
+def test_a_pattern_needs_a_dash_only_when_every_match_starts_with_one(
+    pattern: str, needs: bool
+) -> None:
+    assert _needs_dash(pattern) is needs

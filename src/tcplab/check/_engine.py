@@ -104,7 +104,7 @@ def _registry_level(ctx: _Ctx, name: str, sub: str | None) -> tuple[RiskLevel, i
 def _tool(ctx: _Ctx, seg: str, name: str, words: list[str | None]) -> View:
     """Level of one simple command of a non-wrapper tool; returns its argument view."""
     spec: ToolSpec | None = ctx.knowledge.tools.get(name)
-    view = View(words, spec.with_arg, spec.known) if spec is not None else View(words)
+    view = View(words, spec.options) if spec is not None else View(words)
     if ctx.sources.view is None:
         reg_level, reg_caps, key = _U, 0, ""
     else:

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from tcplab.check._rules import Rule, RuleTable, caps_of
+from tcplab.check._view import Options
 from tcplab.descriptor import RiskLevel
 from tcplab.errors import TcplabError
 
@@ -82,6 +83,7 @@ class ToolSpec:
         "known",
         "level",
         "name",
+        "options",
         "rules",
         "why",
         "with_arg",
@@ -103,6 +105,7 @@ class ToolSpec:
         named = {f for r in (*defaults, *own) for f in (*r.flags, *r.all_flags)}
         boolean = {str(f) for f in raw.get("boolean_flags", ())}
         self.known = frozenset(named | self.with_arg | boolean | _BOOLEAN)
+        self.options = Options(self.with_arg, self.known)
         self.rules = (*defaults, *own)
         # Precompiled per-subcommand tables: the rules that can match a given first operand.
         self.general = RuleTable(tuple(r for r in self.rules if not r.sub))

@@ -4,6 +4,7 @@ the per-subcommand tables that skip rules a command cannot match (:class:`RuleTa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -39,6 +40,7 @@ class Rule:
         "max_operands",
         "min_operands",
         "name",
+        "not_plain",
         "sub",
         "unless_argv",
         "values_of",
@@ -95,6 +97,7 @@ class Rule:
             or self.values_of
             or self.argv
         )
+        self.not_plain = _not_plain(self)
 
     def _leads(self, view: View) -> bool:
         """One of the rule's flags is among the words before the first operand."""
@@ -181,7 +184,7 @@ class RuleTable:
     """Rules (in file order) with an index of their flags: :meth:`candidates` leaves out the
     rules that name flags of which the command has none (they cannot match)."""
 
-    __slots__ = ("_always", "_by_mask", "_longs", "_shorts", "_words", "rules")
+    __slots__ = ("_always", "_by_mask", "_longs", "_plain", "_shorts", "_words", "rules")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -204,9 +207,12 @@ class RuleTable:
                 for n in range(low, len(f) + 1):
                     self._longs[f[:n]] = self._longs.get(f[:n], 0) | bit
         self._by_mask: dict[int, tuple[Rule, ...]] = {}
+        self._plain = tuple(r for r in rules if not r.not_plain)
 
     def candidates(self, view: View) -> tuple[Rule, ...]:
         """The rules that may match ``view``, in file order (each still checked in full)."""
+        if view.plain:
+            return self._plain
         mask = self._always
         if view.shorts:
             shorts = self._shorts
@@ -226,6 +232,75 @@ class RuleTable:
             if len(self._by_mask) < 256:
                 self._by_mask[mask] = found
         return found
+
+
+def _not_plain(rule: Rule) -> bool:
+    """Whether ``rule`` cannot match a command whose arguments are all static words that do
+    not start with ``-`` (a *plain* :class:`View`): one of its conditions needs an option
+    (every flag, option or pattern of the condition starts with ``-``) or a dynamic word."""
+
+    def dashed(patterns: Patterns | None) -> bool:
+        return patterns is not None and all(_needs_dash(p.pattern) for p in patterns.patterns)
+
+    def options(items: Iterable[str]) -> bool:
+        found = list(items)
+        return bool(found) and all(f.startswith("-") for f in found)
+
+    return (
+        rule.dynamic
+        or options(rule.flags)
+        or options(rule.all_flags)
+        or options(rule.values_of)
+        or any(dashed(p) for p in (rule.args, rule.argv, rule.first, rule.last))
+    )
+
+
+def _needs_dash(pattern: str) -> bool:
+    """Whether every match of ``pattern`` (``search``) starts at a ``-`` at the start of the
+    value: it starts ``^-`` (or ``^\\-``), the dash is not optional (``^-?x``) and there is no
+    top-level alternation (``^-x|y``). False when unsure."""
+    for head in ("^-", "^\\-"):
+        if pattern.startswith(head):
+            rest = pattern[len(head) :]
+            break
+    else:
+        return False
+    if rest[:1] in ("?", "*", "{"):
+        return False
+    depth, i = 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1
+        elif c == "[":  # a class: `|` and parentheses inside are literal
+            i = _class_end(pattern, i)
+            if i < 0:
+                return False
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return False
+        i += 1
+    return True
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index of the ``]`` that closes the class opened at ``start`` (-1: none)."""
+    i = start + 1
+    if pattern[i : i + 1] == "^":
+        i += 1
+    if pattern[i : i + 1] == "]":  # a `]` first in a class is literal
+        i += 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "]":
+            return i
+        i += 1
+    return -1
 
 
 def caps_of(names: Any) -> int:

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 
-__all__ = ["LOWER_CLUSTER", "View"]
+__all__ = ["LOWER_CLUSTER", "NO_OPTIONS", "Options", "View"]
 
 _NO_FLAGS: frozenset[str] = frozenset()
 LOWER_CLUSTER = 4  # longest cluster of letters whose letters a lowering rule trusts (-avzn)
+
+
+class Options:
+    """A tool's options as :class:`View` reads them: those that take the next word as a value
+    (``with_arg``) and those known not to (``known``), also as letters for ``-xyz`` clusters."""
+
+    __slots__ = ("arg_letters", "known", "known_letters", "with_arg")
+
+    def __init__(self, with_arg: frozenset[str] = _NO_FLAGS, known: frozenset[str] = _NO_FLAGS):
+        self.with_arg, self.known = with_arg, known
+        self.arg_letters = frozenset(o[1] for o in with_arg if len(o) == 2 and o[0] == "-")
+        self.known_letters = frozenset(o[1] for o in known if len(o) == 2 and o[0] == "-")
+
+
+NO_OPTIONS = Options()  # a tool the knowledge does not describe
 
 
 class View:
@@ -31,6 +46,7 @@ class View:
         "longs_lower",
         "operands",
         "operands_lower",
+        "plain",
         "shorts",
         "shorts_lower",
         "sub",
@@ -47,31 +63,28 @@ class View:
     longs_lower: AbstractSet[str]
     lead: int  # index in argv of the first operand (-1: none)
     sub: str | None
+    plain: bool  # every argument a static word that does not start with `-`
 
-    def __init__(
-        self,
-        words: list[str | None],
-        with_arg: frozenset[str] = _NO_FLAGS,
-        known: frozenset[str] = _NO_FLAGS,
-    ) -> None:
+    def __init__(self, words: list[str | None], options: Options = NO_OPTIONS) -> None:
         self.words = words
         self.dynamic = False
         argv = words[1:]
         for w in argv:
             if w is None or w[:1] == "-":
-                self._read(argv, with_arg, known)
+                self.plain = False
+                self._read(argv, options)
                 return
         # operands only (``git status``, ``ls src/``), the common case
+        self.plain = True  # static words, none starting with `-`
         static: list[str] = argv  # type: ignore[assignment]  # no None in it
         self.argv = self.argv_lower = self.operands = self.operands_lower = static
         self.shorts = self.shorts_lower = self.longs = self.longs_lower = _NO_FLAGS
         self.lead = 0 if static else -1
         self.sub = static[0] if static else None
 
-    def _read(
-        self, args: list[str | None], with_arg: frozenset[str], known: frozenset[str]
-    ) -> None:
+    def _read(self, args: list[str | None], options: Options) -> None:
         """The general case: options, their possible values, ``--``, dynamic words."""
+        with_arg, known = options.with_arg, options.known
         argv: list[str] = []
         argv_lower: list[str] = []
         operands: list[str] = []
@@ -117,7 +130,7 @@ class View:
                 skip = w in with_arg
                 doubt = not skip and w not in known
             else:
-                skip, doubt = _cluster(w, with_arg, known, doubt, shorts, shorts_lower)
+                skip, doubt = _cluster(w, options, doubt, shorts, shorts_lower)
         self.argv, self.argv_lower, self.lead = argv, argv_lower, lead
         self.operands, self.operands_lower = operands, operands_lower
         self.shorts, self.shorts_lower = shorts, shorts_lower
@@ -134,25 +147,23 @@ class View:
 
 
 def _cluster(
-    word: str,
-    with_arg: frozenset[str],
-    known: frozenset[str],
-    doubt: bool,
-    shorts: set[str],
-    shorts_lower: set[str],
+    word: str, options: Options, doubt: bool, shorts: set[str], shorts_lower: set[str]
 ) -> tuple[bool, bool]:
     """Read ``-xyz`` like getopt: a letter that takes a value ends the cluster (the rest is its
     value). Adds its letters to ``shorts`` (and ``shorts_lower`` when a lowering rule may trust
     them); returns (the next word is that value, the next word may be a value)."""
     letters = word[1:]
-    if with_arg:
+    takes = options.arg_letters
+    if takes and not takes.isdisjoint(letters):
         for i, c in enumerate(letters):
-            if "-" + c in with_arg:
+            if c in takes:
                 letters = letters[: i + 1]
                 break
     shorts.update(letters)
     if not doubt and len(letters) <= LOWER_CLUSTER and letters.isalpha():
         shorts_lower.update(letters)
-    whole = len(letters) == len(word) - 1
-    skip = whole and f"-{letters[-1:]}" in with_arg
-    return skip, whole and not skip and f"-{letters[-1:]}" not in known
+    if len(letters) != len(word) - 1:  # a value attached (-Enodiscard): not read as a flag
+        return False, False
+    last = letters[-1]
+    skip = last in takes
+    return skip, not skip and last not in options.known_letters
