@@ -26,6 +26,8 @@ def _words(rules: tuple[Rule, ...], rng: random.Random) -> list[str | None]:
         pool.extend(r.flags)
         pool.extend(r.all_flags)
         pool.extend(r.sub)
+        pool.extend(r.values_of)
+        pool.extend(o + "=v" for o in r.values_of)
         pool.extend(f[: rng.randint(2, len(f))] for f in r.flags if f.startswith("--"))
         pool.extend(f + "=v" for f in r.flags if f.startswith("--"))
         pool.extend("-" + "".join(rng.sample("abcdefrRnvxz", 3)) for _ in range(1))

@@ -82,11 +82,15 @@ def fast_parse(text: str) -> list[FastSegment] | None:
         words: list[str | None] = _WORD.findall(seg_text)
         head = words[0]
         assert head is not None
-        # `export'x'` is still the keyword: the head up to its first quote
-        if "=" in head or head[0] == "-" or _unquoted_start(head) in _NOT_FIRST:
+        if "=" in head or head[0] == "-":
             return None
         if "'" in seg_text or '"' in seg_text:
+            # `export'x'` is still the keyword: the head up to its first quote
+            if _unquoted_start(head) in _NOT_FIRST:
+                return None
             words = [_value(w) for w in words]  # type: ignore[arg-type]
+        elif head in _NOT_FIRST:
+            return None
         piped = op == "|" or after_pipe
         if redirs and ((after_pipe and op == "|") or "-" in words):
             return None  # tree-sitter nests `a | b 2>&1 | c`, drops the `-` of `a - 2>x`

@@ -11,8 +11,12 @@ from tcplab.check._engine import SCHEMA_VERSION
 __all__ = ["SCHEMA_VERSION", "CheckReason", "CheckResult", "build_result"]
 
 _M = TypeVar("_M", bound=BaseModel)
-_set = object.__setattr__
 _new = object.__new__
+# BaseModel's slot descriptors, set directly (object.__setattr__ looks each one up first)
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class CheckReason(BaseModel):
@@ -59,10 +63,10 @@ def _build(cls: type[_M], data: dict[str, Any]) -> _M:
     ``model_validate``'s.
     """
     m = _new(cls)
-    _set(m, "__dict__", data)
-    _set(m, "__pydantic_fields_set__", set(data))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
+    _SET_DICT(m, data)
+    _SET_FIELDS(m, set(data))
+    _SET_EXTRA(m, None)
+    _SET_PRIVATE(m, None)
     return m
 
 
@@ -70,6 +74,7 @@ for _cls in (CheckReason, CheckResult):  # what _build relies on
     assert not _cls.__pydantic_post_init__ and not _cls.__private_attributes__
     assert _cls.__new__ is object.__new__
     assert all(f.alias is None for f in _cls.model_fields.values())
+    assert not {"__dict__", "__slots__"} & set(vars(_cls))  # BaseModel's slots hold the state
 
 
 def build_result(data: dict[str, Any]) -> CheckResult:

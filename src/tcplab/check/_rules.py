@@ -184,7 +184,16 @@ class RuleTable:
     """Rules (in file order) with an index of their flags: :meth:`candidates` leaves out the
     rules that name flags of which the command has none (they cannot match)."""
 
-    __slots__ = ("_always", "_by_mask", "_longs", "_plain", "_shorts", "_words", "rules")
+    __slots__ = (
+        "_always",
+        "_by_mask",
+        "_longs",
+        "_plain",
+        "_shorts",
+        "_values",
+        "_words",
+        "rules",
+    )
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -192,8 +201,13 @@ class RuleTable:
         self._shorts: dict[str, int] = {}  # letter -> rules naming -letter
         self._longs: dict[str, int] = {}  # --long, or (raise rules) any prefix of 4+ chars
         self._words: dict[str, int] = {}  # other flags (-delete, +x), matched in argv
+        self._values: dict[str, int] = {}  # options of `values` rules without flags
         for i, rule in enumerate(rules):
             bit = 1 << i
+            if not rule.flags and rule.values_of:  # needs one of the options in the words
+                for o in rule.values_of:
+                    self._values[o] = self._values.get(o, 0) | bit
+                continue
             if not rule.flags:
                 self._always |= bit
                 continue
@@ -226,6 +240,10 @@ class RuleTable:
             words = self._words
             for w in view.argv:
                 mask |= words.get(w, 0)
+        if self._values:  # the option, or `--option=value` (Rule._bad_value)
+            values = self._values
+            for w in view.argv:
+                mask |= values.get(w, 0) or ("=" in w and values.get(w.split("=", 1)[0], 0))
         found = self._by_mask.get(mask)
         if found is None:
             found = tuple(r for i, r in enumerate(self.rules) if mask >> i & 1)
