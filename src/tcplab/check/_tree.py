@@ -100,16 +100,19 @@ class _Walker:
             return True
         return not self.clean and (child.type == "ERROR" or child.is_missing)
 
-    def nested(self, node: Any) -> None:
-        """Walk the substitutions inside a dynamic word (their commands run too)."""
+    def nested(self, node: Any) -> bool:
+        """Walk the substitutions inside a dynamic word (their commands run too); whether
+        there was one."""
         if node.type in _SUBST:
             self.children(node)
-            return
+            return True
+        found = False
         for child in node.children:
             if child.child_count:
-                self.nested(child)
+                found = self.nested(child) or found
             elif child.type in ("word", "regex"):  # `${x:-`id`}`: tree-sitter leaves them
-                self.loose(_text(child), procsub=True)
+                found = self.loose(_text(child), procsub=True) or found
+        return found
 
     def redirected(self, node: Any, pipe: int, stage: int) -> None:
         """A statement with redirections. They belong to the last simple command before them
@@ -186,8 +189,8 @@ class _Walker:
                 continue
             value = _value(child, t)
             if value is None:
-                subst = subst or (bool(words) and _has_subst(child))
-                self.nested(child)
+                found = self.nested(child)
+                subst = subst or (bool(words) and found)
             words.append(value)
         seg = Segment(_text(node), words, None, pipe, stage)
         seg.stdin, seg.env, seg.subst = stdin, tuple(env), subst
@@ -233,17 +236,18 @@ class _Walker:
                     elif part.type == "heredoc_content":
                         self.loose(_text(part))
 
-    def loose(self, text: str, procsub: bool = False) -> None:
+    def loose(self, text: str, procsub: bool = False) -> bool:
         """Command substitutions in text tree-sitter did not parse: each ``$(…)`` or backquoted
         part (with ``procsub``, ``<(…)`` and ``>(…)`` too: bash runs them in ``${x:-<(…)}``)
-        is parsed and walked; an unclosed one is a parse error (approval needed)."""
+        is parsed and walked; an unclosed one is a parse error (approval needed). Whether the
+        text has one."""
         if procsub:
             text = text.replace("<(", "$(").replace(">(", "$(")
         if "`" not in text and "$(" not in text:
-            return
+            return False
         if self.depth >= 8:
             self.out.errors.append("substitutions nested too deep")
-            return
+            return True
         for inner in _substitutions(text, self.out.errors):
             tree = self.parser.parse(inner.encode("utf-8", "surrogatepass"))
             root, clean = tree.root_node, self.clean
@@ -254,6 +258,7 @@ class _Walker:
                 self.walk(root)
             finally:
                 self.depth, self.clean = self.depth - 1, clean
+        return True
 
 
 def walk_tree(root: Any, out: Parsed, parser: Any) -> None:
@@ -343,13 +348,6 @@ def _ends_in_command(node: Any) -> bool:
         return False
     parts = [c for c in node.named_children if c.type != "comment"]
     return bool(parts) and parts[-1].type == "command"
-
-
-def _has_subst(node: Any) -> bool:
-    """Whether a word node contains a command or process substitution."""
-    if node.type in _SUBST:
-        return True
-    return any(_has_subst(c) for c in node.children if c.child_count)
 
 
 def _heredoc_text(node: Any) -> str | None:
