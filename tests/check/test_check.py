@@ -506,3 +506,83 @@ DECISIONS = CASES + ENVIRONMENT_AND_WRAPPER_OPTIONS + RED_TEAM
 def test_decision(line: str, expected: str) -> None:
     result = check(line)
     assert result.decision == expected, result.model_dump_json(indent=1)
+
+
+# A parser red team (session 6, 2026-12-02): lines bash reads differently from tree-sitter-bash
+# 0.25, where a hidden `rm -rf /` runs. All were APPROVE; none may be approved now.
+PARSER_RED_TEAM = [
+    "cat <<'EOF'\n\\\nEOF\nrm -rf /\nEOF",
+    "cat <<-'EOF'\n\\\nEOF\nrm -rf /\nEOF",
+    "python3 - <<'EOF'\n\\\nEOF\nrm -rf /\nEOF",
+    "cat <<EOF\n\\\nEOF\nrm -rf /\nEOF",
+    "cat <<EOF\n$\nEOF\nrm -rf /\nEOF",
+    'echo "$\\\n(rm -rf /)"',
+    "cat <<EOF\n$\\\n(rm -rf /)\nEOF",
+    "cat <<-EOF\n\t$\\\n(rm -rf /)\nEOF",
+    "cat <<-EOF\n\t$(: #)\nrm -rf /\n)\nEOF",
+    "echo a\r#; rm -rf /",
+    "echo \r#; rm -rf /",
+    "ls -la \x0c# ; rm -rf /",
+    "echo a\x0b#; rm -rf /",
+    "x=1\r#; rm -rf /",
+    "echo ok \r# | rm -rf /",
+    "bash <<< 'echo hi' < <(echo 'rm -rf /')",
+    "sh -s <<< 'echo hi' < <(printf 'rm -rf /')",
+    "bash <<'EOF' < <(echo 'rm -rf /')\necho hi\nEOF",
+    "bash <<'EOF' <<< 'rm -rf /'\necho hi\nEOF",
+    "python3 <<< 'print(1)' < <(echo 'import os; os.system(\"rm -rf /\")')",
+    "echo \"${x:-'$(rm -rf /)'}\"",
+    "echo \"${HOME:+'$(rm -rf /)'}\"",
+    "echo \"${x='`rm -rf /`'}\"",
+    'echo "$(echo "${x:-\'$(rm -rf /)\'}")"',
+    "cat <<EOF\n${x:-'$(rm -rf /)'}\nEOF",
+    'x="a[\\$(rm -rf /)]"; (( x ))',
+    'x="a[\\$(rm -rf /)]"; echo $((x))',
+    'x="a[\\$(rm -rf /)]"; let y=x',
+    'x="a[\\$(rm -rf /)]"; [[ $x -eq 0 ]]',
+    "x=$'a[\\x24(rm -rf /)]'; (( x ))",
+    "p='$'; x=\"a[${p}(rm -rf /)]\"; (( x ))",
+    "x='a[$(rm -rf /)]'; echo ${s:x}",
+    "x='a[$(rm -rf /)]'; echo ${arr[x]}",
+    "x='a[$(rm -rf /)]'; echo $[x]",
+    "x='a[$(rm -rf /)]'; echo ${!x}",
+    "declare -x -i x='a[$(rm -rf /)]'",
+    'x="\\$(rm -rf /)"; echo "${x@P}"',
+    "printf -v 'a[$(rm -rf /)]' x",
+    "read 'a[$(rm -rf /)]' <<< x",
+    "a=(1); unset 'a[$(rm -rf /)]'",
+    "test -v 'a[$(rm -rf /)]'",
+    '[ -v "a[\\$(rm -rf /)]" ]',
+    "declare 'a[$(rm -rf /)]=1'",
+    "typeset 'a[$(rm -rf /)]=1'",
+    "declare -n r='a[$(rm -rf /)]'; echo $r",
+    "shopt -s expand_aliases\nalias echo='eval '\necho 'rm -rf /'",
+    "shopt -s expand_aliases\nalias ls='xargs '\nls rm -rf / <<< x",
+    "find / {-exec,rm,-rf,/,\\;}",
+    "find / {-delete,}",
+]
+
+
+@pytest.mark.parametrize("line", PARSER_RED_TEAM, ids=[repr(c)[:50] for c in PARSER_RED_TEAM])
+def test_parser_red_team_lines_need_approval(line: str) -> None:
+    result = check(line)
+    assert result.decision in (R, X), result.model_dump_json(indent=1)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'git log --format="{%h}"',
+        "echo {a,b}",
+        "find . -name '*.py' -exec grep -l x {} +",
+        "cat <<EOF\nhello\nEOF",
+        "cat <<'EOF'\n$(not run)\nEOF",
+        'printf -v x "%s" y',
+        "read -r line < file.txt",
+        "x=$((1+2)); echo $x",
+        "echo ${arr[0]}",
+        "ls\r\n",
+    ],
+)
+def test_ordinary_lines_near_the_red_team_forms_still_approve(line: str) -> None:
+    assert check(line).decision == A

@@ -303,16 +303,29 @@ _PATH_ENV = frozenset({"PATH", "PYTHONPATH", "NODE_PATH", "PERL5LIB", "PERLLIB",
 
 # Single-quoted text that looks like a command substitution, in a line where bash may evaluate
 # it again: arithmetic ($((x)), let, declare -i, [[ -eq ]]), prompt expansion (${x@P}, PS4).
-_LITERAL_SUBST = re.compile(r"'[^']*(\$\(|`)[^']*'")
+# Text that becomes `$(` only later: single-quoted, escaped (`\$(`), written as `\x24`, or put
+# together from a variable (`${p}(`).
+_LITERAL_SUBST = re.compile(r"'[^']*(\$\(|`)[^']*'|\\\$\(|\\`|\\x24|\\044|\\u0024|\$\{?\w+\}?\(")
+# Where bash evaluates a value again: arithmetic (also array subscripts, substring offsets,
+# `$[…]`, integer variables, `[[ -eq ]]`), prompt expansion, indirection, and builtins that take
+# an array element's name (`printf -v 'a[$(…)]'`, `read`, `unset`, `test -v`, `declare`).
 _REEVAL = re.compile(
-    r"\$\(\(|\(\(|\[\[|\blet\b|\b(declare|typeset|local)\s+-\w*i|@P\}|\bPS[0-4]=|set\s+-\w*x"
+    r"\$\(\(|\(\(|\[\[|\$\[|\$\{!|\$\{#?\w+(\[|:)|\blet\b|@P\}|\bPS[0-4]=|set\s+-\w*x|"
+    r"\b(declare|typeset|local)\s+(-\w+\s+)*-\w*i|"
+    r"\[\s+-v\b|\b(printf\s+(-\w+\s+)*-v|read|unset|test\s+-v|declare|typeset|readonly|"
+    r"wait\s+-p|mapfile|readarray)\b"
 )
+# An alias defined before a later line: with expand_aliases that line reads differently.
+_ALIAS_LATER = re.compile(r"\balias\s+[^\n]*=[^\n]*\n[\s\S]*\S")
 
 
 def _reevaluated(ctx: _Ctx, text: str) -> None:
     if _LITERAL_SUBST.search(text) and _REEVAL.search(text):
         why = "quoted text that looks like $(…) may be evaluated again (arithmetic or prompt)"
         ctx.add(text, "parser", "re-evaluation", _H, 0, why)
+    if "alias" in text and _ALIAS_LATER.search(text):
+        why = "an alias defined here changes how the later lines read"
+        ctx.add(text, "parser", "alias", _U, 0, why)
 
 
 def _assignments(words: list[str | None]) -> list[str]:
@@ -387,7 +400,7 @@ def _text(ctx: _Ctx, text: str, depth: int) -> None:
         return
     if "(" in text and "{" in text:
         _recursion(ctx, text)
-    if "'" in text and ("$(" in text or "`" in text):
+    if "$" in text or "`" in text or "alias" in text:
         _reevaluated(ctx, text)
     parsed = parse(text)
     if parsed.errors:

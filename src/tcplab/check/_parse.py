@@ -25,6 +25,9 @@ _CACHE: dict[str, Parsed] = {}
 _CACHE_MAX = 4096
 _CACHE_TEXT = 4096
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# bash reads CR (not before LF), FF and VT as word characters, where tree-sitter sees blanks
+# (`echo a\r#; rm -rf /` runs rm), and joins `$\<newline>(` into `$(`
+_ODD = re.compile(r"\r(?!\n)|[\f\v]|[$<>](?:\\\n)+[({]")
 
 
 def _parser() -> Any:
@@ -85,6 +88,8 @@ def tree_parse(text: str, out: Parsed) -> Parsed:
     """
     if _ASTRAL.search(text):
         text = _ASTRAL.sub("\ufffd", text)
+    if _ODD.search(text):
+        out.errors.append("bash reads this text differently (CR, FF, VT, or $\\<newline>()")
     tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
     root = tree.root_node
     walk_tree(root, out, _parser())

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from tcplab.check._segment import Parsed, Segment
+from tcplab.check._shelltext import expand_braces, heredoc_ends_early, substitutions
 
 __all__ = ["walk_tree"]
 
@@ -20,6 +21,7 @@ _DQ_UNESCAPE = re.compile(r'\\([$`"\\\n])')
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _SUBST = frozenset({"command_substitution", "process_substitution"})
 _SKIP = frozenset({"comment", "heredoc_start", "heredoc_end", "variable_name"})
+_BRACED = frozenset({"word", "concatenation"})  # unquoted words that brace expansion splits
 
 
 def _text(node: Any) -> str:
@@ -110,7 +112,7 @@ class _Walker:
         for child in node.children:
             if child.child_count:
                 found = self.nested(child) or found
-            elif child.type in ("word", "regex"):  # `${x:-`id`}`: tree-sitter leaves them
+            elif child.type in ("word", "regex", "raw_string"):  # `${x:-`id`}`, `"${x:-'$(id)'}"`
                 found = self.loose(_text(child), procsub=True) or found
         return found
 
@@ -137,8 +139,12 @@ class _Walker:
         if target is None:
             return
         docs = [c for c in node.children if c.type == "heredoc_redirect"]
-        if len(docs) == 1:
+        feeds = _feeds(node.children) + sum(_feeds(d.children) for d in docs)
+        own = target.stdin is not None or bool(target.inputs)
+        if len(docs) == 1 and feeds == 1 and not own:
             target.stdin = _heredoc_text(docs[0])
+        elif feeds:  # several stdin redirections (`bash <<< x < <(…)`): the last one wins
+            target.stdin = None
         target.inputs += _input_files(node.children)
 
     def assignment(self, node: Any) -> None:
@@ -191,11 +197,16 @@ class _Walker:
             if value is None:
                 found = self.nested(child)
                 subst = subst or (bool(words) and found)
+            elif "{" in value and t in _BRACED and words:  # `find / {-delete,}`
+                words.extend(_braced(child, t, value))
+                continue
             words.append(value)
         seg = Segment(_text(node), words, None, pipe, stage)
         seg.stdin, seg.env, seg.subst = stdin, tuple(env), subst
         if redirects:
             seg.inputs = _input_files(redirects)
+            if stdin is not None and _feeds(redirects):  # `bash <<< 'x' < <(…)`: the last wins
+                seg.stdin = None
         self.out.segments.append(seg)
 
     def redirect(self, node: Any) -> None:
@@ -225,16 +236,19 @@ class _Walker:
             if child.type != "heredoc_body":
                 if self._walked(child):
                     self.walk(child, pipe, stage)
-            elif quoted:
                 continue
-            elif not child.child_count:
+            if _ends_early(node, child) or _skips_lines(node, child):
+                self.out.errors.append("the here-document ends earlier for bash (a line is EOF)")
+            if quoted:
+                continue
+            if not child.child_count:
                 self.loose(_text(child))
-            else:
-                for part in child.children:
-                    if part.child_count:
-                        self.walk(part)
-                    elif part.type == "heredoc_content":
-                        self.loose(_text(part))
+                continue
+            for part in child.children:
+                if part.child_count:
+                    self.nested(part)
+                elif part.type == "heredoc_content":
+                    self.loose(_text(part))
 
     def loose(self, text: str, procsub: bool = False) -> bool:
         """Command substitutions in text tree-sitter did not parse: each ``$(…)`` or backquoted
@@ -248,7 +262,7 @@ class _Walker:
         if self.depth >= 8:
             self.out.errors.append("substitutions nested too deep")
             return True
-        for inner in _substitutions(text, self.out.errors):
+        for inner in substitutions(text, self.out.errors):
             tree = self.parser.parse(inner.encode("utf-8", "surrogatepass"))
             root, clean = tree.root_node, self.clean
             if root.has_error:
@@ -267,33 +281,52 @@ def walk_tree(root: Any, out: Parsed, parser: Any) -> None:
     _Walker(out, parser, clean=not root.has_error).walk(root)
 
 
-def _substitutions(text: str, errors: list[str]) -> list[str]:
-    """The commands of the ``$(…)`` and backquoted parts of ``text`` (outermost ones)."""
-    out: list[str] = []
-    i = 0
-    while True:
-        tick, dollar = text.find("`", i), text.find("$(", i)
-        if tick < 0 and dollar < 0:
-            return out
-        if tick >= 0 and (dollar < 0 or tick < dollar):
-            end = text.find("`", tick + 1)
-            if end < 0:
-                errors.append(f"unclosed backquote near {text[tick : tick + 40]!r}")
-                return out
-            out.append(text[tick + 1 : end])
-            i = end + 1
-            continue
-        depth, j = 0, dollar + 1
-        while j < len(text):
-            depth += {"(": 1, ")": -1}.get(text[j], 0)
-            if depth == 0:
-                break
-            j += 1
-        if depth:
-            errors.append(f"unclosed $( near {text[dollar : dollar + 40]!r}")
-            return out
-        out.append(text[dollar + 2 : j])
-        i = j + 1
+def _braced(node: Any, t: str, value: str) -> list[str | None]:
+    """The words of an unquoted word after brace expansion: ``[value]`` when no unquoted part
+    has a ``{``, ``[None]`` (dynamic) when bash would expand it in a way not worked out here
+    (quotes next to the braces, too many words)."""
+    if t == "concatenation":
+        parts = node.children
+        if not any(c.type == "word" and "{" in _text(c) for c in parts):
+            return [value]  # the braces are quoted: `--format="{%h}"`
+        if any(c.type != "word" for c in parts):
+            return [None]
+    found = expand_braces(_text(node))
+    return [None] if found is None else list(found)
+
+
+def _feeds(nodes: list[Any]) -> int:
+    """How many of ``nodes`` redirect standard input (``< f``, ``<<< w``, ``<&3``, ``<>``)."""
+    count = 0
+    for node in nodes:
+        t = node.type
+        if t in ("herestring_redirect", "heredoc_redirect"):
+            count += 1
+        elif t == "file_redirect":
+            ops = [c.type for c in node.children if not c.is_named]
+            count += any(op in ("<", "<&", "<>", "<&-") for op in ops)
+    return count
+
+
+def _ends_early(doc: Any, body: Any) -> bool:
+    """Whether bash ends the here-document ``doc`` before the body tree-sitter gave it."""
+    start = next((c for c in doc.children if c.type == "heredoc_start"), None)
+    if start is None:
+        return False
+    strip = bool(doc.children) and _text(doc.children[0]) == "<<-"
+    return heredoc_ends_early(_text(start), _text(body), strip)
+
+
+def _skips_lines(doc: Any, body: Any) -> bool:
+    """Whether tree-sitter starts the body later than the line after the ``<<EOF`` line (it
+    joined a ``\\`` line and the next one, ``EOF``, into that line: bash ends the document
+    there and runs the lines after it)."""
+    start = next((c for c in doc.children if c.type == "heredoc_start"), None)
+    if start is None:
+        return False
+    text: bytes = doc.text
+    newline = text.find(b"\n", start.end_byte - doc.start_byte)
+    return newline >= 0 and newline + 1 < body.start_byte - doc.start_byte
 
 
 def _quoted_heredoc(node: Any) -> bool:
