@@ -67,7 +67,7 @@ def test_joined_patterns_match_like_each_pattern() -> None:
         for rule in spec.rules:
             for cond in (rule.args, rule.argv, rule.first, rule.last, rule.unless_argv):
                 if cond is not None:
-                    found.update(p.pattern for p in cond.patterns)
+                    found.update(cond.sources)
     patterns = sorted(found)
     assert len(patterns) > 500
     rng = random.Random(9)
@@ -128,3 +128,10 @@ def test_a_pattern_needs_a_dash_only_when_every_match_starts_with_one(
     pattern: str, needs: bool
 ) -> None:
     assert _needs_dash(pattern) is needs
+
+
+def test_an_invalid_pattern_is_an_error() -> None:
+    with pytest.raises(re.error):
+        Patterns(["^a(", "b"])
+    with pytest.raises(re.error):
+        Patterns(["^a("])

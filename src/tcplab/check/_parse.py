@@ -15,7 +15,6 @@ from typing import Any
 
 from tcplab.check._fast import fast_parse
 from tcplab.check._segment import Parsed, Segment
-from tcplab.check._tree import walk_tree
 from tcplab.errors import MissingDependencyError
 
 __all__ = ["Parsed", "Segment", "clear_parse_cache", "parse", "tree_parse"]
@@ -92,6 +91,8 @@ def tree_parse(text: str, out: Parsed) -> Parsed:
         out.errors.append("bash reads this text differently (CR, FF, VT, or $\\<newline>()")
     tree = _parser().parse(text.encode("utf-8", "surrogatepass"))
     root = tree.root_node
+    from tcplab.check._tree import walk_tree  # only lines outside the simple subset
+
     walk_tree(root, out, _parser())
     if tree.root_node.has_error and not out.errors:
         out.errors.append("the text does not parse as shell")

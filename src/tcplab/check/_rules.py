@@ -258,7 +258,7 @@ def _not_plain(rule: Rule) -> bool:
     (every flag, option or pattern of the condition starts with ``-``) or a dynamic word."""
 
     def dashed(patterns: Patterns | None) -> bool:
-        return patterns is not None and all(_needs_dash(p.pattern) for p in patterns.patterns)
+        return patterns is not None and all(_needs_dash(p) for p in patterns.sources)
 
     def options(items: Iterable[str]) -> bool:
         found = list(items)
@@ -341,21 +341,21 @@ class Patterns:
     (a pattern that starts with global flags gets them scoped, ``(?i)x`` → ``(?i:x)``; one with
     a backreference stays apart)."""
 
-    __slots__ = ("joined", "patterns", "rest")
+    __slots__ = ("joined", "rest", "sources")
 
     def __init__(self, patterns: list[str]) -> None:
-        self.patterns = tuple(re.compile(p) for p in patterns)  # each one valid on its own
+        self.sources = tuple(patterns)
         joinable = [_scoped(p) for p in patterns if not _BACKREF.search(p)]
-        rest = [re.compile(p) for p in patterns if _BACKREF.search(p)]
+        apart = [p for p in patterns if _BACKREF.search(p)]
         self.joined: re.Pattern[str] | None = None
         if len(joinable) == 1:
             self.joined = re.compile(joinable[0])
         elif joinable:
             try:
                 self.joined = re.compile("|".join(f"(?:{p})" for p in joinable))
-            except re.error:  # flags in the middle of a pattern, …: each one apart
-                rest = list(self.patterns)
-        self.rest = tuple(rest)
+            except re.error:  # an invalid pattern (raised below), flags in the middle, …
+                apart = list(patterns)
+        self.rest = tuple(re.compile(p) for p in apart)
 
     def any(self, values: list[str]) -> bool:
         """Whether some pattern matches somewhere in some value."""
