@@ -170,14 +170,31 @@ def _cpu_ms(argv: list[str], stdin: bytes, calls: int = 20) -> float:
     return used / calls * 1e3
 
 
+def _compile_bytecode() -> str:
+    """Write tcplab's ``.pyc`` files first, as installing the wheel does (pip byte-compiles).
+
+    Without them every hook call compiles the ~25 modules it imports (≈ 40 ms here): this
+    machine sets ``PYTHONDONTWRITEBYTECODE=1``, so an editable install never caches them, and
+    a figure taken without this step includes that compilation.
+    """
+    import compileall
+
+    import tcplab
+
+    root = Path(tcplab.__file__).parent
+    ok = compileall.compile_dir(root, quiet=1, workers=1)
+    return f"compiled ({root})" if ok else f"compileall failed for {root}"
+
+
 def _hook(repeats: int) -> dict[str, Any]:
     event = {
         "hook_event_name": "PreToolUse",
         "tool_name": "Bash",
         "tool_input": {"command": "git push --force origin main"},
     }
+    compiled = _compile_bytecode()
     hook = _wall([str(TCPLAB), "hook", "claude-code"], json.dumps(event).encode())
-    hook()  # warm the page cache and the bytecode
+    hook()  # warm the page cache
     res = compare(
         "tcplab hook claude-code / python -c pass",
         hook,
@@ -185,6 +202,7 @@ def _hook(repeats: int) -> dict[str, Any]:
         repeats=repeats,
         unit="ms",
     )
+    res["bytecode"] = compiled
     res["target_ms"] = TARGET_HOOK_MS
     res["meets_target"] = res["candidate_median"] <= TARGET_HOOK_MS
     res["cpu_ms_per_call"] = _cpu_ms(
