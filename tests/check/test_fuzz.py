@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -71,7 +72,7 @@ def test_check_never_crashes_on_text(line: str) -> None:
     assert result.decision in DECISIONS
 
 
-def test_mutated_command_lines() -> None:
+def test_mutated_command_lines(tmp_path: Path) -> None:
     rng = random.Random(16)
     for _ in range(2000):
         line = _mutate(rng, rng.choice(SEEDS))
@@ -82,11 +83,11 @@ def test_mutated_command_lines() -> None:
         assert CheckResult.model_validate({k: v for k, v in served.items() if k != "id"}) == result
         decision, level = decide_line(line)
         assert (decision.value, level.name) == (result.decision, result.risk_level)
-        event = {"hook_event_name": "PreToolUse", "tool_name": "Bash"}
+        event = {"hook_event_name": "PreToolUse", "tool_name": "Bash", "cwd": str(tmp_path)}
         event["tool_input"] = {"command": line}  # type: ignore[assignment]
         answer = hook_answer(json.dumps(event))
         _valid_hook(answer)
-        expected = HOOK_DECISIONS[result.decision]
+        expected = HOOK_DECISIONS[check(line, cwd=tmp_path).decision]  # the event's directory
         assert answer["hookSpecificOutput"]["permissionDecision"] == expected
 
 

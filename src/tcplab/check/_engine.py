@@ -20,6 +20,7 @@ from tcplab.descriptor import Capability, Decision, RiskLevel, decide
 if TYPE_CHECKING:
     from tcplab.check._compiled import CompiledKnowledge
     from tcplab.check._model import CheckResult
+    from tcplab.check._repo import RepoContext
     from tcplab.registry import Registry
 
 __all__ = [
@@ -78,10 +79,11 @@ Part = tuple[str, str, str, RiskLevel, int, str]  # segment, source, rule, level
 
 
 class _Ctx:
-    __slots__ = ("knowledge", "parts", "sources", "stages")
+    __slots__ = ("knowledge", "parts", "repo", "sources", "stages")
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
+        self.repo: RepoContext | None = None  # the directories of the line (cwd= given)
         self.knowledge: Knowledge | CompiledKnowledge = sources.knowledge
         self.parts: list[Part] = []
         self.stages: dict[int, list[tuple[int, str, bool]]] = {}  # pipe -> (stage, tool, stdin)
@@ -217,6 +219,11 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
     if depth > MAX_DEPTH:
         ctx.add(seg.text, "parser", "depth", _U, 0, f"wrappers nested deeper than {MAX_DEPTH}")
         return
+    if ctx.repo is not None:  # git's config and hooks, directory changes
+        from tcplab.check._repo import segment_reasons
+
+        for rule, level, why in segment_reasons(ctx.repo, name, words):
+            ctx.add(seg.text, "repository", rule, level, 0, why)
     if name in _SETTERS:  # printf -v PAGER …, read PAGER: builtins that set a variable
         _env(ctx, seg.text, [w for w in words[1:] if w and w.isidentifier()], command=False)
     if seg.stdin is not None and _stdin_program(ctx, seg, name, words, depth):
@@ -497,34 +504,53 @@ def clear_caches() -> None:
     clear_parse_cache()
 
 
-def check(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> CheckResult:
+def check(
+    line: str,
+    registry: Registry | str | os.PathLike[str] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+) -> CheckResult:
     """Decide a whole command line (the most severe of its parts; see ``docs/check.md``).
 
     ``registry``: a :class:`~tcplab.registry.Registry` or a path; None uses
     ``TCPLAB_HOME/registry/tools.tcpdb`` when it exists (tools absent from it are UNKNOWN
-    unless the invocation knowledge describes them).
+    unless the invocation knowledge describes them). ``cwd``: the directory the line will run
+    in; when given, git commands are also judged by what the repository there runs (its config
+    and hooks; ``docs/check.md``, "Repository context"), so the decision reads the file system.
 
     Raises:
         MissingDependencyError: tree-sitter-bash is not installed (``tcplab[check]``).
     """
-    ctx = evaluate(line, registry)
+    ctx = evaluate(line, registry, cwd=cwd)
     return _result(ctx, line)
 
 
 def decide_line(
-    line: str, registry: Registry | str | os.PathLike[str] | None = None
+    line: str,
+    registry: Registry | str | os.PathLike[str] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> tuple[Decision, RiskLevel]:
     """Only the decision and level of :func:`check` (same evaluation, no result model built)."""
     level, sev = RiskLevel.SAFE, _SEV
-    for part in evaluate(line, registry).parts:
+    for part in evaluate(line, registry, cwd=cwd).parts:
         if sev[part[3]] > sev[level]:  # more_severe, inlined
             level = part[3]
     return _DECISION_OF[level], level
 
 
-def evaluate(line: str, registry: Registry | str | os.PathLike[str] | None = None) -> _Ctx:
+def evaluate(
+    line: str,
+    registry: Registry | str | os.PathLike[str] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+) -> _Ctx:
     """The parts of a line's decision (``.parts``: segment, source, rule, level, caps, detail)."""
     ctx = _Ctx(resolve(registry))
+    if cwd is not None:
+        from tcplab.check._repo import RepoContext  # only lines checked with a directory
+
+        ctx.repo = RepoContext(os.fspath(cwd))
     if len(line) > MAX_LINE_CHARS:
         ctx.add(line[:80], "parser", "too-long", _U, 0, f"longer than {MAX_LINE_CHARS} chars")
     else:

@@ -7,6 +7,7 @@ decision (REQUIRE_APPROVAL, i.e. ``ask`` for the hook) and the error in words.
 from __future__ import annotations
 
 import json
+import os
 from typing import IO, Any
 
 from tcplab.check._engine import SCHEMA_VERSION, Part, evaluate, result_dict
@@ -51,7 +52,8 @@ def summary(parts: list[Part]) -> tuple[Decision, str]:
 
 
 def serve_answer(line: str) -> dict[str, Any]:
-    """The answer to one ``--serve`` input line: ``{"command": "...", "id": any}``."""
+    """The answer to one ``--serve`` input line: ``{"command": "...", "id": any}``, with an
+    optional ``"cwd"`` (the directory the line will run in: git's repository context)."""
     try:
         event = json.loads(line)
     except (ValueError, RecursionError) as exc:
@@ -62,8 +64,11 @@ def serve_answer(line: str) -> dict[str, Any]:
     command = event.get("command")
     if not isinstance(command, str):
         return _error("'command' must be a string", ident)
+    cwd = event.get("cwd")
+    if cwd is not None and not isinstance(cwd, str):
+        return _error("'cwd' must be a string (the directory the line runs in)", ident)
     try:
-        answer = result_dict(evaluate(command), command)
+        answer = result_dict(evaluate(command, cwd=cwd), command)
     except Exception as exc:  # the safe answer, never a crash
         return _error(f"check failed: {type(exc).__name__}: {exc}", ident)
     answer["id"] = ident
@@ -100,7 +105,9 @@ def hook_answer(text: str) -> dict[str, Any]:
     """The Claude Code ``PreToolUse`` answer to one hook event (the JSON on the hook's stdin).
 
     Bash tool calls get ``allow`` / ``ask`` / ``deny`` with the reason; other tools and other
-    events get ``{}`` (no opinion); a malformed event gets ``ask``.
+    events get ``{}`` (no opinion); a malformed event gets ``ask``. The event's ``cwd`` (the
+    hook process's own directory when the event has none) is the line's directory: git
+    commands are also judged by the repository there (``docs/check.md``).
     """
     try:
         event = json.loads(text)
@@ -116,8 +123,11 @@ def hook_answer(text: str) -> dict[str, Any]:
     command = tool_input.get("command") if isinstance(tool_input, dict) else None
     if tool != "Bash" or not isinstance(command, str):
         return _hook_output("ask", "tcplab check: a Bash event without a command string")
+    cwd = event.get("cwd")
     try:
-        decision, reason = summary(evaluate(command).parts)
+        if not isinstance(cwd, str) or not cwd:
+            cwd = os.getcwd()
+        decision, reason = summary(evaluate(command, cwd=cwd).parts)
     except Exception as exc:  # the safe answer, never a crash
         return _hook_output("ask", f"tcplab check failed: {type(exc).__name__}: {exc}")
     return _hook_output(HOOK_DECISIONS[decision.value], reason)

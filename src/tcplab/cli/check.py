@@ -22,16 +22,23 @@ EXIT_CODES = {"APPROVE": 0, "CAUTION": 10, "REQUIRE_APPROVAL": 20, "REJECT": 30}
 
 
 def check_main(
-    words: list[str], as_json: bool, registry: Path | None, explain: bool = False
+    words: list[str],
+    as_json: bool,
+    registry: Path | None,
+    explain: bool = False,
+    cwd: Path | None = None,
 ) -> int:
-    """Check one line (one word = the line itself; several = an argv, quoted back)."""
+    """Check one line (one word = the line itself; several = an argv, quoted back); with
+    ``cwd``, git commands are also judged by the repository there."""
     from tcplab.check import check, explain_rule
     from tcplab.cli._console import emit_json, print_data
 
     if not words:
         raise UsageError("give a command line: tcplab check -- CMD ARGS… or tcplab check 'CMD'")
     line = words[0] if len(words) == 1 else shlex.join(words)
-    result = check(line, registry=registry)
+    if cwd is not None and not cwd.is_dir():
+        raise UsageError(f"--cwd {cwd}: not a directory")
+    result = check(line, registry=registry, cwd=cwd)
     nodes = [explain_rule(r.rule, registry, r.source) for r in result.reasons] if explain else []
     if as_json:
         data = result.model_dump()
@@ -94,6 +101,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         split: Annotated[str, typer.Option("--split", help="dev, test or all.")] = "dev",
         details: Annotated[bool, typer.Option(help="List the mistakes with --labels.")] = True,
+        cwd: Annotated[
+            Path | None,
+            typer.Option(
+                "--cwd",
+                help="The directory the line runs in: git commands are also judged by the "
+                "repository there (config that runs programs, hooks).",
+            ),
+        ] = None,
     ) -> None:
         """Decide a command line: exit 0 APPROVE, 10 CAUTION, 20 REQUIRE_APPROVAL, 30 REJECT."""
         if build is not None:
@@ -112,7 +127,7 @@ def register(app: typer.Typer) -> None:
             if sys.stdin is None:
                 raise TcplabError("--serve reads JSON lines on standard input, which is closed")
             raise typer.Exit(serve_loop(sys.stdin.buffer, sys.stdout))
-        raise typer.Exit(check_main(words or [], as_json, registry, explain))
+        raise typer.Exit(check_main(words or [], as_json, registry, explain, cwd))
 
     @app.command("hook")
     def hook_cmd(

@@ -1,0 +1,243 @@
+"""Repository context (``check(line, cwd=…)``): real repositories made and run by real git.
+
+Each threat is first shown with git itself (the program named in the config or the hook runs
+and leaves a marker file), then the check must not approve the line in that directory, and
+must still approve it in a plain repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tcplab.check import check, hook_answer, serve_answer
+
+GIT = shutil.which("git")
+if GIT is None and os.environ.get("CI") == "true":
+    raise RuntimeError("git is needed by tests/check/test_repo.py (it is in the base image)")
+pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
+
+
+def _git(repo: Path, *args: str, check_rc: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(repo.parent),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    proc = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    if check_rc:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _repo(tmp_path: Path, name: str = "repo") -> Path:
+    repo = tmp_path / name
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "a.txt").write_text("a\n")
+    _git(repo, "add", "a.txt")
+    _git(repo, "commit", "-q", "-m", "first")
+    return repo
+
+
+def _script(path: Path, marker: Path) -> Path:
+    path.write_text(f"#!/bin/sh\necho ran >> {marker}\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+def _decision(line: str, cwd: Path) -> tuple[str, list[str]]:
+    result = check(line, cwd=cwd)
+    return result.decision, [r.rule for r in result.reasons if r.source == "repository"]
+
+
+def test_fsmonitor_runs_on_git_status_and_is_not_approved(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    assert _decision("git status", repo) == ("APPROVE", [])
+    marker = tmp_path / "ran"
+    _script(repo / "fsm.sh", marker)
+    _git(repo, "config", "core.fsmonitor", "./fsm.sh")
+    _git(repo, "status")
+    assert marker.exists()  # git ran the program: the threat is real
+    for line in ("git status", "git diff", "git log -1", "cd . && git status"):
+        decision, rules = _decision(line, repo)
+        assert decision == "REQUIRE_APPROVAL" and rules == ["git config core.fsmonitor"], line
+    assert check("git status").decision == "APPROVE"  # no directory given: the line alone
+    (repo / "sub").mkdir()
+    assert check("git status", cwd=repo / "sub").risk_level == "HIGH_RISK"  # found upwards
+    _git(repo, "config", "core.fsmonitor", "false")
+    assert _decision("git status", repo) == ("APPROVE", [])
+
+
+def test_hooks_by_the_subcommands_that_run_them(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    marker = tmp_path / "ran"
+    hooks = repo / ".git" / "hooks"
+    _script(hooks / "pre-commit", marker)
+    (hooks / "post-merge").write_text("#!/bin/sh\n")  # not executable: git ignores it
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "x")
+    assert marker.read_text() == "ran\n"  # git ran the hook
+    assert _decision("git commit -m y", repo) == ("REQUIRE_APPROVAL", ["hook pre-commit"])
+    assert _decision("git status", repo) == ("APPROVE", [])
+    assert _decision("git merge main", repo)[1] == []
+    _script(hooks / "post-index-change", marker)
+    assert _decision("git status", repo) == ("REQUIRE_APPROVAL", ["hook post-index-change"])
+    assert "hook post-index-change" in _decision("git commit -m y", repo)[1]
+
+
+def test_hooks_path_relative_to_the_work_tree(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    marker = tmp_path / "ran"
+    (repo / ".husky" / "_").mkdir(parents=True)
+    _script(repo / ".husky" / "_" / "pre-push", marker)
+    _git(repo, "config", "core.hooksPath", ".husky/_")
+    assert _decision("git push origin main", repo)[1] == ["hook pre-push"]
+    assert _decision("git status", repo) == ("APPROVE", [])
+    sub = repo / "src"
+    sub.mkdir()
+    assert _decision("git push", sub)[1] == ["hook pre-push"]  # found from a subdirectory
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "line", "other"),
+    [
+        ("diff.x.textconv", "./conv.sh", "git diff", None),
+        ("filter.x.clean", "./f.sh", "git status", None),
+        ("core.pager", "./p.sh", "git log", None),
+        ("pager.log", "./p.sh", "git log", "git status"),
+        ("core.sshCommand", "./ssh.sh", "git fetch origin", "git status"),
+        ("remote.origin.uploadpack", "./up.sh", "git ls-remote origin", "git log"),
+        ("credential.helper", "!./cred.sh", "git push", "git diff"),
+        ("alias.st", "!sh -c 'rm -rf ~'", "git st", "git status"),
+        ("core.editor", "./ed.sh", "git commit", "git status"),
+        ("gpg.program", "./gpg.sh", "git show", None),
+    ],
+)
+def test_config_keys_that_run_programs(
+    tmp_path: Path, key: str, value: str, line: str, other: str | None
+) -> None:
+    repo = _repo(tmp_path)
+    _git(repo, "config", key, value)
+    decision, rules = _decision(line, repo)
+    assert decision in ("REQUIRE_APPROVAL", "REJECT") and rules == [f"git config {key.lower()}"]
+    if other is not None:
+        assert _decision(other, repo)[1] == []
+
+
+def test_textconv_really_runs_on_git_diff(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    marker = tmp_path / "ran"
+    conv = _script(repo / "conv.sh", marker)
+    conv.write_text(f'#!/bin/sh\necho ran >> {marker}\ncat "$1"\n')
+    (repo / ".gitattributes").write_text("*.txt diff=x\n")
+    _git(repo, "config", "diff.x.textconv", "./conv.sh")
+    (repo / "a.txt").write_text("b\n")
+    _git(repo, "diff")
+    assert marker.exists()
+    assert _decision("git diff", repo) == ("REQUIRE_APPROVAL", ["git config diff.x.textconv"])
+
+
+def test_harmless_values_keep_the_approval(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    for key, value in [
+        ("core.pager", "less -R"),
+        ("pager.log", "false"),
+        ("filter.lfs.clean", "git-lfs clean -- %f"),
+        ("filter.lfs.process", "git-lfs filter-process"),
+        ("credential.helper", "store"),
+        ("alias.s", "status"),
+        ("user.name", "x"),
+    ]:
+        _git(repo, "config", key, value)
+    for line in ("git status", "git log", "git diff"):
+        assert _decision(line, repo) == ("APPROVE", []), line
+
+
+def test_includes_are_followed(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (tmp_path / "extra.cfg").write_text('[diff "x"]\n\ttextconv = ./conv.sh\n')
+    _git(repo, "config", "include.path", "../../extra.cfg")  # relative to .git/config
+    _git(repo, "config", "--add", "include.path", "missing.cfg")  # ignored, as by git
+    assert _git(repo, "config", "diff.x.textconv").stdout.strip() == "./conv.sh"
+    assert _decision("git diff", repo)[1] == ["git config diff.x.textconv"]
+
+
+def test_directory_changes_in_the_line(tmp_path: Path) -> None:
+    clean, evil = _repo(tmp_path, "clean"), _repo(tmp_path, "evil")
+    _git(evil, "config", "core.fsmonitor", "./fsm.sh")
+    assert _decision("git status", clean) == ("APPROVE", [])
+    for line in (
+        "cd ../evil && git status",
+        f"cd {evil} && git status",
+        "git -C ../evil status",
+        "pushd ../evil; git status",
+        "env -C ../evil git status",
+        "(cd ../evil; true) ; git status",  # a subshell's cd: both directories are checked
+        "bash -c 'cd ../evil && git log'",
+    ):
+        assert _decision(line, clean)[1] == ["git config core.fsmonitor"], line
+    for line in ('cd "$D" && git status', "cd - && git status", "git -C $D status"):
+        result = check(line, cwd=clean)
+        assert result.decision == "REQUIRE_APPROVAL", line
+        assert any(r.rule == "repository" and r.risk_level == "UNKNOWN" for r in result.reasons)
+    assert _decision("git status; cd ../evil", clean) == ("APPROVE", [])  # git ran before cd
+
+
+def test_worktrees_and_bare_repositories(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
+    _git(repo, "config", "core.fsmonitor", "./fsm.sh")
+    assert (tmp_path / "wt" / ".git").is_file()
+    assert _decision("git status", tmp_path / "wt")[1] == ["git config core.fsmonitor"]
+    bare = repo / "vendor" / "x.git"  # a bare repository inside a work tree
+    bare.parent.mkdir()
+    _git(repo, "init", "-q", "--bare", str(bare))
+    (bare / "hooks").mkdir(exist_ok=True)
+    _script(bare / "hooks" / "post-index-change", tmp_path / "ran")
+    assert _decision("git log", bare)[1] == ["hook post-index-change"]  # its own, not repo's
+
+
+def test_unreadable_repository_needs_approval(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    config = repo / ".git" / "config"
+    config.write_text(config.read_text() + "[core\n\tfsmonitor = x\n")
+    assert _git(repo, "status", check_rc=False).returncode != 0  # git refuses it too
+    result = check("git status", cwd=repo)
+    assert result.decision == "REQUIRE_APPROVAL" and result.risk_level == "UNKNOWN"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / ".git").write_text("not a gitdir file\n")
+    assert check("git status", cwd=broken).decision == "REQUIRE_APPROVAL"
+    assert check("ls", cwd=broken).decision == "APPROVE"  # only git reads the repository
+
+
+def test_hook_and_serve_use_the_directory(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _git(repo, "config", "core.fsmonitor", "./fsm.sh")
+    event = {
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "git status"},
+        "cwd": str(repo),
+    }
+    out = hook_answer(json.dumps(event))["hookSpecificOutput"]
+    assert out["permissionDecision"] == "ask"
+    assert "core.fsmonitor" in out["permissionDecisionReason"]
+    event["cwd"] = str(tmp_path)
+    assert hook_answer(json.dumps(event))["hookSpecificOutput"]["permissionDecision"] == "allow"
+    served = serve_answer(json.dumps({"command": "git status", "cwd": str(repo), "id": 1}))
+    assert served["decision"] == "REQUIRE_APPROVAL" and served["id"] == 1
+    assert serve_answer(json.dumps({"command": "git status"}))["decision"] == "APPROVE"
+    bad = serve_answer(json.dumps({"command": "git status", "cwd": 3}))
+    assert bad["decision"] == "REQUIRE_APPROVAL" and "cwd" in bad["error"]
