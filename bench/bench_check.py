@@ -255,6 +255,35 @@ def _lookups(repeats: int) -> list[dict[str, Any]]:
     ]
 
 
+def _repo_context(repeats: int) -> dict[str, Any]:
+    """What the repository context costs (``cwd=``: the hook passes the event's directory):
+    the bench's git lines decided cold in this checkout (repository found, config read,
+    hooks listed) against the same lines without a directory, in the same rounds."""
+    git_lines = [s for s in LINES if "git " in s]
+    here = str(Path(__file__).resolve().parent)
+
+    def run(cwd: str | None) -> Callable[[], float]:
+        def one() -> float:
+            loops = 50
+            t0 = time.perf_counter()
+            for _ in range(loops):
+                for s in git_lines:
+                    clear_parse_cache()
+                    decide_line(s, cwd=cwd)
+            return (time.perf_counter() - t0) / loops / len(git_lines) * 1e6
+
+        return one
+
+    return compare(
+        f"decide_line(git line, cwd=this checkout) / decide_line(git line), cold, "
+        f"{len(git_lines)} lines",
+        run(here),
+        run(None),
+        repeats=repeats,
+        unit="us",
+    )
+
+
 def _load(when: str) -> dict[str, Any]:
     one, five, fifteen = os.getloadavg()
     return {"name": f"load average {when}", "unit": "", "1m": one, "5m": five, "15m": fifteen}
@@ -266,6 +295,7 @@ def main(repeats: int = 15) -> list[dict[str, Any]]:
         *_in_process(repeats),
         *_cpu_in_process(),
         *_lookups(repeats),
+        _repo_context(repeats),
         _hook(repeats),
         _load("after"),
     ]

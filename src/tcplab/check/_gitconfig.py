@@ -29,6 +29,8 @@ _PAGER_OK = re.compile(r"^(cat|less( -[A-Za-z]+)*|more)$")
 _LFS_FILTER = re.compile(r"^git-lfs (clean|smudge) -- %f$|^git-lfs filter-process$")
 _SECTION = re.compile(r'\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\\n]|\\.)*)")?\s*\]')
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_PARSED: dict[str, tuple[tuple[int, int, int, int], list[Entry]]] = {}
+_PARSED_MAX = 256
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "b": "\b"}
 
 
@@ -124,18 +126,32 @@ def parse_config(text: str, where: str = "config") -> list[Entry]:
     return entries
 
 
-def read_config(path: str, depth: int = 0) -> list[Entry]:
-    """The entries of the config file at ``path`` with its includes in place (a missing
-    file, or a missing include, has none, as for git)."""
+def _parsed(path: str) -> list[Entry]:
+    """One file's entries, parsed again only when its stat changes (``--serve`` keeps them)."""
     try:
+        st = os.stat(path)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        kept = _PARSED.get(path)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             text = f.read()
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    entries = parse_config(text, path)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[path] = (stamp, entries)
+    return entries
+
+
+def read_config(path: str, depth: int = 0) -> list[Entry]:
+    """The entries of the config file at ``path`` with its includes in place (a missing
+    file, or a missing include, has none, as for git)."""
     out: list[Entry] = []
-    for entry in parse_config(text, path):
+    for entry in _parsed(path):
         out.append(entry)
         section, _, name, value = entry
         if section in ("include", "includeif") and name == "path" and value:
