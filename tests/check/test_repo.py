@@ -241,3 +241,120 @@ def test_hook_and_serve_use_the_directory(tmp_path: Path) -> None:
     assert serve_answer(json.dumps({"command": "git status"}))["decision"] == "APPROVE"
     bad = serve_answer(json.dumps({"command": "git status", "cwd": 3}))
     assert bad["decision"] == "REQUIRE_APPROVAL" and "cwd" in bad["error"]
+
+
+# --- The red team's 40 approved lines (2026-12-02, docs/check.md "Repository context"): each
+# setup makes git run the program for real; the check must not approve the line.
+
+
+def _evil(repo: Path, marker: Path) -> None:
+    _script(repo / "fsm.sh", marker)
+    _git(repo, "config", "core.fsmonitor", str(repo / "fsm.sh"))
+
+
+def _runs(line: str, cwd: Path, marker: Path) -> bool:
+    marker.unlink(missing_ok=True)
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, check=False)
+    return marker.exists()
+
+
+def _not_approved(line: str, cwd: Path, marker: Path) -> None:
+    assert _runs(line, cwd, marker), f"git did not run the program: {line}"
+    assert check(line, cwd=cwd).decision != "APPROVE", line
+
+
+def test_red_team_symlinks_and_physical_paths(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    evil = _repo(tmp_path, "evil")
+    _evil(evil, marker)
+    (evil / "sub").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "lib").symlink_to(evil / "sub")  # git walks up the physical path
+    (work / "s").symlink_to(evil / "sub")
+    (tmp_path / "deep").mkdir()
+    (work / "t").symlink_to(tmp_path / "deep")
+    for line in ("cd lib && git status", "git -C lib status", "git -C s/.. status"):
+        _not_approved(line, work, marker)
+    _not_approved("cd -P s/.. && git status", work, marker)
+    (tmp_path / "deep" / "evil2").symlink_to(evil)
+    _not_approved("cd t/evil2 && git status", work, marker)
+
+
+def test_red_team_repositories_git_accepts(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    evil = _repo(tmp_path, "evil")
+    _evil(evil, marker)
+    head = evil / ".git" / "HEAD"
+    head.unlink()
+    head.symlink_to("refs/heads/gone")  # dangling: git still takes the directory
+    _not_approved("git status", evil, marker)
+    decoy = evil / "pkg" / ".git"  # a .git git rejects: it walks on to the evil parent
+    (decoy / "objects").mkdir(parents=True)
+    (decoy / "refs").mkdir()
+    (decoy / "HEAD").write_text("not a ref\n")
+    _not_approved("git status", evil / "pkg", marker)
+    store = tmp_path / "store "  # a .git file: only CR/LF are stripped from the path
+    shutil.move(str(_repo(tmp_path, "other") / ".git"), store)
+    other = tmp_path / "other"
+    (other / ".git").write_text("gitdir: ../store \n")
+    _evil(other, marker)
+    _not_approved("git status", other, marker)
+
+
+def test_red_team_submodule_and_work_trees(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    sup = _repo(tmp_path, "sup")
+    lib = _repo(sup, "lib")
+    _evil(lib, marker)
+    _git(sup, "add", "lib")  # a gitlink: git status runs git in lib
+    marker.unlink(missing_ok=True)
+    for line in ("git status", "git diff", "git describe --dirty --always"):
+        _not_approved(line, sup, marker)
+    rules = [r.rule for r in check("git status", cwd=sup).reasons]
+    assert "submodule lib: git config core.fsmonitor" in rules
+    repo, wt = _repo(tmp_path, "r"), tmp_path / "wt"
+    (wt / "h").mkdir(parents=True)
+    _script(wt / "h" / "post-index-change", marker)
+    _git(repo, "config", "core.hooksPath", "h")  # relative to the work tree given
+    _not_approved("git --work-tree=../wt status", repo, marker)
+
+
+def test_red_team_directory_changes(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    evil = _repo(tmp_path, "evil")
+    _evil(evil, marker)
+    work = tmp_path / "work"
+    work.mkdir()
+    for line in (
+        "shopt -s cdable_vars; d=../evil; cd d && git status",
+        "CDPATH=.. cd evil && git status",
+        f"export CDPATH={tmp_path}; cd evil && git status",
+        "HOME=../evil; cd && git status",
+        "cd ~+/../evil && git status",
+        "git -C ~+/../evil status",
+        "cd ../evi? && git status",
+        "pushd . >/dev/null; DIRSTACK[1]=../evil; popd >/dev/null; git status",
+        "find .. -name a.txt -execdir git status \\;",
+    ):
+        _not_approved(line, work, marker)
+
+
+def test_red_team_helpers_aliases_and_go(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    repo = _repo(tmp_path)
+    _script(repo / "helper.sh", marker)
+    _git(repo, "remote", "add", "origin", "evil::x")
+    _git(repo, "config", "alias.remote-evil", f"!{repo / 'helper.sh'}")
+    _not_approved("git remote show origin", repo, marker)
+    _git(repo, "config", "alias.st", "-c core.fsmonitor=./helper.sh status")
+    _not_approved("git st", repo, marker)
+    _evil(repo, marker)
+    assert check("go list ./...", cwd=repo).decision != "APPROVE"  # go runs git status
+    assert check("go list ./...").decision == "APPROVE"
+    (repo / "x.txt").write_text("x\n")
+    bare = _repo(tmp_path, "b")
+    _git(bare, "config", "diff.x.textconv", "./conv.sh")
+    inner = bare / ".git"
+    assert check("git --bare log -p -1", cwd=inner).decision != "APPROVE"

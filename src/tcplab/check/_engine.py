@@ -550,7 +550,7 @@ def evaluate(
     if cwd is not None:
         from tcplab.check._repo import RepoContext  # only lines checked with a directory
 
-        ctx.repo = RepoContext(os.fspath(cwd))
+        ctx.repo = RepoContext(os.fspath(cwd), line)
     if len(line) > MAX_LINE_CHARS:
         ctx.add(line[:80], "parser", "too-long", _U, 0, f"longer than {MAX_LINE_CHARS} chars")
     else:

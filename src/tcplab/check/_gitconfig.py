@@ -171,6 +171,20 @@ def _bool(value: str | None) -> bool | None:
     return True if low in _TRUE else False if low in _FALSE else None
 
 
+def _alias(name: str, value: str) -> tuple[frozenset[str], str] | None:
+    """``alias.X = !cmd`` runs a shell command; ``alias.X = -c k=v …`` sets git options (any
+    config). Git runs ``git remote-X``/``git credential-X`` itself for a remote or credential
+    helper named X, so such an alias also applies to the network subcommands."""
+    if value.lstrip().startswith("!"):
+        why = "the alias runs a shell command"
+    elif value.split()[:1] and value.split()[0].startswith("-"):
+        why = "the alias sets git options (-c can set any config)"
+    else:
+        return None
+    helper = name.startswith(("remote-", "credential-"))
+    return (NETWORK | {name} if helper else frozenset({name})), why
+
+
 def _classify(entry: Entry) -> tuple[str | frozenset[str], str] | None:
     """(scope, why) when the entry makes git run a program; None when it does not."""
     section, sub, name, value = entry
@@ -204,8 +218,8 @@ def _classify(entry: Entry) -> tuple[str | frozenset[str], str] | None:
     if key in (("url", "*", "insteadof"), ("url", "*", "pushinsteadof")):
         ext = (sub or "").startswith("ext::")
         return (NETWORK, "rewrites URLs to an ext:: command") if ext else None
-    if key == ("alias", name) and v.lstrip().startswith("!"):
-        return frozenset({name}), "the alias runs a shell command"
+    if key == ("alias", name):
+        return _alias(name, v)
     if key == ("submodule", "*", "update") and v.startswith("!"):
         return NOT_PURE, "submodule update runs this command"
     if key in (("hook", "*", "command"), ("gpg", "ssh", "defaultkeycommand")):
@@ -214,6 +228,12 @@ def _classify(entry: Entry) -> tuple[str | frozenset[str], str] | None:
         return NOT_PURE, "runs this merge or diff tool"
     if key == ("merge", "*", "driver") or (section == "sendemail" and name.endswith("cmd")):
         return NOT_PURE, "runs this command"
+    if key == ("sendemail", "smtpserver") and "/" in v:
+        return frozenset({"send-email"}), "sends mail through this program"
+    if key == ("tar", "*", "command"):
+        return frozenset({"archive"}), "compresses archives through this command"
+    if key == ("interactive", "difffilter"):
+        return NOT_PURE, "filters interactive diffs through this command"
     if (section in ("man", "browser") and name in ("cmd", "path")) or key == ("web", "browser"):
         return frozenset({"help", "instaweb", "web--browse"}), "opens this viewer program"
     return None

@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import os
 
-from tcplab.check._gitconfig import ALL, NOT_PURE, ConfigError, program_keys, read_config
+from tcplab.check._gitconfig import (
+    ALL,
+    NOT_PURE,
+    ConfigError,
+    Entry,
+    program_keys,
+    read_config,
+)
+from tcplab.check._gitdir import Layout, find_repositories, gitlinks
 from tcplab.descriptor import RiskLevel
 
 __all__ = ["HOOK_SCOPES", "PURE_READ", "RepoContext", "repository_findings"]
 
 Scope = str | frozenset[str]
 Finding = tuple[Scope, str, str, RiskLevel]  # scope, rule, why, level
+Reason = tuple[str, RiskLevel, str]  # rule, level, why
 _H, _U = RiskLevel.HIGH_RISK, RiskLevel.UNKNOWN
 _MAX_DIRS = 32
 #: subcommands that write neither refs nor (beyond a refresh) the index: the hooks that run on
@@ -67,62 +76,19 @@ HOOK_SCOPES: dict[str, Scope] = {
     "push-to-checkout": frozenset({"receive-pack"}),
 }
 _GIT_WITH_ARG = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env"})
-
-
-def _is_git_dir(path: str) -> bool:
-    if not os.path.isfile(os.path.join(path, "HEAD")):
-        return False
-    if os.path.isfile(os.path.join(path, "commondir")):
-        return True
-    return os.path.isdir(os.path.join(path, "objects")) and os.path.isdir(
-        os.path.join(path, "refs")
-    )
-
-
-def _gitfile(path: str) -> str:
-    """The directory a ``.git`` file (``gitdir: PATH``) points to."""
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            text = f.read(4096)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if not text.startswith("gitdir:"):
-        raise ConfigError(f"{path} is not a gitdir file")
-    target = text[len("gitdir:") :].strip()
-    return os.path.normpath(os.path.join(os.path.dirname(path), target))
-
-
-def _layout(git_dir: str, work_tree: str | None) -> tuple[str, str, str | None]:
-    """(git dir, common dir, work tree); a linked worktree's config and hooks live in the
-    common dir named by its ``commondir`` file."""
-    common = git_dir
-    path = os.path.join(git_dir, "commondir")
-    if os.path.isfile(path):
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                common = os.path.normpath(os.path.join(git_dir, f.read(4096).strip()))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return git_dir, common, work_tree
-
-
-def find_repository(start: str) -> tuple[str, str, str | None] | None:
-    """The repository git finds from ``start`` (walking up; a directory that is itself a git
-    directory is a bare repository), or None. Ceilings and file-system boundaries are not
-    applied: a repository git would not reach can only add findings."""
-    d = os.path.abspath(start)
-    while True:
-        dotgit = os.path.join(d, ".git")
-        if os.path.isdir(dotgit) and _is_git_dir(dotgit):
-            return _layout(dotgit, d)
-        if os.path.isfile(dotgit):
-            return _layout(_gitfile(dotgit), d)
-        if _is_git_dir(d):
-            return _layout(d, None)
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
+_MAX_SUBMODULE_DEPTH = 3
+#: programs that run git in their directory themselves (the findings of `git status` apply);
+#: a tuple: only these subcommands
+_RUNS_GIT: dict[str, tuple[str, ...] | None] = {
+    "go": ("list", "build", "install", "run", "test", "vet", "generate", "version"),
+    "pre-commit": None,
+    "tig": None,
+    "lazygit": None,
+    "gitk": None,
+    "git-gui": None,
+    "gh": None,
+    "hub": None,
+}
 
 
 def _hooks(hooks_dir: str) -> list[Finding]:
@@ -138,31 +104,68 @@ def _hooks(hooks_dir: str) -> list[Finding]:
     return found
 
 
-def _findings(git_dir: str, common: str, work_tree: str | None) -> list[Finding]:
+def _hook_dirs(layout: Layout, entries: list[Entry], work_trees: list[str]) -> list[str]:
+    """Where git looks for hooks: ``core.hooksPath`` (a relative one from every work tree the
+    command may have: found, ``core.worktree``, ``--work-tree``; or the git dir) or
+    ``hooks`` in the common dir."""
+    git_dir, common, work_tree = layout
+    paths = [v for s, sub, n, v in entries if (s, sub, n) == ("core", None, "hookspath") and v]
+    if not paths:
+        return [os.path.join(common, "hooks")]
+    bases = [git_dir, *work_trees] + ([work_tree] if work_tree else [])
+    for s, sub, n, v in entries:
+        if (s, sub, n) == ("core", None, "worktree") and v:
+            bases.append(os.path.join(git_dir, os.path.expanduser(v)))
+    out: list[str] = []
+    for value in paths:
+        value = os.path.expanduser(value)
+        for base in [""] if os.path.isabs(value) else bases:
+            path = os.path.join(base, value)
+            for form in (os.path.normpath(path), os.path.realpath(path)):
+                if form not in out:
+                    out.append(form)
+    return out
+
+
+def _findings(layout: Layout, work_trees: list[str], depth: int) -> list[Finding]:
+    git_dir, common, work_tree = layout
     files = [os.path.join(common, "config"), os.path.join(git_dir, "config.worktree")]
     entries = [e for path in files for e in read_config(path)]
     found: list[Finding] = [
         (scope, f"git config {key}", f"the repository config sets {why}", _H)
         for scope, key, why in program_keys(entries)
     ]
-    hooks_dir = os.path.join(common, "hooks")
-    for section, sub, name, value in entries:
-        if (section, sub, name) == ("core", None, "hookspath") and value:
-            hooks_dir = os.path.expanduser(value)
-            if not os.path.isabs(hooks_dir):
-                hooks_dir = os.path.join(work_tree or git_dir, hooks_dir)
-    return found + _hooks(hooks_dir)
+    for hooks_dir in _hook_dirs(layout, entries, work_trees):
+        found += _hooks(hooks_dir)
+    if work_tree is not None and depth < _MAX_SUBMODULE_DEPTH:
+        sha256 = any(
+            e[:3] == ("extensions", None, "objectformat") and e[3] == "sha256" for e in entries
+        )
+        for path in gitlinks(git_dir, 32 if sha256 else 20):
+            for sub_layout in find_repositories(os.path.join(work_tree, path)):
+                if os.path.realpath(sub_layout[0]) != os.path.realpath(git_dir):
+                    for scope, rule, why, level in _findings(sub_layout, [], depth + 1):
+                        found.append((scope, f"submodule {path}: {rule}", why, level))
+    return found
 
 
-def repository_findings(start: str, git_dir: str | None = None) -> list[Finding]:
-    """What git run in ``start`` (or with ``--git-dir``) would run: (scope, rule, why, level)."""
+def repository_findings(
+    start: str, git_dir: str | None = None, work_trees: tuple[str, ...] = ()
+) -> list[Finding]:
+    """What git run in ``start`` (or with ``--git-dir``/``--bare``) would run: (scope, rule,
+    why, level) of every repository it may use there, its submodules included."""
     try:
-        layout = _layout(git_dir, start) if git_dir is not None else find_repository(start)
-        if layout is None:
-            return []
-        return _findings(*layout)
-    except (ConfigError, OSError) as exc:
-        why = f"the repository's config or hooks cannot be read ({exc})"
+        if git_dir is not None:
+            state = os.path.realpath(git_dir)
+            layouts: list[Layout] = [(state, state, start)]
+        else:
+            layouts = find_repositories(start)
+        found: list[Finding] = []
+        for layout in layouts:
+            found += _findings(layout, list(work_trees), 0)
+        return found
+    except (ConfigError, OSError, RecursionError) as exc:
+        why = f"the repository's config, hooks or index cannot be read ({exc})"
         return [(ALL, "repository", why, _U)]
 
 
@@ -174,95 +177,158 @@ def _applies(scope: Scope, sub: str) -> bool:
     return sub.lower() in scope
 
 
-def _git_options(words: list[str | None]) -> tuple[list[str | None], list[str | None], str]:
-    """``git``'s global options before the subcommand: the ``-C`` paths, the ``--git-dir``
-    values (None: not static) and the subcommand ("" when none)."""
-    chdirs: list[str | None] = []
-    git_dirs: list[str | None] = []
-    i = 1
-    while i < len(words):
-        w = words[i]
-        if w is None:
-            return chdirs, git_dirs, "?"
-        if w in _GIT_WITH_ARG:
-            value = words[i + 1] if i + 1 < len(words) else None
-            if w == "-C" and value != "":
-                chdirs.append(value)
-            elif w == "--git-dir":
-                git_dirs.append(value)
-            i += 2
-            continue
-        if w.startswith("--git-dir="):
-            git_dirs.append(w.split("=", 1)[1])
-        elif not w.startswith("-"):
-            return chdirs, git_dirs, w
-        i += 1
-    return chdirs, git_dirs, ""
+class _GitCall:
+    """``git``'s global options before the subcommand (``None`` values are not static)."""
+
+    __slots__ = ("bare", "chdirs", "git_dirs", "sub", "work_trees")
+
+    def __init__(self, words: list[str | None]) -> None:
+        self.chdirs: list[str | None] = []
+        self.git_dirs: list[str | None] = []
+        self.work_trees: list[str | None] = []
+        self.bare, self.sub = False, ""
+        i = 1
+        while i < len(words):
+            w = words[i]
+            if w is None:
+                self.sub = "?"
+                return
+            if w in _GIT_WITH_ARG:
+                value = words[i + 1] if i + 1 < len(words) else None
+                into = {"-C": self.chdirs, "--git-dir": self.git_dirs}.get(w)
+                into = self.work_trees if w == "--work-tree" else into
+                if into is not None and value != "":
+                    into.append(value)
+                i += 2
+                continue
+            key, _, value = w.partition("=")
+            if key in ("--git-dir", "--work-tree") and _:
+                (self.git_dirs if key == "--git-dir" else self.work_trees).append(value)
+            elif w == "--bare":
+                self.bare = True
+            elif not w.startswith("-"):
+                self.sub = w
+                return
+            i += 1
+
+    def unknown(self) -> bool:
+        return self.sub == "?" or None in self.chdirs + self.git_dirs + self.work_trees
+
+
+def _forms(base: str, target: str) -> list[str]:
+    """Where ``cd``/``-C`` to ``target`` from ``base`` may land: the logical path (bash's
+    ``cd``), the physical one (``cd -P``, ``git -C``, bash's fallback) and the logical one's
+    physical path (what git's ``getcwd`` sees)."""
+    joined = os.path.join(base, target)
+    out = [os.path.normpath(joined)]
+    for form in (os.path.realpath(joined), os.path.realpath(out[0])):
+        if form not in out:
+            out.append(form)
+    return out
 
 
 class RepoContext:
     """The directories a line can be in (from ``cwd`` and its static directory changes) and
     the findings of the repositories there, read once per line."""
 
-    __slots__ = ("_found", "dirs", "unknown")
+    __slots__ = ("_found", "_line", "_pushed", "dirs", "unknown")
 
-    def __init__(self, cwd: str) -> None:
-        self.dirs: list[str] = [os.path.abspath(os.path.expanduser(cwd))]
+    def __init__(self, cwd: str, line: str = "") -> None:
+        start = os.path.abspath(os.path.expanduser(cwd))
+        self.dirs: list[str] = [start] + (
+            [] if os.path.realpath(start) == start else [os.path.realpath(start)]
+        )
         self.unknown: str | None = None
-        self._found: dict[tuple[str, str | None], list[Finding]] = {}
+        self._line, self._pushed = line, False
+        self._found: dict[tuple[str, str | None, tuple[str, ...]], list[Finding]] = {}
+
+    def _home(self, path: str) -> str | None:
+        """``~/x``, ``~user/x`` expanded; None for ``~+``/``~-``/``~N`` (the directory stack)
+        or when the line sets HOME."""
+        expanded = os.path.expanduser(path)
+        return None if "HOME" in self._line or expanded.startswith("~") else expanded
+
+    def _lost(self, why: str) -> None:
+        self.unknown = self.unknown or why
 
     def change_dir(self, target: str | None, how: str) -> None:
         """A ``cd``-like change to ``target`` (None: not static): the line may be there."""
+        bare_name = target is not None and not target.startswith(("/", ".", "~"))
         if target is None or target == "-" or target.startswith(("+", "-")):
-            self.unknown = f"{how} to a directory that is not known before it runs"
-            return
-        target = os.path.expanduser(target)
+            return self._lost(f"{how} to a directory that is not known before it runs")
+        if any(c in target for c in "*?["):
+            return self._lost(f"{how} to a pattern ({target})")
+        if target.startswith("~"):
+            expanded = self._home(target)
+            if expanded is None:
+                return self._lost(f"{how} to {target} (the home or stack directory may differ)")
+            target = expanded
+        if how == "cd" and "cdable_vars" in self._line and not os.path.isabs(target):
+            return self._lost("cd with cdable_vars (a word may name a variable)")
         bases = [""] if os.path.isabs(target) else list(self.dirs)
-        if not os.path.isabs(target) and how == "cd":
+        if how == "cd" and bare_name:
+            if "CDPATH" in self._line:
+                return self._lost("cd with CDPATH set in the line")
             bases += [p for p in os.environ.get("CDPATH", "").split(":") if p]
         for base in bases:
-            path = os.path.normpath(os.path.join(base, target))
-            if path not in self.dirs:
-                self.dirs.append(path)
+            for path in _forms(base, target):
+                if path not in self.dirs:
+                    self.dirs.append(path)
         if len(self.dirs) > _MAX_DIRS:
-            self.unknown = f"more than {_MAX_DIRS} directories the line may be in"
+            self._lost(f"more than {_MAX_DIRS} directories the line may be in")
+        return None
 
     def cd(self, words: list[str | None]) -> None:
-        """``cd [-L|-P|-e|-@] [DIR]`` / ``pushd [DIR]``."""
-        args = list(words[1:])
-        while args and args[0] in ("-L", "-P", "-e", "-@", "-LP", "-PL", "-n"):
-            args.pop(0)
+        """``cd [-L|-P|-e|-@] [DIR]``, ``pushd [-n] [DIR|+N|-N]``, ``popd``."""
+        name, args = words[0], list(words[1:])
+        if name == "popd":
+            if not self._pushed or "DIRSTACK" in self._line:
+                self._lost("popd to a directory pushed before the line")
+            return
+        while args and args[0] is not None and args[0][:1] == "-" and args[0][1:].isalpha():
+            flag = args.pop(0) or ""
+            if name == "pushd" and "n" in flag:
+                return  # pushd -n: the directory does not change
         if args and args[0] == "--":
             args.pop(0)
-        target = args[0] if args else ("~" if words[0] == "cd" else "-")
-        self.change_dir(target, "cd" if words[0] == "cd" else str(words[0]))
+        if name == "pushd":
+            self._pushed = True
+            if not args:
+                return self._lost("pushd without a directory (swaps with one pushed before)")
+        self.change_dir(args[0] if args else "~", "cd" if name == "cd" else str(name))
+        return None
 
-    def _findings(self, start: str, git_dir: str | None) -> list[Finding]:
-        key = (start, git_dir)
+    def _findings(self, start: str, git_dir: str | None, trees: tuple[str, ...]) -> list[Finding]:
+        key = (start, git_dir, trees)
         if key not in self._found:
-            self._found[key] = repository_findings(start, git_dir)
+            self._found[key] = repository_findings(start, git_dir, trees)
         return self._found[key]
 
-    def git_reasons(self, words: list[str | None]) -> list[tuple[str, RiskLevel, str]]:
-        """(rule, level, why) for one ``git`` command: every finding that applies to its
-        subcommand, in every directory it may run in."""
-        chdirs, git_dirs, sub = _git_options(words)
-        out: list[tuple[str, RiskLevel, str]] = []
-        if self.unknown is not None or None in chdirs or None in git_dirs or sub == "?":
+    def git_reasons(self, words: list[str | None], sub: str | None = None) -> list[Reason]:
+        """(rule, level, why) for one ``git`` command (or, with ``sub``, a program that runs
+        ``git SUB`` itself): every finding that applies, in every directory it may run in."""
+        call = _GitCall(words) if sub is None else _GitCall([])
+        sub = call.sub if sub is None else sub
+        out: list[Reason] = []
+        if self.unknown is not None or call.unknown():
             why = self.unknown or "a git option or the subcommand is not static"
             out.append(("repository", _U, f"the repository is not known: {why}"))
         starts = list(self.dirs)
-        for path in chdirs:
+        for path in call.chdirs:
+            if path is not None and path.startswith("~"):
+                path = self._home(path)
+                if path is None:
+                    out.append(("repository", _U, "the repository is not known: git -C ~…"))
             if path is not None:
-                path = os.path.expanduser(path)
-                starts = [os.path.normpath(os.path.join(d, path)) for d in starts]
+                starts = [form for d in starts for form in _forms(d, path)]
+        trees = tuple(os.path.join(starts[0], t) for t in call.work_trees if t is not None)
         seen: set[tuple[str, str]] = set()
-        for start in starts:
-            targets: list[str | None] = [os.path.join(start, g) for g in git_dirs if g is not None]
-            if not targets:
-                targets.append(None)
-            for git_dir in targets:
-                for scope, rule, why, level in self._findings(start, git_dir):
+        for start in dict.fromkeys(starts):
+            targets: list[str | None] = [os.path.join(start, g) for g in call.git_dirs if g]
+            if call.bare:
+                targets.append(start)
+            for git_dir in targets or [None]:
+                for scope, rule, why, level in self._findings(start, git_dir, trees):
                     if _applies(scope, sub) and (rule, why) not in seen:
                         seen.add((rule, why))
                         out.append((rule, level, why))
@@ -284,17 +350,24 @@ def _chdir_option(words: list[str | None], short: str) -> list[str | None]:
     return out
 
 
-def segment_reasons(
-    repo: RepoContext, name: str, words: list[str | None]
-) -> list[tuple[str, RiskLevel, str]]:
+def segment_reasons(repo: RepoContext, name: str, words: list[str | None]) -> list[Reason]:
     """The engine's entry, for each simple command when a line has a directory: records
-    directory changes (``cd``, ``pushd``, ``env -C``, ``sudo -D``) and returns the reasons of
-    a ``git`` command."""
+    directory changes (``cd``, ``pushd``, ``popd``, ``env -C``, ``sudo -D``, ``find
+    -execdir``) and returns the reasons of a ``git`` command or of a program that runs git."""
     if name == "git":
         return repo.git_reasons(words)
-    if name in ("cd", "pushd"):
+    if name in ("cd", "pushd", "popd"):
         repo.cd(words)
     elif name in ("env", "sudo"):
         for target in _chdir_option(words, "-C" if name == "env" else "-D"):
             repo.change_dir(target, f"{name} --chdir")
+    elif name == "find" and ("-execdir" in words or "-okdir" in words):
+        repo.unknown = repo.unknown or "find -execdir runs commands in the directories it finds"
+    elif name in _RUNS_GIT or name.startswith("git-"):
+        subs = _RUNS_GIT.get(name)
+        if subs is None or (len(words) > 1 and words[1] in subs):
+            return [
+                (rule, level, f"{name} runs git here: {why}")
+                for rule, level, why in repo.git_reasons(words, "status")
+            ]
     return []
