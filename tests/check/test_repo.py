@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tcplab.check import check, hook_answer, serve_answer
+from tcplab.check._gitdir import gitlinks
 
 GIT = shutil.which("git")
 if GIT is None and os.environ.get("CI") == "true":
@@ -314,6 +315,9 @@ def test_red_team_submodule_and_work_trees(tmp_path: Path) -> None:
         _not_approved(line, sup, marker)
     rules = [r.rule for r in check("git status", cwd=sup).reasons]
     assert "submodule lib: git config core.fsmonitor" in rules
+    _git(sup, "update-index", "--index-version", "4")  # path prefixes compressed
+    assert gitlinks(str(sup / ".git")) == ["lib"]
+    assert check("git status", cwd=sup).decision != "APPROVE"
     repo, wt = _repo(tmp_path, "r"), tmp_path / "wt"
     (wt / "h").mkdir(parents=True)
     _script(wt / "h" / "post-index-change", marker)
@@ -358,3 +362,19 @@ def test_red_team_helpers_aliases_and_go(tmp_path: Path) -> None:
     _git(bare, "config", "diff.x.textconv", "./conv.sh")
     inner = bare / ".git"
     assert check("git --bare log -p -1", cwd=inner).decision != "APPROVE"
+
+
+def test_sha256_superproject(tmp_path: Path) -> None:
+    sup = tmp_path / "sup"
+    sup.mkdir()
+    _git(sup, "init", "-q", "--object-format=sha256")
+    lib = sup / "lib"
+    lib.mkdir()
+    _git(lib, "init", "-q", "--object-format=sha256")
+    (lib / "b").write_text("b\n")
+    _git(lib, "add", "b")
+    _git(lib, "commit", "-q", "-m", "b")
+    _git(lib, "config", "core.fsmonitor", "./x.sh")
+    _git(sup, "add", "lib")
+    assert gitlinks(str(sup / ".git"), 32) == ["lib"]
+    assert check("git status", cwd=sup).decision != "APPROVE"
