@@ -256,6 +256,8 @@ def _evil(repo: Path, marker: Path) -> None:
 def _runs(line: str, cwd: Path, marker: Path) -> bool:
     marker.unlink(missing_ok=True)
     env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1"}
+    env |= {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
     subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, check=False)
     return marker.exists()
 
@@ -320,9 +322,11 @@ def test_red_team_submodule_and_work_trees(tmp_path: Path) -> None:
     assert check("git status", cwd=sup).decision != "APPROVE"
     repo, wt = _repo(tmp_path, "r"), tmp_path / "wt"
     (wt / "h").mkdir(parents=True)
-    _script(wt / "h" / "post-index-change", marker)
+    _script(wt / "h" / "pre-commit", marker)
     _git(repo, "config", "core.hooksPath", "h")  # relative to the work tree given
-    _not_approved("git --work-tree=../wt status", repo, marker)
+    line = "git --work-tree=../wt commit -q --allow-empty -m x"
+    _not_approved(line, repo, marker)
+    assert "hook pre-commit" in [r.rule for r in check(line, cwd=repo).reasons]
 
 
 def test_red_team_directory_changes(tmp_path: Path) -> None:

@@ -449,6 +449,8 @@ def _cases_check() -> dict[str, list[Case]]:
             c("check", "--serve", ok=True, stdin=b'{"command": "[/x]"}\nnot json\n\xff\n'),
             c("check", "--serve", stdio="closed-stdin"),
             c("check", "rm -rf /", stdio="full", **verdicts),
+            c("check", "--cwd", "{dir}", "--", "git", "status", echo="git status", **verdicts),
+            *hostile("check", "--cwd", "{X}", "git status", kinds=("missing", "rand", "loop")),
             c("check", "--explain", "--", XTOOL, "[/x]", echo=XTOOL, **verdicts),
             c("check", "--explain", "--json", "rm -rf /", "--registry", "{rand}"),
             c("check", "--build-registry", "{dir}"),
