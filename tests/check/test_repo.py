@@ -192,7 +192,8 @@ def test_directory_changes_in_the_line(tmp_path: Path) -> None:
         result = check(line, cwd=clean)
         assert result.decision == "REQUIRE_APPROVAL", line
         assert any(r.rule == "repository" and r.risk_level == "UNKNOWN" for r in result.reasons)
-    assert _decision("git status; cd ../evil", clean) == ("APPROVE", [])  # git ran before cd
+    # git may run again after a later cd (a loop, an EXIT trap): every cd of the line counts
+    assert _decision("git status; cd ../evil", clean)[1] == ["git config core.fsmonitor"]
 
 
 def test_worktrees_and_bare_repositories(tmp_path: Path) -> None:
@@ -382,3 +383,45 @@ def test_sha256_superproject(tmp_path: Path) -> None:
     _git(sup, "add", "lib")
     assert gitlinks(str(sup / ".git"), 32) == ["lib"]
     assert check("git status", cwd=sup).decision != "APPROVE"
+
+
+# --- The second red team's 36 approved lines (2026-12-02): kept as tests.
+
+
+def test_red_team_2_config_and_discovery(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    repo = _repo(tmp_path, "r")
+    _script(repo / "fsm.sh", marker)
+    config = repo / ".git" / "config"
+    with config.open("a", newline="") as f:  # a lone CR stays inside git's comment
+        f.write(f"[core]\n# note\r[foo]\n\tfsmonitor = {repo / 'fsm.sh'}\n")
+    _not_approved("git status", repo, marker)
+    other = _repo(tmp_path, "o")
+    _git(other, "config", "include.path", "/proc/self/cwd/evil.inc")  # git's cwd, not ours
+    assert check("git status", cwd=other).decision != "APPROVE"
+    _git(other, "config", "--unset", "include.path")
+    _git(other, "update-index", "--split-index")
+    lib = _repo(other, "lib")
+    _git(lib, "config", "core.fsmonitor", "./x.sh")
+    _git(other, "add", "lib")
+    _git(other, "update-index", "--split-index")
+    assert check("git status", cwd=other).decision != "APPROVE"
+    _git(other, "worktree", "add", "-q", str(tmp_path / "wt"))
+    _git(other, "config", "core.fsmonitor", "./y.sh")
+    admin = f"--git-dir={other / '.git' / 'worktrees' / 'wt'}"
+    assert check(f"git {admin} status", cwd=tmp_path).decision != "APPROVE"
+
+
+def test_red_team_2_directory_code(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    p = tmp_path / "p"
+    p.mkdir()
+    assert check("make -n", cwd=p).decision == "APPROVE"
+    (p / "Makefile").write_text(f"X := $(shell touch {marker})\nall:\n\techo hi\n")
+    _not_approved("make -n", p, marker)
+    (p / "json.py").write_text(f"open({str(marker)!r}, 'w')\ndumps = str\n")
+    _not_approved("python3 -c 'import json; print(json.dumps(1))'", p, marker)
+    (p / "git").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    (p / "git").chmod(0o755)
+    _not_approved("./git status", p, marker)
+    assert check("./git status").decision == "APPROVE"  # without a directory: the line alone

@@ -222,6 +222,10 @@ def _command(ctx: _Ctx, seg: Segment, words: list[str | None], depth: int) -> No
     if ctx.repo is not None:  # git's config and hooks, directory changes
         from tcplab.check._repo import segment_reasons
 
+        if "/" in head and not head.startswith("/"):
+            why = f"runs {head} from the directory, not the installed {name}"
+            ctx.add(seg.text, "repository", "relative-program", _U, 0, why)
+
         for rule, level, why in segment_reasons(ctx.repo, name, words):
             ctx.add(seg.text, "repository", rule, level, 0, why)
     if name in _SETTERS:  # printf -v PAGER …, read PAGER: builtins that set a variable
@@ -551,6 +555,9 @@ def evaluate(
         from tcplab.check._repo import RepoContext  # only lines checked with a directory
 
         ctx.repo = RepoContext(os.fspath(cwd), line)
+        if len(line) <= MAX_LINE_CHARS:  # a first pass finds every directory the line may
+            _text(ctx, line, 0)  # be in (a loop or an EXIT trap runs git after a later cd)
+            ctx.parts, ctx.stages = [], {}
     if len(line) > MAX_LINE_CHARS:
         ctx.add(line[:80], "parser", "too-long", _U, 0, f"longer than {MAX_LINE_CHARS} chars")
     else:

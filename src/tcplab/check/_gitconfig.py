@@ -13,7 +13,16 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["ALL", "NETWORK", "NOT_PURE", "ConfigError", "Entry", "program_keys", "read_config"]
+__all__ = [
+    "ALL",
+    "NETWORK",
+    "NOT_PURE",
+    "SPECIAL",
+    "ConfigError",
+    "Entry",
+    "program_keys",
+    "read_config",
+]
 
 Entry = tuple[str, str | None, str, str | None]  # section, subsection, name, value (None: bare)
 #: scopes: every subcommand / every one that may write (not in PURE_READ) / the network ones
@@ -23,6 +32,8 @@ NETWORK = frozenset(
     | {"fetch-pack", "send-pack", "request-pull", "maintenance", "gc"}
 )
 _MAX_INCLUDES = 10
+#: paths that read differently in git's process (its cwd, its stdin): never opened here
+SPECIAL = ("/proc/", "/dev/")
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0", ""})
 _PAGER_OK = re.compile(r"^(cat|less( -[A-Za-z]+)*|more)$")
@@ -128,13 +139,15 @@ def parse_config(text: str, where: str = "config") -> list[Entry]:
 
 def _parsed(path: str) -> list[Entry]:
     """One file's entries, parsed again only when its stat changes (``--serve`` keeps them)."""
+    if os.path.abspath(path).startswith(SPECIAL):
+        raise ConfigError(f"{path} is not a file the check can read as git would")
     try:
         st = os.stat(path)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         kept = _PARSED.get(path)
         if kept is not None and kept[0] == stamp:
             return kept[1]
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
             text = f.read()
     except FileNotFoundError:
         return []
@@ -199,6 +212,8 @@ def _classify(entry: Entry) -> tuple[str | frozenset[str], str] | None:
         return scope, "pages output through this program"
     if key in (("core", "editor"), ("sequence", "editor")):
         return NOT_PURE, "opens this editor program"
+    if key == ("diff", "submodule") and v.strip().lower() == "diff":
+        return ALL, "runs git in the submodules that commits name"
     if key in (("diff", "external"), ("diff", "*", "command"), ("diff", "*", "textconv")):
         return ALL, "runs this program to show diffs"
     if key in (("filter", "*", "clean"), ("filter", "*", "smudge"), ("filter", "*", "process")):

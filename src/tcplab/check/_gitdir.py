@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import re
 
-from tcplab.check._gitconfig import ConfigError
+from tcplab.check._gitconfig import SPECIAL, ConfigError
 
-__all__ = ["Layout", "find_repositories", "gitlinks", "read_pointer"]
+__all__ = ["Layout", "find_repositories", "git_dir_layout", "gitlinks", "read_pointer"]
 
 Layout = tuple[str, str, str | None]  # git dir, common dir, work tree (None: bare)
 _HEX = re.compile(rb"^[0-9a-f]{40}")
@@ -27,7 +27,7 @@ def read_pointer(path: str, prefix: str = "") -> str:
     """The path in a ``.git`` file (``gitdir: PATH``) or a ``commondir`` file, resolved against
     the file's directory physically; only CR and LF are stripped, as by git."""
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
             text = f.read(8192)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
@@ -36,6 +36,8 @@ def read_pointer(path: str, prefix: str = "") -> str:
             raise ConfigError(f"{path} is not a gitdir file")
         text = text[len(prefix) :]
     target = text.rstrip("\r\n")
+    if "\x00" in target or os.path.join("/", target).startswith(SPECIAL):
+        raise ConfigError(f"{path} points where the check cannot follow git")
     return os.path.realpath(os.path.join(os.path.dirname(path), target))
 
 
@@ -48,7 +50,7 @@ def _valid_head(path: str) -> bool:
     except OSError:
         return False
     if head.startswith(b"ref:"):
-        return head[4:].lstrip().startswith(b"refs/")
+        return head[4:].lstrip(b" \t\n\r").startswith(b"refs/")  # git's isspace
     return _HEX.match(head) is not None
 
 
@@ -68,9 +70,16 @@ def _state(path: str) -> tuple[str, Layout] | None:
     return ("valid" if ok else "maybe"), (path, common, None)
 
 
-def find_repositories(start: str) -> list[Layout]:
+def git_dir_layout(path: str) -> Layout | None:
+    """The layout of a git directory named directly (``--git-dir``), None if it is none."""
+    state = _state(path)
+    return None if state is None else state[1]
+
+
+def find_repositories(start: str, every: bool = False) -> list[Layout]:
     """The repositories git may use from ``start``: the one it finds walking up the physical
-    path, and every repository-like directory passed on the way (git may reject them)."""
+    path, and every repository-like directory passed on the way (git may reject them); with
+    ``every``, all of them up to the root (tools such as go skip ``.git`` files)."""
     d = os.path.realpath(start)
     found: list[Layout] = []
     while True:
@@ -92,7 +101,7 @@ def find_repositories(start: str) -> list[Layout]:
         if state is not None:
             git_dir, common, _ = state[1]
             found.append((git_dir, common, work))
-            if state[0] == "valid":
+            if state[0] == "valid" and not every:
                 return found
         parent = os.path.dirname(d)
         if parent == d:
@@ -142,12 +151,24 @@ def _index_v4(data: bytes, hash_len: int) -> list[str]:
 
 
 def gitlinks(git_dir: str, hash_len: int = 20) -> list[str]:
-    """The submodule paths recorded in ``git_dir/index`` (kept while its stat is unchanged).
+    """The submodule paths recorded in ``git_dir/index`` and its shared indexes (a split
+    index keeps most entries in ``sharedindex.*``)."""
+    try:
+        shared = sorted(n for n in os.listdir(git_dir) if n.startswith("sharedindex."))
+    except OSError:
+        shared = []
+    out: list[str] = []
+    for name in ["index", *shared]:
+        out += [p for p in _links(os.path.join(git_dir, name), hash_len) if p not in out]
+    return out
+
+
+def _links(path: str, hash_len: int) -> list[str]:
+    """The submodule paths of one index file (kept while its stat is unchanged).
 
     Raises:
         ConfigError: an index that cannot be read (git could not run either).
     """
-    path = os.path.join(git_dir, "index")
     try:
         st = os.stat(path)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

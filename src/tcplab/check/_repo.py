@@ -14,16 +14,18 @@ UNKNOWN (REQUIRE_APPROVAL). The user's own ``~/.gitconfig`` and ``/etc/gitconfig
 from __future__ import annotations
 
 import os
+import re
 
 from tcplab.check._gitconfig import (
     ALL,
     NOT_PURE,
+    SPECIAL,
     ConfigError,
     Entry,
     program_keys,
     read_config,
 )
-from tcplab.check._gitdir import Layout, find_repositories, gitlinks
+from tcplab.check._gitdir import Layout, find_repositories, git_dir_layout, gitlinks
 from tcplab.descriptor import RiskLevel
 
 __all__ = ["HOOK_SCOPES", "PURE_READ", "RepoContext", "repository_findings"]
@@ -77,6 +79,7 @@ HOOK_SCOPES: dict[str, Scope] = {
 }
 _GIT_WITH_ARG = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env"})
 _MAX_SUBMODULE_DEPTH = 3
+_MAX_SUBMODULES = 64
 #: programs that run git in their directory themselves (the findings of `git status` apply);
 #: a tuple: only these subcommands
 _RUNS_GIT: dict[str, tuple[str, ...] | None] = {
@@ -119,6 +122,8 @@ def _hook_dirs(layout: Layout, entries: list[Entry], work_trees: list[str]) -> l
     out: list[str] = []
     for value in paths:
         value = os.path.expanduser(value)
+        if value.startswith(SPECIAL):
+            raise ConfigError(f"core.hooksPath {value} reads differently in git's process")
         for base in [""] if os.path.isabs(value) else bases:
             path = os.path.join(base, value)
             for form in (os.path.normpath(path), os.path.realpath(path)):
@@ -128,7 +133,7 @@ def _hook_dirs(layout: Layout, entries: list[Entry], work_trees: list[str]) -> l
 
 
 def _findings(layout: Layout, work_trees: list[str], depth: int) -> list[Finding]:
-    git_dir, common, work_tree = layout
+    git_dir, common, _ = layout
     files = [os.path.join(common, "config"), os.path.join(git_dir, "config.worktree")]
     entries = [e for path in files for e in read_config(path)]
     found: list[Finding] = [
@@ -137,12 +142,31 @@ def _findings(layout: Layout, work_trees: list[str], depth: int) -> list[Finding
     ]
     for hooks_dir in _hook_dirs(layout, entries, work_trees):
         found += _hooks(hooks_dir)
-    if work_tree is not None and depth < _MAX_SUBMODULE_DEPTH:
-        sha256 = any(
-            e[:3] == ("extensions", None, "objectformat") and e[3] == "sha256" for e in entries
-        )
-        for path in gitlinks(git_dir, 32 if sha256 else 20):
-            for sub_layout in find_repositories(os.path.join(work_tree, path)):
+    return found + _submodules(layout, entries, work_trees, depth)
+
+
+def _submodules(
+    layout: Layout, entries: list[Entry], work_trees: list[str], depth: int
+) -> list[Finding]:
+    """The findings of the repositories of the index's gitlinks, in every work tree."""
+    git_dir, _, work_tree = layout
+    trees = [*work_trees] + ([work_tree] if work_tree else [])
+    trees += [
+        os.path.join(git_dir, v)
+        for s, sub, n, v in entries
+        if v and (s, sub, n) == ("core", None, "worktree")
+    ]
+    sha256 = any(
+        e[:3] == ("extensions", None, "objectformat") and e[3] == "sha256" for e in entries
+    )
+    links = gitlinks(git_dir, 32 if sha256 else 20) if trees else []
+    if len(links) > _MAX_SUBMODULES or (links and depth >= _MAX_SUBMODULE_DEPTH):
+        why = f"submodules more than {_MAX_SUBMODULES} or {_MAX_SUBMODULE_DEPTH} deep: not read"
+        return [(ALL, "repository", why, _U)]
+    found: list[Finding] = []
+    for tree in dict.fromkeys(trees):
+        for path in links:
+            for sub_layout in find_repositories(os.path.join(tree, path)):
                 if os.path.realpath(sub_layout[0]) != os.path.realpath(git_dir):
                     for scope, rule, why, level in _findings(sub_layout, [], depth + 1):
                         found.append((scope, f"submodule {path}: {rule}", why, level))
@@ -150,21 +174,22 @@ def _findings(layout: Layout, work_trees: list[str], depth: int) -> list[Finding
 
 
 def repository_findings(
-    start: str, git_dir: str | None = None, work_trees: tuple[str, ...] = ()
+    start: str, git_dir: str | None = None, work_trees: tuple[str, ...] = (), every: bool = False
 ) -> list[Finding]:
     """What git run in ``start`` (or with ``--git-dir``/``--bare``) would run: (scope, rule,
     why, level) of every repository it may use there, its submodules included."""
     try:
         if git_dir is not None:
-            state = os.path.realpath(git_dir)
-            layouts: list[Layout] = [(state, state, start)]
+            real = os.path.realpath(git_dir)
+            known = git_dir_layout(real)  # a linked worktree's admin dir names its common dir
+            layouts: list[Layout] = [(real, known[1] if known else real, start)]
         else:
-            layouts = find_repositories(start)
+            layouts = find_repositories(start, every)
         found: list[Finding] = []
         for layout in layouts:
             found += _findings(layout, list(work_trees), 0)
         return found
-    except (ConfigError, OSError, RecursionError) as exc:
+    except (ConfigError, OSError, RecursionError, ValueError) as exc:
         why = f"the repository's config, hooks or index cannot be read ({exc})"
         return [(ALL, "repository", why, _U)]
 
@@ -240,7 +265,7 @@ class RepoContext:
         )
         self.unknown: str | None = None
         self._line, self._pushed = line, False
-        self._found: dict[tuple[str, str | None, tuple[str, ...]], list[Finding]] = {}
+        self._found: dict[tuple[str, str | None, tuple[str, ...], bool], list[Finding]] = {}
 
     def _home(self, path: str) -> str | None:
         """``~/x``, ``~user/x`` expanded; None for ``~+``/``~-``/``~N`` (the directory stack)
@@ -298,21 +323,27 @@ class RepoContext:
         self.change_dir(args[0] if args else "~", "cd" if name == "cd" else str(name))
         return None
 
-    def _findings(self, start: str, git_dir: str | None, trees: tuple[str, ...]) -> list[Finding]:
-        key = (start, git_dir, trees)
+    def _findings(
+        self, start: str, git_dir: str | None, trees: tuple[str, ...], every: bool
+    ) -> list[Finding]:
+        key = (start, git_dir, trees, every)
         if key not in self._found:
-            self._found[key] = repository_findings(start, git_dir, trees)
+            self._found[key] = repository_findings(start, git_dir, trees, every)
         return self._found[key]
 
     def git_reasons(self, words: list[str | None], sub: str | None = None) -> list[Reason]:
         """(rule, level, why) for one ``git`` command (or, with ``sub``, a program that runs
         ``git SUB`` itself): every finding that applies, in every directory it may run in."""
+        every = sub is not None  # another program: it may not stop where git stops
         call = _GitCall(words) if sub is None else _GitCall([])
         sub = call.sub if sub is None else sub
         out: list[Reason] = []
         if self.unknown is not None or call.unknown():
             why = self.unknown or "a git option or the subcommand is not static"
             out.append(("repository", _U, f"the repository is not known: {why}"))
+        if any(w and w.startswith("--submodule") for w in words):
+            why = "--submodule runs git in the submodules that commits name (not read)"
+            out.append(("repository", _U, why))
         starts = list(self.dirs)
         for path in call.chdirs:
             if path is not None and path.startswith("~"):
@@ -328,11 +359,69 @@ class RepoContext:
             if call.bare:
                 targets.append(start)
             for git_dir in targets or [None]:
-                for scope, rule, why, level in self._findings(start, git_dir, trees):
+                for scope, rule, why, level in self._findings(start, git_dir, trees, every):
                     if _applies(scope, sub) and (rule, why) not in seen:
                         seen.add((rule, why))
                         out.append((rule, level, why))
         return out
+
+
+#: tools that run code named by files of their directory (or a parent, when True), even in
+#: a form the knowledge approves: `make -n` runs `$(shell …)`, a toolchain file names rustc
+_DIR_CODE: dict[str, tuple[tuple[str, ...], bool]] = {
+    "make": (("GNUmakefile", "makefile", "Makefile"), False),
+    "cargo": (
+        (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml"),
+        True,
+    ),
+    "rustc": (("rust-toolchain", "rust-toolchain.toml"), True),
+    "rustup": (("rust-toolchain", "rust-toolchain.toml"), True),
+    "mvn": ((".mvn",), True),
+}
+
+
+def _dir_code(repo: RepoContext, name: str, words: list[str | None]) -> list[Reason]:
+    files, upward = _DIR_CODE[name]
+    if name == "make" and any(
+        w in ("-C", "-f", "--file", "--directory", "--makefile") for w in words
+    ):
+        return [("directory", _U, "make reads another directory's or file's makefile")]
+    for start in repo.dirs:
+        d = os.path.realpath(start)
+        while True:
+            for f in files:
+                if os.path.lexists(os.path.join(d, f)):
+                    why = f"{os.path.join(d, f)} can make {name} run code it names"
+                    return [("directory", _H, why)]
+            parent = os.path.dirname(d)
+            if not upward or parent == d:
+                break
+            d = parent
+    return []
+
+
+_IMPORTED = re.compile(r"\b(?:import|from)\s+([A-Za-z_]\w*)")
+
+
+def _shadowed(repo: RepoContext, name: str, words: list[str | None]) -> list[Reason]:
+    """``python -c CODE`` / ``-m MOD`` import from the directory first: a ``json.py`` there
+    runs instead of the standard library's."""
+    mods: list[str] = []
+    for i, w in enumerate(words[1:-1], 1):
+        nxt = words[i + 1]
+        if w == "-c" and nxt is not None:
+            mods += _IMPORTED.findall(nxt)
+        elif w == "-m" and nxt is not None:
+            mods.append(nxt.split(".", 1)[0])
+    for start in repo.dirs:
+        for mod in dict.fromkeys(mods):
+            for form in (f"{mod}.py", mod, f"{mod}.pth"):
+                path = os.path.join(start, form)
+                if os.path.lexists(path):
+                    return [
+                        ("directory", _H, f"{path} shadows the module {mod} ({name} imports it)")
+                    ]
+    return []
 
 
 def _chdir_option(words: list[str | None], short: str) -> list[str | None]:
@@ -363,6 +452,10 @@ def segment_reasons(repo: RepoContext, name: str, words: list[str | None]) -> li
             repo.change_dir(target, f"{name} --chdir")
     elif name == "find" and ("-execdir" in words or "-okdir" in words):
         repo.unknown = repo.unknown or "find -execdir runs commands in the directories it finds"
+    elif name.startswith("python") and ("-c" in words or "-m" in words):
+        return _shadowed(repo, name, words)
+    elif name in _DIR_CODE:
+        return _dir_code(repo, name, words)
     elif name in _RUNS_GIT or name.startswith("git-"):
         subs = _RUNS_GIT.get(name)
         if subs is None or (len(words) > 1 and words[1] in subs):
