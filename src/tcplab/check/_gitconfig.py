@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = [
     "ALL",
@@ -40,8 +42,9 @@ _PAGER_OK = re.compile(r"^(cat|less( -[A-Za-z]+)*|more)$")
 _LFS_FILTER = re.compile(r"^git-lfs (clean|smudge) -- %f$|^git-lfs filter-process$")
 _SECTION = re.compile(r'\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\\n]|\\.)*)")?\s*\]')
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_PARSED: dict[str, tuple[tuple[int, int, int, int], list[Entry]]] = {}
-_PARSED_MAX = 256
+_PARSED: dict[str, tuple[Any, list[Entry]]] = {}
+_CACHE_MAX = 256
+_MAX_FILE = 256 << 20
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "b": "\b"}
 
 
@@ -137,27 +140,49 @@ def parse_config(text: str, where: str = "config") -> list[Entry]:
     return entries
 
 
-def _parsed(path: str) -> list[Entry]:
-    """One file's entries, parsed again only when its stat changes (``--serve`` keeps them)."""
+_T = TypeVar("_T")
+
+
+def cached_read(
+    path: str, cache: dict[str, tuple[Any, _T]], parse: Callable[[bytes], _T], empty: _T
+) -> _T:
+    """``parse`` of the file's bytes, kept in ``cache`` while the file's stat is unchanged
+    (``--serve`` reads a repository again each line); ``empty`` for a missing file, as git.
+
+    Raises:
+        ConfigError: the file cannot be read, is larger than 256 MiB, or is under /proc or
+            /dev (it reads differently in git's process).
+    """
     if os.path.abspath(path).startswith(SPECIAL):
         raise ConfigError(f"{path} is not a file the check can read as git would")
     try:
         st = os.stat(path)
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        kept = _PARSED.get(path)
+        kept = cache.get(path)
         if kept is not None and kept[0] == stamp:
             return kept[1]
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
-            text = f.read()
+        if st.st_size > _MAX_FILE:
+            raise ConfigError(f"{path} is larger than {_MAX_FILE >> 20} MiB")
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
-        return []
+        return empty
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    entries = parse_config(text, path)
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[path] = (stamp, entries)
-    return entries
+    found = parse(data)
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[path] = (stamp, found)
+    return found
+
+
+def _parsed(path: str) -> list[Entry]:
+    """One config file's entries (bytes decoded as git does: UTF-8, CR kept)."""
+
+    def parse(data: bytes) -> list[Entry]:
+        return parse_config(data.decode("utf-8", "surrogateescape"), path)
+
+    return cached_read(path, _PARSED, parse, [])
 
 
 def read_config(path: str, depth: int = 0) -> list[Entry]:

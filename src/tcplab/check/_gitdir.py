@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
-from tcplab.check._gitconfig import SPECIAL, ConfigError
+from tcplab.check._gitconfig import SPECIAL, ConfigError, cached_read
 
 __all__ = ["Layout", "find_repositories", "git_dir_layout", "gitlinks", "read_pointer"]
 
 Layout = tuple[str, str, str | None]  # git dir, common dir, work tree (None: bare)
 _HEX = re.compile(rb"^[0-9a-f]{40}")
 _GITLINK = b"\x00\x00\xe0\x00"  # index entry mode 0o160000, big-endian
-_MAX_INDEX = 256 << 20
-_LINKS: dict[str, tuple[tuple[int, int, int, int], list[str]]] = {}
+_LINKS: dict[str, tuple[Any, list[str]]] = {}
 
 
 def read_pointer(path: str, prefix: str = "") -> str:
@@ -169,29 +169,14 @@ def _links(path: str, hash_len: int) -> list[str]:
     Raises:
         ConfigError: an index that cannot be read (git could not run either).
     """
-    try:
-        st = os.stat(path)
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        kept = _LINKS.get(path)
-        if kept is not None and kept[0] == stamp:
-            return kept[1]
-        if st.st_size > _MAX_INDEX:
-            raise ConfigError(f"{path} is larger than {_MAX_INDEX >> 20} MiB")
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if data[:4] != b"DIRC" or _GITLINK not in data:
-        links: list[str] = []
-    else:
+
+    def parse(data: bytes) -> list[str]:
+        if data[:4] != b"DIRC" or _GITLINK not in data:
+            return []
         v4 = int.from_bytes(data[4:8], "big") == 4
         try:
-            links = _index_v4(data, hash_len) if v4 else _index_names(data, hash_len)
+            return _index_v4(data, hash_len) if v4 else _index_names(data, hash_len)
         except (IndexError, ValueError) as exc:
             raise ConfigError(f"cannot read the entries of {path}") from exc
-    if len(_LINKS) >= 64:
-        _LINKS.clear()
-    _LINKS[path] = (stamp, links)
-    return links
+
+    return cached_read(path, _LINKS, parse, [])
